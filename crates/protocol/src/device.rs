@@ -1,0 +1,160 @@
+//! The device's side of a queue, in Rust: the reference that `gdio.glsl` implements, and what
+//! the CPU-emulated device, the tests and the models run.
+//!
+//! Slots are owned: each slot has one device writer (a lane or a workgroup), so issuing needs
+//! no atomic read-modify-write over PCIe. The device writes only the request region and reads
+//! the completion region, plus its own publish words (to resynchronise after a re-dispatch).
+
+use crate::codes::{PumpState, ResultCode};
+use crate::generation::Generation;
+use crate::layout::{completion_header, descriptor, Layout, LayoutError};
+use crate::region::Region;
+use crate::request::Request;
+use crate::sync::Ordering;
+
+/// What a poll of a pending slot found.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Poll {
+    /// The generation completed with this result; the slot is idle again.
+    Done(i32),
+    /// Not yet completed; the pump is alive.
+    Pending,
+    /// The pump stopped or failed and this generation will not complete: do not reuse the
+    /// slot. `error` is the header's pump error word.
+    PumpGone {
+        /// The terminal state seen.
+        state: PumpState,
+        /// The pump error word.
+        error: i32,
+    },
+}
+
+/// Why the device could not issue a request.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+pub enum DeviceError {
+    /// The slot index is not in the queue.
+    #[error("slot {0} is not in this queue")]
+    NoSuchSlot(u32),
+    /// The slot's previous request has not completed: poll it first.
+    #[error("slot {0} still has a request pending: wait for its completion before reusing it")]
+    Busy(u32),
+}
+
+/// The device's view of one queue. Cheap to share: all state is in the shared memory.
+#[derive(Debug, Clone, Copy)]
+pub struct DeviceQueue<'a> {
+    layout: Layout,
+    requests: Region<'a>,
+    completions: Region<'a>,
+}
+
+impl<'a> DeviceQueue<'a> {
+    /// Attaches to regions the host initialised, checking their headers.
+    pub fn attach(requests: Region<'a>, completions: Region<'a>) -> Result<DeviceQueue<'a>, LayoutError> {
+        let layout = Layout::read_from(requests, completions)?;
+        Ok(DeviceQueue { layout, requests, completions })
+    }
+
+    /// The queue's layout.
+    #[must_use]
+    pub fn layout(&self) -> Layout {
+        self.layout
+    }
+
+    fn check(&self, slot: u32) -> Result<(), DeviceError> {
+        if slot < self.layout.slot_count() {
+            Ok(())
+        } else {
+            Err(DeviceError::NoSuchSlot(slot))
+        }
+    }
+
+    /// The generation this device last published in `slot` (its own write).
+    pub fn last_published(&self, slot: u32) -> Result<Generation, DeviceError> {
+        self.check(slot)?;
+        Ok(Generation(self.requests.load(self.layout.publish_word(slot), Ordering::Relaxed)))
+    }
+
+    /// True when the slot's last publication has completed, so it may be reused.
+    pub fn is_idle(&self, slot: u32) -> Result<bool, DeviceError> {
+        let published = self.last_published(slot)?;
+        let done = self
+            .completions
+            .load(self.layout.completion_generation_word(slot), Ordering::Acquire);
+        Ok(done == published.0)
+    }
+
+    /// Writes `request` into idle `slot` and publishes it; returns the generation to wait for.
+    pub fn publish(&self, slot: u32, request: &Request) -> Result<Generation, DeviceError> {
+        if !self.is_idle(slot)? {
+            return Err(DeviceError::Busy(slot));
+        }
+        let generation = self.last_published(slot)?.next();
+        self.write_raw(slot, request.to_words(), generation.0);
+        Ok(generation)
+    }
+
+    /// Writes descriptor words and a publish value with no checks at all: what a buggy or hostile
+    /// device can do. For tests and the hostile-lane emulation; an honest device uses
+    /// [`DeviceQueue::publish`].
+    pub fn write_raw(&self, slot: u32, words: [u32; descriptor::WORDS], publish: u32) {
+        if slot >= self.layout.slot_count() {
+            return;
+        }
+        for (w, v) in words.into_iter().enumerate() {
+            self.requests
+                .store(self.layout.descriptor_word(slot, w), v, Ordering::Relaxed);
+        }
+        // Release: the descriptor is visible to a host that acquires this publish word.
+        self.requests
+            .store(self.layout.publish_word(slot), publish, Ordering::Release);
+    }
+
+    /// Polls generation `generation` of `slot` once.
+    pub fn poll(&self, slot: u32, generation: Generation) -> Result<Poll, DeviceError> {
+        self.check(slot)?;
+        let gen_word = self.layout.completion_generation_word(slot);
+        if self.completions.load(gen_word, Ordering::Acquire) == generation.0 {
+            return Ok(Poll::Done(self.result(slot)));
+        }
+        let (state, error) = self.pump_state();
+        match state {
+            Some(s) if s.is_terminal() => {
+                // The host writes every completion before STOPPED: look once more.
+                if self.completions.load(gen_word, Ordering::Acquire) == generation.0 {
+                    Ok(Poll::Done(self.result(slot)))
+                } else {
+                    Ok(Poll::PumpGone { state: s, error })
+                }
+            }
+            _ => Ok(Poll::Pending),
+        }
+    }
+
+    /// Polls up to `budget` times; `Timeout` (as a result code) if still pending.
+    pub fn wait(&self, slot: u32, generation: Generation, budget: u64) -> Result<i32, DeviceError> {
+        for _ in 0..budget {
+            match self.poll(slot, generation)? {
+                Poll::Done(r) => return Ok(r),
+                Poll::PumpGone { .. } => return Ok(ResultCode::PumpGone.value()),
+                Poll::Pending => core::hint::spin_loop(),
+            }
+        }
+        Ok(ResultCode::Timeout.value())
+    }
+
+    fn result(&self, slot: u32) -> i32 {
+        self.completions
+            .load(self.layout.result_word(slot), Ordering::Relaxed) as i32
+    }
+
+    /// The pump state word (decoded; `None` if it holds an unknown value) and the error word.
+    #[must_use]
+    pub fn pump_state(&self) -> (Option<PumpState>, i32) {
+        let state = self.completions.load(completion_header::PUMP_STATE, Ordering::Acquire);
+        let error = self
+            .completions
+            .load(completion_header::PUMP_ERROR, Ordering::Relaxed) as i32;
+        (PumpState::from_code(state), error)
+    }
+}

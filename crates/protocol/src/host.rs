@@ -1,0 +1,244 @@
+//! The host's side of a queue: claim what the device published, complete what was claimed.
+//!
+//! One [`HostQueue`] is owned by one pump thread, so claiming needs no read-modify-write on
+//! shared memory: the host keeps, per slot, the last publish value it acted on, the last
+//! generation it completed and whether the slot is in flight. The host never reads the
+//! completion region (on NVIDIA it is ReBAR, which the CPU reads at about 7 MB/s).
+
+use crate::codes::{PumpState, ResultCode};
+use crate::generation::Generation;
+use crate::layout::{completion_header, descriptor, Layout, LayoutError};
+use crate::region::Region;
+use crate::request::Request;
+use crate::sync::{fence, Ordering};
+
+/// One claimed request: the host must complete `generation` of `slot` exactly once.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct Claim {
+    /// Slot index.
+    pub slot: u32,
+    /// The generation claimed.
+    pub generation: Generation,
+    /// The descriptor as read at claim time (untrusted: validate before use).
+    pub request: Request,
+}
+
+/// Why a completion was refused.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+pub enum CompleteError {
+    /// The slot index is not in the queue.
+    #[error("slot {slot} is not in this queue of {count} slots: complete only slots returned by claim()")]
+    NoSuchSlot {
+        /// The slot given.
+        slot: u32,
+        /// Slots in the queue.
+        count: u32,
+    },
+    /// The slot is not in flight with that generation (already completed, or never claimed).
+    #[error("slot {slot} generation {generation} is not in flight: each claim is completed exactly once")]
+    NotInFlight {
+        /// The slot given.
+        slot: u32,
+        /// The generation given.
+        generation: u32,
+    },
+}
+
+#[derive(Debug, Clone, Copy, Default)]
+struct HostSlot {
+    /// Last publish value acted on.
+    seen: u32,
+    /// Last generation completed by a claim (not by a BAD_GENERATION answer).
+    completed: u32,
+    in_flight: bool,
+}
+
+/// Counters the host queue keeps; cheap, always on.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct HostStats {
+    /// Requests claimed.
+    pub claimed: u64,
+    /// Claims completed.
+    pub completed: u64,
+    /// Publications answered BAD_GENERATION without being claimed.
+    pub bad_generations: u64,
+    /// Calls to [`HostQueue::claim`].
+    pub polls: u64,
+}
+
+/// The host's view of one queue.
+#[derive(Debug)]
+pub struct HostQueue<'a> {
+    layout: Layout,
+    requests: Region<'a>,
+    completions: Region<'a>,
+    slots: Box<[HostSlot]>,
+    in_flight: u32,
+    cursor: u32,
+    state: PumpState,
+    stats: HostStats,
+}
+
+impl<'a> HostQueue<'a> {
+    /// Initialises both regions for `slot_count` slots (headers written, everything else zeroed,
+    /// pump state INIT) and returns the host's side of the queue.
+    ///
+    /// Call it before the device starts: on NVIDIA a running shader does not see host writes to
+    /// system memory, so the request region must be set up before the dispatch.
+    pub fn init(requests: Region<'a>, completions: Region<'a>, slot_count: u32) -> Result<HostQueue<'a>, LayoutError> {
+        let layout = Layout::new(slot_count)?;
+        layout.check_sizes(requests, completions)?;
+        let req_header = layout.request_header();
+        for (i, w) in requests.words()[..layout.request_bytes() / 4].iter().enumerate() {
+            w.store(req_header.get(i).copied().unwrap_or(0), Ordering::Relaxed);
+        }
+        let comp_header = layout.completion_header();
+        for (i, w) in completions.words()[..layout.completion_bytes() / 4].iter().enumerate() {
+            w.store(comp_header.get(i).copied().unwrap_or(0), Ordering::Relaxed);
+        }
+        fence(Ordering::SeqCst);
+        Ok(HostQueue {
+            layout,
+            requests,
+            completions,
+            slots: vec![HostSlot::default(); slot_count as usize].into_boxed_slice(),
+            in_flight: 0,
+            cursor: 0,
+            state: PumpState::Init,
+            stats: HostStats::default(),
+        })
+    }
+
+    /// The queue's layout.
+    #[must_use]
+    pub fn layout(&self) -> Layout {
+        self.layout
+    }
+
+    /// Claims newly published requests into `out`, returning how many were written.
+    ///
+    /// Reads one publish word per slot not in flight (relaxed), and a descriptor only where a
+    /// publish word changed. Publications that are not a slot's next generation are answered
+    /// with [`ResultCode::BadGeneration`] here and never returned. When `out` fills up, the next
+    /// call resumes after the last slot claimed, so no slot starves. Allocates nothing.
+    pub fn claim(&mut self, out: &mut [Claim]) -> usize {
+        self.stats.polls += 1;
+        let count = self.layout.slot_count();
+        if out.is_empty() || self.in_flight == count {
+            return 0;
+        }
+        let mut n = 0;
+        let start = self.cursor;
+        for k in 0..count {
+            let slot = (start + k) % count;
+            let s = self.slots[slot as usize];
+            if s.in_flight {
+                continue;
+            }
+            let p = self.requests.load(self.layout.publish_word(slot), Ordering::Relaxed);
+            if p == s.seen {
+                continue;
+            }
+            // Pairs with the device's release store of the publish word: the descriptor written
+            // before it is visible below.
+            fence(Ordering::Acquire);
+            let entry = &mut self.slots[slot as usize];
+            entry.seen = p;
+            let generation = Generation(p);
+            if generation != Generation(entry.completed).next() {
+                self.stats.bad_generations += 1;
+                self.write_completion(slot, p, ResultCode::BadGeneration.value());
+                continue;
+            }
+            entry.in_flight = true;
+            self.in_flight += 1;
+            self.stats.claimed += 1;
+            let mut words = [0u32; descriptor::WORDS];
+            for (w, v) in words.iter_mut().enumerate() {
+                *v = self.requests.load(self.layout.descriptor_word(slot, w), Ordering::Relaxed);
+            }
+            out[n] = Claim { slot, generation, request: Request::from_words(words) };
+            n += 1;
+            if n == out.len() {
+                self.cursor = (slot + 1) % count;
+                break;
+            }
+        }
+        n
+    }
+
+    /// Completes a claimed request with `result` (bytes, `-errno` or a [`ResultCode`] value).
+    ///
+    /// Writes the result, a full fence, then the generation with release, so a device that sees
+    /// the generation sees the result (also through write-combined ReBAR mappings).
+    pub fn complete(&mut self, slot: u32, generation: Generation, result: i32) -> Result<(), CompleteError> {
+        let count = self.layout.slot_count();
+        let entry = self
+            .slots
+            .get_mut(slot as usize)
+            .ok_or(CompleteError::NoSuchSlot { slot, count })?;
+        if !entry.in_flight || entry.seen != generation.0 {
+            return Err(CompleteError::NotInFlight { slot, generation: generation.0 });
+        }
+        entry.in_flight = false;
+        entry.completed = generation.0;
+        self.in_flight -= 1;
+        self.stats.completed += 1;
+        self.write_completion(slot, generation.0, result);
+        Ok(())
+    }
+
+    fn write_completion(&self, slot: u32, generation: u32, result: i32) {
+        self.completions
+            .store(self.layout.result_word(slot), result as u32, Ordering::Relaxed);
+        // A full fence (mfence on x86) orders the two stores even on write-combined memory,
+        // where a release store alone would not.
+        fence(Ordering::SeqCst);
+        self.completions
+            .store(self.layout.completion_generation_word(slot), generation, Ordering::Release);
+    }
+
+    /// Pushes completions written so far towards the device (drains write-combining buffers).
+    /// Call once after a batch of [`HostQueue::complete`] calls.
+    pub fn flush(&self) {
+        fence(Ordering::SeqCst);
+    }
+
+    /// Publishes the pump state (and, for FAILED, the result code that explains it).
+    pub fn set_pump_state(&mut self, state: PumpState, error: i32) {
+        self.state = state;
+        self.completions
+            .store(completion_header::PUMP_ERROR, error as u32, Ordering::Relaxed);
+        fence(Ordering::SeqCst);
+        self.completions
+            .store(completion_header::PUMP_STATE, state as u32, Ordering::Release);
+        fence(Ordering::SeqCst);
+    }
+
+    /// The pump state last set (the host's own copy; it never reads the completion region).
+    #[must_use]
+    pub fn pump_state(&self) -> PumpState {
+        self.state
+    }
+
+    /// Claims in flight.
+    #[must_use]
+    pub fn in_flight(&self) -> u32 {
+        self.in_flight
+    }
+
+    /// The slots in flight and the generation each was claimed with.
+    pub fn in_flight_slots(&self) -> impl Iterator<Item = (u32, Generation)> + '_ {
+        self.slots
+            .iter()
+            .enumerate()
+            .filter(|(_, s)| s.in_flight)
+            .map(|(i, s)| (i as u32, Generation(s.seen)))
+    }
+
+    /// Counters so far.
+    #[must_use]
+    pub fn stats(&self) -> HostStats {
+        self.stats
+    }
+}

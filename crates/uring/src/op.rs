@@ -1,0 +1,256 @@
+//! Operations the caller pushes, the completions it reaps, and the preallocated slab of
+//! in-flight op state whose index is the SQE's `user_data`.
+
+use rustix::io::Errno;
+
+use crate::{FileHandle, WindowHandle};
+
+/// One operation for [`Ring::push`](crate::Ring::push).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum OpKind {
+    /// Read `len` bytes at `file_offset` of `file` into `window` at `window_offset`.
+    ///
+    /// Short reads are continued until `len` is done or end of file; the result is the byte
+    /// count actually read. For non-seekable files (pipes, sockets) `file_offset` is ignored.
+    Read {
+        /// Registered file to read from.
+        file: FileHandle,
+        /// Window to read into.
+        window: WindowHandle,
+        /// Byte offset inside the window.
+        window_offset: u64,
+        /// Byte offset inside the file.
+        file_offset: u64,
+        /// Bytes to read.
+        len: u32,
+    },
+    /// Write `len` bytes from `window` at `window_offset` to `file` at `file_offset`.
+    ///
+    /// Short writes are continued until `len` is done.
+    Write {
+        /// Registered file to write to.
+        file: FileHandle,
+        /// Window to write from.
+        window: WindowHandle,
+        /// Byte offset inside the window.
+        window_offset: u64,
+        /// Byte offset inside the file.
+        file_offset: u64,
+        /// Bytes to write.
+        len: u32,
+    },
+    /// `fsync(2)` (or `fdatasync(2)` when `datasync`) the file.
+    Fsync {
+        /// Registered file to sync.
+        file: FileHandle,
+        /// Sync data only (`fdatasync`).
+        datasync: bool,
+    },
+    /// Do nothing; completes with `Ok(0)`.
+    Nop,
+}
+
+/// A finished operation, handed to the callback of [`Ring::reap`](crate::Ring::reap).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Completion {
+    /// The caller's `user_data` given to `push`.
+    pub user_data: u64,
+    /// Bytes transferred (0 for fsync/nop), or the OS error.
+    pub result: Result<u32, Errno>,
+}
+
+/// The raw (positive) errno value of `e`, e.g. `errno_code(Errno::BADF) == libc::EBADF`.
+///
+/// Negate it for the kernel's `-errno` convention.
+pub const fn errno_code(e: Errno) -> i32 {
+    e.raw_os_error()
+}
+
+/// What a slab slot holds.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Code {
+    Read,
+    Write,
+    Fsync { datasync: bool },
+    Nop,
+}
+
+/// Where an op currently is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Place {
+    /// Slot is on the free list.
+    Free,
+    /// Waiting in the backlog for SQ space.
+    Backlog,
+    /// In the SQ or owned by the kernel.
+    Kernel,
+    /// Finished locally (e.g. cancelled while in the backlog); waiting to be reaped.
+    Done,
+}
+
+/// State of one op, live from `push` until its completion is reaped.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Slot {
+    pub user_data: u64,
+    pub code: Code,
+    pub place: Place,
+    pub file: u32,
+    pub window: u32,
+    /// Current (advanced) window offset.
+    pub window_offset: u64,
+    /// Current (advanced) file offset.
+    pub file_offset: u64,
+    /// Bytes still to transfer.
+    pub remaining: u32,
+    /// Bytes transferred so far.
+    pub done: u32,
+    /// EAGAIN/EINTR retries used.
+    pub retries: u8,
+    /// Hit by `cancel_all`: do not continue, complete with ECANCELED.
+    pub cancelled: bool,
+    /// Final result when `place == Done`.
+    pub result: Result<u32, Errno>,
+    /// Next free slot when `place == Free`.
+    pub next_free: u32,
+}
+
+impl Slot {
+    const EMPTY: Slot = Slot {
+        user_data: 0,
+        code: Code::Nop,
+        place: Place::Free,
+        file: 0,
+        window: 0,
+        window_offset: 0,
+        file_offset: 0,
+        remaining: 0,
+        done: 0,
+        retries: 0,
+        cancelled: false,
+        result: Ok(0),
+        next_free: NONE,
+    };
+
+    /// Whether the op transfers data through a window.
+    pub fn uses_window(&self) -> bool {
+        matches!(self.code, Code::Read | Code::Write)
+    }
+
+    /// Whether the op references a registered file.
+    pub fn uses_file(&self) -> bool {
+        !matches!(self.code, Code::Nop)
+    }
+}
+
+const NONE: u32 = u32::MAX;
+
+/// Fixed-capacity slab of op slots with an intrusive free list. Grows (amortised) up to
+/// `cap` the first time that many ops are live; never allocates in steady state.
+#[derive(Debug)]
+pub(crate) struct Slab {
+    slots: Vec<Slot>,
+    free: u32,
+    cap: usize,
+    live: usize,
+}
+
+impl Slab {
+    pub fn new(cap: usize, prealloc: usize) -> Self {
+        Slab {
+            slots: Vec::with_capacity(prealloc.min(cap)),
+            free: NONE,
+            cap,
+            live: 0,
+        }
+    }
+
+    /// Number of live (allocated) slots.
+    pub fn live(&self) -> usize {
+        self.live
+    }
+
+    /// Allocates a slot, or `None` if `cap` slots are live.
+    pub fn alloc(&mut self, slot: Slot) -> Option<u32> {
+        let idx = if self.free != NONE {
+            let idx = self.free;
+            self.free = self.slots[idx as usize].next_free;
+            self.slots[idx as usize] = slot;
+            idx
+        } else if self.slots.len() < self.cap {
+            self.slots.push(slot);
+            (self.slots.len() - 1) as u32
+        } else {
+            return None;
+        };
+        self.live += 1;
+        Some(idx)
+    }
+
+    /// Frees a live slot.
+    pub fn free(&mut self, idx: u32) {
+        let s = &mut self.slots[idx as usize];
+        debug_assert_ne!(s.place, Place::Free);
+        *s = Slot::EMPTY;
+        s.next_free = self.free;
+        self.free = idx;
+        self.live -= 1;
+    }
+
+    /// The live slot at `idx`, if any.
+    pub fn get_mut(&mut self, idx: u32) -> Option<&mut Slot> {
+        self.slots
+            .get_mut(idx as usize)
+            .filter(|s| s.place != Place::Free)
+    }
+
+    /// The slot at `idx` (must be live).
+    pub fn get(&self, idx: u32) -> &Slot {
+        &self.slots[idx as usize]
+    }
+
+    /// Iterates live slots mutably.
+    pub fn iter_live_mut(&mut self) -> impl Iterator<Item = &mut Slot> {
+        self.slots.iter_mut().filter(|s| s.place != Place::Free)
+    }
+}
+
+/// A fresh slot for a pushed op (before placement).
+pub(crate) fn new_slot(user_data: u64, op: &OpKind) -> Slot {
+    let mut s = Slot {
+        user_data,
+        ..Slot::EMPTY
+    };
+    match *op {
+        OpKind::Read {
+            file,
+            window,
+            window_offset,
+            file_offset,
+            len,
+        }
+        | OpKind::Write {
+            file,
+            window,
+            window_offset,
+            file_offset,
+            len,
+        } => {
+            s.code = if matches!(op, OpKind::Read { .. }) {
+                Code::Read
+            } else {
+                Code::Write
+            };
+            s.file = file.0;
+            s.window = window.0;
+            s.window_offset = window_offset;
+            s.file_offset = file_offset;
+            s.remaining = len;
+        }
+        OpKind::Fsync { file, datasync } => {
+            s.code = Code::Fsync { datasync };
+            s.file = file.0;
+        }
+        OpKind::Nop => s.code = Code::Nop,
+    }
+    s
+}

@@ -11,15 +11,15 @@ use std::hint::black_box;
 /// descriptor's whole line (what the seed pump did).
 fn naive_poll(desc: &[gdio_protocol::sync::AtomicU32], slots: usize, seen: &mut [u32]) -> usize {
     let mut found = 0;
-    for s in 0..slots {
+    for (s, seen_s) in seen.iter_mut().enumerate().take(slots) {
         let base = s * 16;
         let mut acc = 0u32;
         for w in 0..16 {
             acc = acc.wrapping_add(desc[base + w].load(Ordering::Relaxed));
         }
         let state = desc[base].load(Ordering::Acquire);
-        if state != seen[s] {
-            seen[s] = state;
+        if state != *seen_s {
+            *seen_s = state;
             found += 1;
         }
         black_box(acc);
@@ -56,7 +56,10 @@ fn claim_complete(c: &mut Criterion) {
         let (r, cm) = (Region::new(&req), Region::new(&comp));
         let mut host = HostQueue::init(r, cm, slots).unwrap();
         let device = DeviceQueue::attach(r, cm).unwrap();
-        let request = Request { len: 4096, ..Request::new(Op::Read) };
+        let request = Request {
+            len: 4096,
+            ..Request::new(Op::Read)
+        };
         let mut out = vec![Claim::default(); slots as usize];
         // One iteration: the device publishes in every slot, the host claims all and completes
         // all: per-request cost = time / slots.

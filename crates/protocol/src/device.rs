@@ -50,9 +50,16 @@ pub struct DeviceQueue<'a> {
 
 impl<'a> DeviceQueue<'a> {
     /// Attaches to regions the host initialised, checking their headers.
-    pub fn attach(requests: Region<'a>, completions: Region<'a>) -> Result<DeviceQueue<'a>, LayoutError> {
+    pub fn attach(
+        requests: Region<'a>,
+        completions: Region<'a>,
+    ) -> Result<DeviceQueue<'a>, LayoutError> {
         let layout = Layout::read_from(requests, completions)?;
-        Ok(DeviceQueue { layout, requests, completions })
+        Ok(DeviceQueue {
+            layout,
+            requests,
+            completions,
+        })
     }
 
     /// The queue's layout.
@@ -72,15 +79,19 @@ impl<'a> DeviceQueue<'a> {
     /// The generation this device last published in `slot` (its own write).
     pub fn last_published(&self, slot: u32) -> Result<Generation, DeviceError> {
         self.check(slot)?;
-        Ok(Generation(self.requests.load(self.layout.publish_word(slot), Ordering::Relaxed)))
+        Ok(Generation(
+            self.requests
+                .load(self.layout.publish_word(slot), Ordering::Relaxed),
+        ))
     }
 
     /// True when the slot's last publication has completed, so it may be reused.
     pub fn is_idle(&self, slot: u32) -> Result<bool, DeviceError> {
         let published = self.last_published(slot)?;
-        let done = self
-            .completions
-            .load(self.layout.completion_generation_word(slot), Ordering::Acquire);
+        let done = self.completions.load(
+            self.layout.completion_generation_word(slot),
+            Ordering::Acquire,
+        );
         Ok(done == published.0)
     }
 
@@ -151,7 +162,9 @@ impl<'a> DeviceQueue<'a> {
     /// The pump state word (decoded; `None` if it holds an unknown value) and the error word.
     #[must_use]
     pub fn pump_state(&self) -> (Option<PumpState>, i32) {
-        let state = self.completions.load(completion_header::PUMP_STATE, Ordering::Acquire);
+        let state = self
+            .completions
+            .load(completion_header::PUMP_STATE, Ordering::Acquire);
         let error = self
             .completions
             .load(completion_header::PUMP_ERROR, Ordering::Relaxed) as i32;

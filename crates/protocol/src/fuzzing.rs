@@ -45,8 +45,21 @@ pub fn run_one(data: &[u8]) {
     let mut host = HostQueue::init(req, comp, slots).expect("sized by layout");
     let device = DeviceQueue::attach(req, comp).expect("initialised");
     let tables = StaticTables {
-        files: vec![FileAccess { readable: true, writable: false }; 2],
-        windows: vec![WindowAccess { len: 4096, host_writes: true, host_reads: true }; 2],
+        files: vec![
+            FileAccess {
+                readable: true,
+                writable: false
+            };
+            2
+        ],
+        windows: vec![
+            WindowAccess {
+                len: 4096,
+                host_writes: true,
+                host_reads: true
+            };
+            2
+        ],
     };
     let limits = Limits::new(1 << 20);
     // Model: per slot, last completed generation; claimed-and-not-completed generations.
@@ -59,7 +72,10 @@ pub fn run_one(data: &[u8]) {
         match op % 8 {
             0 => {
                 let words = [input.u32().unwrap_or(0); 8].map(|w| w % 4097);
-                let r = Request { op_word: words[0] % 8, ..Request::from_words(words) };
+                let r = Request {
+                    op_word: words[0] % 8,
+                    ..Request::from_words(words)
+                };
                 let _ = device.publish(slot, &r);
             }
             1 => {
@@ -76,17 +92,28 @@ pub fn run_one(data: &[u8]) {
                 assert!(got <= k);
                 for c in &out[..got] {
                     assert!(c.slot < slots);
-                    assert_eq!(c.generation, Generation(completed[c.slot as usize]).next(), "claim is not the next generation");
-                    assert!(in_flight.insert(c.slot, c.generation).is_none(), "slot claimed twice");
+                    assert_eq!(
+                        c.generation,
+                        Generation(completed[c.slot as usize]).next(),
+                        "claim is not the next generation"
+                    );
+                    assert!(
+                        in_flight.insert(c.slot, c.generation).is_none(),
+                        "slot claimed twice"
+                    );
                     let _ = c.request.validate(&limits, &tables);
                 }
             }
             3 => {
-                let pick = in_flight.keys().copied().min_by_key(|s| s.wrapping_sub(slot));
+                let pick = in_flight
+                    .keys()
+                    .copied()
+                    .min_by_key(|s| s.wrapping_sub(slot));
                 if let Some(s) = pick {
                     let g = in_flight.remove(&s).expect("picked from the map");
                     let result = input.u32().unwrap_or(0) as i32;
-                    host.complete(s, g, result).expect("a claimed request completes");
+                    host.complete(s, g, result)
+                        .expect("a claimed request completes");
                     completed[s as usize] = g.0;
                     assert!(host.complete(s, g, result).is_err(), "completed twice");
                 }
@@ -117,7 +144,11 @@ pub fn run_one(data: &[u8]) {
                 // which the device does not own), through the device's only write path.
                 let word = input.u32().unwrap_or(0);
                 let op_word = if word % 3 == 0 { Op::Read.code() } else { word };
-                device.write_raw(slot, [op_word, word, word, word, word, word, word, word], word);
+                device.write_raw(
+                    slot,
+                    [op_word, word, word, word, word, word, word, word],
+                    word,
+                );
             }
         }
         assert_eq!(host.in_flight() as usize, in_flight.len());

@@ -85,15 +85,25 @@ impl<'a> HostQueue<'a> {
     ///
     /// Call it before the device starts: on NVIDIA a running shader does not see host writes to
     /// system memory, so the request region must be set up before the dispatch.
-    pub fn init(requests: Region<'a>, completions: Region<'a>, slot_count: u32) -> Result<HostQueue<'a>, LayoutError> {
+    pub fn init(
+        requests: Region<'a>,
+        completions: Region<'a>,
+        slot_count: u32,
+    ) -> Result<HostQueue<'a>, LayoutError> {
         let layout = Layout::new(slot_count)?;
         layout.check_sizes(requests, completions)?;
         let req_header = layout.request_header();
-        for (i, w) in requests.words()[..layout.request_bytes() / 4].iter().enumerate() {
+        for (i, w) in requests.words()[..layout.request_bytes() / 4]
+            .iter()
+            .enumerate()
+        {
             w.store(req_header.get(i).copied().unwrap_or(0), Ordering::Relaxed);
         }
         let comp_header = layout.completion_header();
-        for (i, w) in completions.words()[..layout.completion_bytes() / 4].iter().enumerate() {
+        for (i, w) in completions.words()[..layout.completion_bytes() / 4]
+            .iter()
+            .enumerate()
+        {
             w.store(comp_header.get(i).copied().unwrap_or(0), Ordering::Relaxed);
         }
         fence(Ordering::SeqCst);
@@ -135,7 +145,9 @@ impl<'a> HostQueue<'a> {
             if s.in_flight {
                 continue;
             }
-            let p = self.requests.load(self.layout.publish_word(slot), Ordering::Relaxed);
+            let p = self
+                .requests
+                .load(self.layout.publish_word(slot), Ordering::Relaxed);
             if p == s.seen {
                 continue;
             }
@@ -155,9 +167,15 @@ impl<'a> HostQueue<'a> {
             self.stats.claimed += 1;
             let mut words = [0u32; descriptor::WORDS];
             for (w, v) in words.iter_mut().enumerate() {
-                *v = self.requests.load(self.layout.descriptor_word(slot, w), Ordering::Relaxed);
+                *v = self
+                    .requests
+                    .load(self.layout.descriptor_word(slot, w), Ordering::Relaxed);
             }
-            out[n] = Claim { slot, generation, request: Request::from_words(words) };
+            out[n] = Claim {
+                slot,
+                generation,
+                request: Request::from_words(words),
+            };
             n += 1;
             if n == out.len() {
                 self.cursor = (slot + 1) % count;
@@ -171,14 +189,22 @@ impl<'a> HostQueue<'a> {
     ///
     /// Writes the result, a full fence, then the generation with release, so a device that sees
     /// the generation sees the result (also through write-combined ReBAR mappings).
-    pub fn complete(&mut self, slot: u32, generation: Generation, result: i32) -> Result<(), CompleteError> {
+    pub fn complete(
+        &mut self,
+        slot: u32,
+        generation: Generation,
+        result: i32,
+    ) -> Result<(), CompleteError> {
         let count = self.layout.slot_count();
         let entry = self
             .slots
             .get_mut(slot as usize)
             .ok_or(CompleteError::NoSuchSlot { slot, count })?;
         if !entry.in_flight || entry.seen != generation.0 {
-            return Err(CompleteError::NotInFlight { slot, generation: generation.0 });
+            return Err(CompleteError::NotInFlight {
+                slot,
+                generation: generation.0,
+            });
         }
         entry.in_flight = false;
         entry.completed = generation.0;
@@ -189,13 +215,19 @@ impl<'a> HostQueue<'a> {
     }
 
     fn write_completion(&self, slot: u32, generation: u32, result: i32) {
-        self.completions
-            .store(self.layout.result_word(slot), result as u32, Ordering::Relaxed);
+        self.completions.store(
+            self.layout.result_word(slot),
+            result as u32,
+            Ordering::Relaxed,
+        );
         // A full fence (mfence on x86) orders the two stores even on write-combined memory,
         // where a release store alone would not.
         fence(Ordering::SeqCst);
-        self.completions
-            .store(self.layout.completion_generation_word(slot), generation, Ordering::Release);
+        self.completions.store(
+            self.layout.completion_generation_word(slot),
+            generation,
+            Ordering::Release,
+        );
     }
 
     /// Pushes completions written so far towards the device (drains write-combining buffers).
@@ -207,11 +239,17 @@ impl<'a> HostQueue<'a> {
     /// Publishes the pump state (and, for FAILED, the result code that explains it).
     pub fn set_pump_state(&mut self, state: PumpState, error: i32) {
         self.state = state;
-        self.completions
-            .store(completion_header::PUMP_ERROR, error as u32, Ordering::Relaxed);
+        self.completions.store(
+            completion_header::PUMP_ERROR,
+            error as u32,
+            Ordering::Relaxed,
+        );
         fence(Ordering::SeqCst);
-        self.completions
-            .store(completion_header::PUMP_STATE, state as u32, Ordering::Release);
+        self.completions.store(
+            completion_header::PUMP_STATE,
+            state as u32,
+            Ordering::Release,
+        );
         fence(Ordering::SeqCst);
     }
 

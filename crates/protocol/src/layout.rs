@@ -223,10 +223,18 @@ impl Layout {
     }
 
     /// Checks that both regions are large enough for this layout.
-    pub fn check_sizes(&self, requests: Region<'_>, completions: Region<'_>) -> Result<(), LayoutError> {
+    pub fn check_sizes(
+        &self,
+        requests: Region<'_>,
+        completions: Region<'_>,
+    ) -> Result<(), LayoutError> {
         let pairs = [
             ("request", requests.len_bytes(), self.request_bytes()),
-            ("completion", completions.len_bytes(), self.completion_bytes()),
+            (
+                "completion",
+                completions.len_bytes(),
+                self.completion_bytes(),
+            ),
         ];
         for (region, got, need) in pairs {
             if got < need {
@@ -239,7 +247,11 @@ impl Layout {
     /// Reads the layout back from two initialised regions, checking every fixed header word.
     /// This is what a device (or a second process) does before it trusts the memory.
     pub fn read_from(requests: Region<'_>, completions: Region<'_>) -> Result<Layout, LayoutError> {
-        let too_small = |region, got| LayoutError::TooSmall { region, got, need: HEADER_BYTES };
+        let too_small = |region, got| LayoutError::TooSmall {
+            region,
+            got,
+            need: HEADER_BYTES,
+        };
         if requests.len_bytes() < HEADER_BYTES {
             return Err(too_small("request", requests.len_bytes()));
         }
@@ -250,14 +262,29 @@ impl Layout {
         let layout = Layout::new(slots)?;
         layout.check_sizes(requests, completions)?;
         let fixed_words = [
-            ("request", requests, layout.request_header(), &[0usize, 1, 2, 3, 4, 5, 6][..]),
-            ("completion", completions, layout.completion_header(), &[0usize, 1, 2, 5, 6][..]),
+            (
+                "request",
+                requests,
+                layout.request_header(),
+                &[0usize, 1, 2, 3, 4, 5, 6][..],
+            ),
+            (
+                "completion",
+                completions,
+                layout.completion_header(),
+                &[0usize, 1, 2, 5, 6][..],
+            ),
         ];
         for (region, mem, expected, words) in fixed_words {
             for &word in words {
                 let got = mem.load_relaxed(word);
                 if got != expected[word] {
-                    return Err(LayoutError::Header { region, word, got, expected: expected[word] });
+                    return Err(LayoutError::Header {
+                        region,
+                        word,
+                        got,
+                        expected: expected[word],
+                    });
                 }
             }
         }

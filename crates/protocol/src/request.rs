@@ -72,7 +72,11 @@ impl Request {
     }
 
     /// Checks the request against the host's limits and tables.
-    pub fn validate(&self, limits: &Limits, tables: &impl Tables) -> Result<ValidRequest, ResultCode> {
+    pub fn validate(
+        &self,
+        limits: &Limits,
+        tables: &impl Tables,
+    ) -> Result<ValidRequest, ResultCode> {
         let op = self.op().ok_or(ResultCode::BadOp)?;
         if self.op_word & !0xFF != 0 {
             return Err(ResultCode::BadFlags);
@@ -99,10 +103,18 @@ impl Request {
                 if end > window.len {
                     return Err(ResultCode::OutOfWindow);
                 }
-                if self.file_offset.checked_add(u64::from(self.len)).is_none_or(|e| e > i64::MAX as u64) {
+                if self
+                    .file_offset
+                    .checked_add(u64::from(self.len))
+                    .is_none_or(|e| e > i64::MAX as u64)
+                {
                     return Err(ResultCode::BadOffset);
                 }
-                let allowed = if op == Op::Read { window.host_writes } else { window.host_reads };
+                let allowed = if op == Op::Read {
+                    window.host_writes
+                } else {
+                    window.host_reads
+                };
                 if !allowed {
                     return Err(ResultCode::WindowAccess);
                 }
@@ -113,7 +125,11 @@ impl Request {
                     file_offset: self.file_offset,
                     len: self.len,
                 };
-                Ok(if op == Op::Read { ValidRequest::Read(t) } else { ValidRequest::Write(t) })
+                Ok(if op == Op::Read {
+                    ValidRequest::Read(t)
+                } else {
+                    ValidRequest::Write(t)
+                })
             }
         }
     }
@@ -162,7 +178,9 @@ impl ValidRequest {
             ValidRequest::Read(_) => Op::Read,
             ValidRequest::Write(_) => Op::Write,
             ValidRequest::Fence => Op::Fence,
-            ValidRequest::Fsync { datasync: false, .. } => Op::Fsync,
+            ValidRequest::Fsync {
+                datasync: false, ..
+            } => Op::Fsync,
             ValidRequest::Fsync { datasync: true, .. } => Op::Fdatasync,
             ValidRequest::Nop => Op::Nop,
         }
@@ -253,16 +271,31 @@ mod tests {
 
     fn tables() -> StaticTables {
         StaticTables {
-            files: vec![FileAccess { readable: true, writable: true }],
+            files: vec![FileAccess {
+                readable: true,
+                writable: true,
+            }],
             windows: vec![
-                WindowAccess { len: 4096, host_writes: true, host_reads: true },
-                WindowAccess { len: 4096, host_writes: false, host_reads: true },
+                WindowAccess {
+                    len: 4096,
+                    host_writes: true,
+                    host_reads: true,
+                },
+                WindowAccess {
+                    len: 4096,
+                    host_writes: false,
+                    host_reads: true,
+                },
             ],
         }
     }
 
     fn read(window_offset: u32, len: u32) -> Request {
-        Request { window_offset, len, ..Request::new(Op::Read) }
+        Request {
+            window_offset,
+            len,
+            ..Request::new(Op::Read)
+        }
     }
 
     #[test]
@@ -283,21 +316,63 @@ mod tests {
     fn each_error_code_is_reachable() {
         let t = tables();
         let l = Limits::new(1 << 20);
-        let bad_op = Request { op_word: 0, ..Request::default() };
+        let bad_op = Request {
+            op_word: 0,
+            ..Request::default()
+        };
         assert_eq!(bad_op.validate(&l, &t), Err(ResultCode::BadOp));
-        let flags = Request { op_word: Op::Nop.code() | 0x100, ..Request::default() };
+        let flags = Request {
+            op_word: Op::Nop.code() | 0x100,
+            ..Request::default()
+        };
         assert_eq!(flags.validate(&l, &t), Err(ResultCode::BadFlags));
-        assert_eq!(Request { file: 1, ..read(0, 1) }.validate(&l, &t), Err(ResultCode::BadFile));
-        assert_eq!(Request { window: 9, ..read(0, 1) }.validate(&l, &t), Err(ResultCode::BadWindow));
+        assert_eq!(
+            Request {
+                file: 1,
+                ..read(0, 1)
+            }
+            .validate(&l, &t),
+            Err(ResultCode::BadFile)
+        );
+        assert_eq!(
+            Request {
+                window: 9,
+                ..read(0, 1)
+            }
+            .validate(&l, &t),
+            Err(ResultCode::BadWindow)
+        );
         assert_eq!(read(4095, 2).validate(&l, &t), Err(ResultCode::OutOfWindow));
-        assert_eq!(read(u32::MAX, u32::MAX).validate(&Limits::new(u32::MAX), &t), Err(ResultCode::TooLong));
-        assert_eq!(read(0, (1 << 20) + 1).validate(&l, &t), Err(ResultCode::TooLong));
-        let far = Request { file_offset: i64::MAX as u64, ..read(0, 1) };
+        assert_eq!(
+            read(u32::MAX, u32::MAX).validate(&Limits::new(u32::MAX), &t),
+            Err(ResultCode::TooLong)
+        );
+        assert_eq!(
+            read(0, (1 << 20) + 1).validate(&l, &t),
+            Err(ResultCode::TooLong)
+        );
+        let far = Request {
+            file_offset: i64::MAX as u64,
+            ..read(0, 1)
+        };
         assert_eq!(far.validate(&l, &t), Err(ResultCode::BadOffset));
-        let huge = Request { file_offset: u64::MAX, ..read(0, 1) };
+        let huge = Request {
+            file_offset: u64::MAX,
+            ..read(0, 1)
+        };
         assert_eq!(huge.validate(&l, &t), Err(ResultCode::BadOffset));
-        assert_eq!(Request { window: 1, ..read(0, 1) }.validate(&l, &t), Err(ResultCode::WindowAccess));
-        let fsync_bad = Request { file: 7, ..Request::new(Op::Fsync) };
+        assert_eq!(
+            Request {
+                window: 1,
+                ..read(0, 1)
+            }
+            .validate(&l, &t),
+            Err(ResultCode::WindowAccess)
+        );
+        let fsync_bad = Request {
+            file: 7,
+            ..Request::new(Op::Fsync)
+        };
         assert_eq!(fsync_bad.validate(&l, &t), Err(ResultCode::BadFile));
     }
 
@@ -305,20 +380,47 @@ mod tests {
     fn valid_requests_pass_at_the_edges() {
         let t = tables();
         let l = Limits::default();
-        assert!(matches!(read(4095, 1).validate(&l, &t), Ok(ValidRequest::Read(_))));
-        assert!(matches!(read(0, 4096).validate(&l, &t), Ok(ValidRequest::Read(_))));
-        assert!(matches!(read(4096, 0).validate(&l, &t), Ok(ValidRequest::Read(_))));
-        let w = Request { window: 1, len: 10, ..Request::new(Op::Write) };
+        assert!(matches!(
+            read(4095, 1).validate(&l, &t),
+            Ok(ValidRequest::Read(_))
+        ));
+        assert!(matches!(
+            read(0, 4096).validate(&l, &t),
+            Ok(ValidRequest::Read(_))
+        ));
+        assert!(matches!(
+            read(4096, 0).validate(&l, &t),
+            Ok(ValidRequest::Read(_))
+        ));
+        let w = Request {
+            window: 1,
+            len: 10,
+            ..Request::new(Op::Write)
+        };
         assert!(matches!(w.validate(&l, &t), Ok(ValidRequest::Write(_))));
-        let last = Request { file_offset: i64::MAX as u64 - 1, ..read(0, 1) };
+        let last = Request {
+            file_offset: i64::MAX as u64 - 1,
+            ..read(0, 1)
+        };
         assert!(last.validate(&l, &t).is_ok());
-        assert_eq!(Request::new(Op::Fence).validate(&l, &t), Ok(ValidRequest::Fence));
+        assert_eq!(
+            Request::new(Op::Fence).validate(&l, &t),
+            Ok(ValidRequest::Fence)
+        );
         assert_eq!(
             Request::new(Op::Fdatasync).validate(&l, &t),
-            Ok(ValidRequest::Fsync { file: 0, datasync: true })
+            Ok(ValidRequest::Fsync {
+                file: 0,
+                datasync: true
+            })
         );
         for op in Op::ALL {
-            let v = Request { len: 1, ..Request::new(op) }.validate(&l, &t).unwrap();
+            let v = Request {
+                len: 1,
+                ..Request::new(op)
+            }
+            .validate(&l, &t)
+            .unwrap();
             assert_eq!(v.op(), op);
         }
     }

@@ -13,11 +13,19 @@ struct Mem {
 
 fn mem(slots: u32) -> Mem {
     let l = Layout::new(slots).unwrap();
-    Mem { req: zeroed_words(l.request_bytes()), comp: zeroed_words(l.completion_bytes()) }
+    Mem {
+        req: zeroed_words(l.request_bytes()),
+        comp: zeroed_words(l.completion_bytes()),
+    }
 }
 
 fn read(len: u32) -> Request {
-    Request { len, file_offset: 8192, tag: 77, ..Request::new(Op::Read) }
+    Request {
+        len,
+        file_offset: 8192,
+        tag: 77,
+        ..Request::new(Op::Read)
+    }
 }
 
 #[test]
@@ -35,20 +43,35 @@ fn publish_claim_complete_poll_round_trip() {
 
     let mut out = [Claim::default(); 8];
     assert_eq!(host.claim(&mut out), 1);
-    assert_eq!(out[0], Claim { slot: 2, generation: g, request: read(100) });
+    assert_eq!(
+        out[0],
+        Claim {
+            slot: 2,
+            generation: g,
+            request: read(100)
+        }
+    );
     assert_eq!(host.in_flight(), 1);
     assert_eq!(host.claim(&mut out), 0, "a claim is returned once");
 
     host.complete(2, g, 100).unwrap();
     assert_eq!(dev.poll(2, g).unwrap(), Poll::Done(100));
     assert!(dev.is_idle(2).unwrap());
-    assert_eq!(host.claim(&mut out), 0, "a completed slot is not claimed again");
+    assert_eq!(
+        host.claim(&mut out),
+        0,
+        "a completed slot is not claimed again"
+    );
 
     let g2 = dev.publish(2, &read(5)).unwrap();
     assert_eq!(g2, Generation(2));
     assert_eq!(host.claim(&mut out), 1);
     assert_eq!(out[0].generation, g2);
-    assert_eq!(dev.poll(2, g2).unwrap(), Poll::Pending, "the new generation waits for its own completion");
+    assert_eq!(
+        dev.poll(2, g2).unwrap(),
+        Poll::Pending,
+        "the new generation waits for its own completion"
+    );
 }
 
 #[test]
@@ -57,12 +80,21 @@ fn completing_twice_or_unclaimed_is_refused() {
     let (r, c) = (Region::new(&m.req), Region::new(&m.comp));
     let mut host = HostQueue::init(r, c, 2).unwrap();
     let dev = DeviceQueue::attach(r, c).unwrap();
-    assert!(matches!(host.complete(0, Generation(1), 0), Err(CompleteError::NotInFlight { .. })));
-    assert!(matches!(host.complete(9, Generation(1), 0), Err(CompleteError::NoSuchSlot { .. })));
+    assert!(matches!(
+        host.complete(0, Generation(1), 0),
+        Err(CompleteError::NotInFlight { .. })
+    ));
+    assert!(matches!(
+        host.complete(9, Generation(1), 0),
+        Err(CompleteError::NoSuchSlot { .. })
+    ));
     let g = dev.publish(0, &Request::new(Op::Nop)).unwrap();
     let mut out = [Claim::default(); 2];
     host.claim(&mut out);
-    assert!(host.complete(0, Generation(7), 0).is_err(), "wrong generation");
+    assert!(
+        host.complete(0, Generation(7), 0).is_err(),
+        "wrong generation"
+    );
     host.complete(0, g, 0).unwrap();
     assert!(host.complete(0, g, 0).is_err(), "second completion");
     assert_eq!(host.stats().completed, 1);
@@ -78,7 +110,10 @@ fn stale_duplicate_and_forged_publications_are_answered_not_claimed() {
     // Forged: generation 5 where 1 is next.
     dev.write_raw(0, read(1).to_words(), 5);
     assert_eq!(host.claim(&mut out), 0);
-    assert_eq!(dev.poll(0, Generation(5)).unwrap(), Poll::Done(ResultCode::BadGeneration.value()));
+    assert_eq!(
+        dev.poll(0, Generation(5)).unwrap(),
+        Poll::Done(ResultCode::BadGeneration.value())
+    );
     assert_eq!(host.stats().bad_generations, 1);
     // The honest next generation is still 1, and still accepted.
     dev.write_raw(0, read(1).to_words(), 1);
@@ -97,7 +132,11 @@ fn stale_duplicate_and_forged_publications_are_answered_not_claimed() {
     assert_eq!(host.claim(&mut out), 0);
     // Duplicate of the current generation: the publish word does not change... then it does.
     dev.write_raw(0, read(1).to_words(), 2);
-    assert_eq!(host.claim(&mut out), 0, "generation 2 was completed: a duplicate is not a claim");
+    assert_eq!(
+        host.claim(&mut out),
+        0,
+        "generation 2 was completed: a duplicate is not a claim"
+    );
     assert_eq!(host.stats().claimed, 2);
 }
 
@@ -154,10 +193,16 @@ fn pump_state_reaches_the_device_and_releases_waiters() {
     host.set_pump_state(PumpState::Failed, ResultCode::Internal.value());
     assert_eq!(
         dev.poll(1, g).unwrap(),
-        Poll::PumpGone { state: PumpState::Failed, error: ResultCode::Internal.value() }
+        Poll::PumpGone {
+            state: PumpState::Failed,
+            error: ResultCode::Internal.value()
+        }
     );
     assert_eq!(dev.wait(1, g, 10).unwrap(), ResultCode::PumpGone.value());
-    assert_eq!(Outcome::of(ResultCode::PumpGone.value()), Outcome::Protocol(ResultCode::PumpGone));
+    assert_eq!(
+        Outcome::of(ResultCode::PumpGone.value()),
+        Outcome::Protocol(ResultCode::PumpGone)
+    );
 }
 
 #[test]
@@ -171,20 +216,40 @@ fn a_completion_written_before_stopped_is_still_seen() {
     host.claim(&mut out);
     host.complete(0, g, ResultCode::Stopped.value()).unwrap();
     host.set_pump_state(PumpState::Stopped, 0);
-    assert_eq!(dev.poll(0, g).unwrap(), Poll::Done(ResultCode::Stopped.value()));
+    assert_eq!(
+        dev.poll(0, g).unwrap(),
+        Poll::Done(ResultCode::Stopped.value())
+    );
 }
 
 #[test]
 fn attach_rejects_uninitialised_or_corrupt_headers() {
     let m = mem(4);
     let (r, c) = (Region::new(&m.req), Region::new(&m.comp));
-    assert!(matches!(DeviceQueue::attach(r, c), Err(LayoutError::SlotCount(0))));
+    assert!(matches!(
+        DeviceQueue::attach(r, c),
+        Err(LayoutError::SlotCount(0))
+    ));
     HostQueue::init(r, c, 4).unwrap();
     m.req[request_header::MAGIC].store(0xdead, Ordering::Relaxed);
-    assert!(matches!(DeviceQueue::attach(r, c), Err(LayoutError::Header { region: "request", word: 0, .. })));
+    assert!(matches!(
+        DeviceQueue::attach(r, c),
+        Err(LayoutError::Header {
+            region: "request",
+            word: 0,
+            ..
+        })
+    ));
     HostQueue::init(r, c, 4).unwrap();
     m.comp[completion_header::VERSION].store(2, Ordering::Relaxed);
-    assert!(matches!(DeviceQueue::attach(r, c), Err(LayoutError::Header { region: "completion", word: 1, .. })));
+    assert!(matches!(
+        DeviceQueue::attach(r, c),
+        Err(LayoutError::Header {
+            region: "completion",
+            word: 1,
+            ..
+        })
+    ));
     HostQueue::init(r, c, 4).unwrap();
     m.req[request_header::SLOT_COUNT].store(1 << 20, Ordering::Relaxed);
     assert!(DeviceQueue::attach(r, c).is_err());
@@ -196,7 +261,13 @@ fn init_rejects_small_regions() {
     let req = zeroed_words(l.request_bytes() - 4);
     let comp = zeroed_words(l.completion_bytes());
     let e = HostQueue::init(Region::new(&req), Region::new(&comp), 64).unwrap_err();
-    assert!(matches!(e, LayoutError::TooSmall { region: "request", .. }));
+    assert!(matches!(
+        e,
+        LayoutError::TooSmall {
+            region: "request",
+            ..
+        }
+    ));
     assert!(e.to_string().contains("allocate at least"));
 }
 

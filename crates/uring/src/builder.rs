@@ -102,9 +102,7 @@ impl RingBuilder {
     /// kernel has every opcode and feature this layer needs.
     pub fn build(self) -> Result<Ring, Error> {
         if self.entries == 0 || self.entries > 32768 {
-            return Err(Error::InvalidConfig(
-                "entries must be between 1 and 32768",
-            ));
+            return Err(Error::InvalidConfig("entries must be between 1 and 32768"));
         }
         if self.max_files == 0 || self.max_windows == 0 {
             return Err(Error::InvalidConfig(

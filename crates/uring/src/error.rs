@@ -79,13 +79,17 @@ pub enum Error {
         max: u32,
     },
     /// Every slot of the window table is taken.
-    #[error("window table is full ({max} slots); remove a window or raise RingBuilder::max_windows")]
+    #[error(
+        "window table is full ({max} slots); remove a window or raise RingBuilder::max_windows"
+    )]
     WindowTableFull {
         /// Table size.
         max: u32,
     },
     /// The file handle names no registered file.
-    #[error("file handle {0:?} is not registered; register the file with Ring::register_file first")]
+    #[error(
+        "file handle {0:?} is not registered; register the file with Ring::register_file first"
+    )]
     BadFile(FileHandle),
     /// The window handle names no window.
     #[error("window handle {0:?} does not exist; add it with register_window / add_unregistered_window first")]
@@ -136,7 +140,9 @@ pub enum Error {
         users: u32,
     },
     /// `io_uring_enter` failed with an unexpected error.
-    #[error("io_uring_enter failed: {0}; the ring is likely unusable, drop it and build a new one")]
+    #[error(
+        "io_uring_enter failed: {0}; the ring is likely unusable, drop it and build a new one"
+    )]
     Enter(Errno),
     /// `drain` gave up before the kernel finished every op.
     #[error("drain timed out with {in_flight} op(s) still owned by the kernel; call drain again (the window memory must stay alive until it returns Ok)")]

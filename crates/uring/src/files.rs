@@ -33,7 +33,10 @@ impl FileEntry {
             Err(e) => return Err((Error::FileInspect(e), fd)),
         };
         let direct = flags.contains(OFlags::DIRECT);
-        let stream = matches!(rustix::fs::seek(&fd, SeekFrom::Current(0)), Err(Errno::SPIPE));
+        let stream = matches!(
+            rustix::fs::seek(&fd, SeekFrom::Current(0)),
+            Err(Errno::SPIPE)
+        );
         let mut dio_align = 512;
         if direct {
             if let Ok(st) = rustix::fs::statx(&fd, "", AtFlags::EMPTY_PATH, StatxFlags::DIOALIGN) {
@@ -71,7 +74,10 @@ impl FileTable {
 
     /// Lowest free slot.
     pub fn free_slot(&self) -> Option<u32> {
-        self.slots.iter().position(Option::is_none).map(|i| i as u32)
+        self.slots
+            .iter()
+            .position(Option::is_none)
+            .map(|i| i as u32)
     }
 
     pub fn get(&self, h: FileHandle) -> Option<&FileEntry> {

@@ -218,6 +218,7 @@ impl Slab {
 pub(crate) fn new_slot(user_data: u64, op: &OpKind) -> Slot {
     let mut s = Slot {
         user_data,
+        place: Place::Backlog,
         ..Slot::EMPTY
     };
     match *op {

@@ -56,7 +56,9 @@ impl Features {
             (self.feat_ext_arg, "IORING_FEAT_EXT_ARG"),
             (self.feat_rsrc_tags, "IORING_FEAT_RSRC_TAGS (sparse tables)"),
         ];
-        need.iter().find(|(ok, _)| !ok).map(|(_, what)| (*what, OLD))
+        need.iter()
+            .find(|(ok, _)| !ok)
+            .map(|(_, what)| (*what, OLD))
     }
 
     /// Reads opcode support and feature bits from an existing ring.
@@ -91,9 +93,18 @@ pub fn probe() -> Result<Features, Error> {
     let ring = IoUring::new(8).map_err(|e| crate::builder::setup_error(&e))?;
     let mut f = Features::from_ring(&ring)?;
     drop(ring);
-    f.setup_sqpoll = IoUring::<io_uring::squeue::Entry, io_uring::cqueue::Entry>::builder().setup_sqpoll(10).build(8).is_ok();
-    f.setup_single_issuer = IoUring::<io_uring::squeue::Entry, io_uring::cqueue::Entry>::builder().setup_single_issuer().build(8).is_ok();
-    f.setup_coop_taskrun = IoUring::<io_uring::squeue::Entry, io_uring::cqueue::Entry>::builder().setup_coop_taskrun().build(8).is_ok();
+    f.setup_sqpoll = IoUring::<io_uring::squeue::Entry, io_uring::cqueue::Entry>::builder()
+        .setup_sqpoll(10)
+        .build(8)
+        .is_ok();
+    f.setup_single_issuer = IoUring::<io_uring::squeue::Entry, io_uring::cqueue::Entry>::builder()
+        .setup_single_issuer()
+        .build(8)
+        .is_ok();
+    f.setup_coop_taskrun = IoUring::<io_uring::squeue::Entry, io_uring::cqueue::Entry>::builder()
+        .setup_coop_taskrun()
+        .build(8)
+        .is_ok();
     f.setup_defer_taskrun = IoUring::<io_uring::squeue::Entry, io_uring::cqueue::Entry>::builder()
         .setup_single_issuer()
         .setup_defer_taskrun()

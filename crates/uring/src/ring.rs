@@ -180,7 +180,11 @@ impl Ring {
     /// the caller reads or writes while ops on it run) until the window is removed with
     /// [`remove_window`](Self::remove_window) or the ring is dropped. The kernel writes into it
     /// for reads and reads from it for writes.
-    pub unsafe fn register_window(&mut self, ptr: *mut u8, len: usize) -> Result<WindowHandle, Error> {
+    pub unsafe fn register_window(
+        &mut self,
+        ptr: *mut u8,
+        len: usize,
+    ) -> Result<WindowHandle, Error> {
         if ptr.is_null() || len == 0 {
             return Err(Error::EmptyWindow);
         }
@@ -366,7 +370,11 @@ impl Ring {
     /// Like [`submit`](Self::submit), then waits until at least `want` completions are ready
     /// or `timeout` passes. `want` is capped to the ops in the kernel, so this never waits
     /// for completions that cannot come. A timeout or a signal is not an error.
-    pub fn submit_and_wait(&mut self, want: usize, timeout: Option<Duration>) -> Result<usize, Error> {
+    pub fn submit_and_wait(
+        &mut self,
+        want: usize,
+        timeout: Option<Duration>,
+    ) -> Result<usize, Error> {
         let submitted = self.submit()?;
         let want = want.min(self.st.kernel + self.st.cancels);
         if want == 0 {
@@ -583,10 +591,7 @@ impl State {
             }
             Code::Read | Code::Write => {
                 // Both exist: `users` keeps them from being removed while the op lives.
-                let stream = self
-                    .files
-                    .get(FileHandle(s.file))
-                    .is_some_and(|f| f.stream);
+                let stream = self.files.get(FileHandle(s.file)).is_some_and(|f| f.stream);
                 let (base, kind) = self
                     .windows
                     .get(WindowHandle(s.window))
@@ -747,7 +752,9 @@ impl Drop for Ring {
                     if failures >= 3 {
                         // The ring cannot be entered (e.g. SINGLE_ISSUER dropped on another
                         // thread); closing it makes the kernel cancel and reap everything.
-                        eprintln!("gdio-uring: dropping ring: drain failed ({e}); closing the ring");
+                        eprintln!(
+                            "gdio-uring: dropping ring: drain failed ({e}); closing the ring"
+                        );
                         break;
                     }
                 }
@@ -757,5 +764,66 @@ impl Drop for Ring {
         let sub = self.ring.submitter();
         let _ = sub.unregister_buffers();
         let _ = sub.unregister_files();
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::op::new_slot;
+
+    fn read_slot(len: u32) -> crate::op::Slot {
+        new_slot(
+            1,
+            &OpKind::Read {
+                file: FileHandle(0),
+                window: WindowHandle(0),
+                window_offset: 0,
+                file_offset: 0,
+                len,
+            },
+        )
+    }
+
+    /// Short transfers advance both offsets; EOF stops with the bytes done.
+    #[test]
+    fn step_short_then_eof() {
+        let mut s = read_slot(10_000);
+        assert_eq!(step(&mut s, 4096, false, 512), None);
+        assert_eq!(
+            (s.file_offset, s.window_offset, s.remaining),
+            (4096, 4096, 5904)
+        );
+        assert_eq!(step(&mut s, 0, false, 512), Some(Ok(4096)));
+    }
+
+    /// EAGAIN is retried at most MAX_RETRIES times, then reported.
+    #[test]
+    fn step_eagain_is_bounded() {
+        let mut s = read_slot(100);
+        for _ in 0..MAX_RETRIES {
+            assert_eq!(step(&mut s, -libc::EAGAIN, false, 512), None);
+        }
+        assert_eq!(
+            step(&mut s, -libc::EAGAIN, false, 512),
+            Some(Err(Errno::AGAIN))
+        );
+    }
+
+    /// An unaligned short O_DIRECT transfer is end of file; a cancelled op is not continued.
+    #[test]
+    fn step_direct_and_cancelled() {
+        let mut s = read_slot(8192);
+        assert_eq!(step(&mut s, 1000, true, 512), Some(Ok(1000)));
+        let mut s = read_slot(8192);
+        assert_eq!(step(&mut s, 4096, true, 4096), None);
+        s.cancelled = true;
+        assert_eq!(step(&mut s, 1, false, 512), Some(Err(Errno::CANCELED)));
+        let mut s = read_slot(8192);
+        s.cancelled = true;
+        assert_eq!(
+            step(&mut s, -libc::EINTR, false, 512),
+            Some(Err(Errno::INTR))
+        );
     }
 }

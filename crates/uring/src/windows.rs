@@ -52,7 +52,10 @@ impl WindowTable {
     }
 
     pub fn free_slot(&self) -> Option<u32> {
-        self.slots.iter().position(Option::is_none).map(|i| i as u32)
+        self.slots
+            .iter()
+            .position(Option::is_none)
+            .map(|i| i as u32)
     }
 
     pub fn get(&self, h: WindowHandle) -> Option<&Window> {
@@ -70,5 +73,4 @@ impl WindowTable {
     pub fn take(&mut self, h: WindowHandle) -> Option<Window> {
         self.slots.get_mut(h.0 as usize).and_then(Option::take)
     }
-
 }

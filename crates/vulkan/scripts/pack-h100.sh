@@ -1,0 +1,20 @@
+#!/usr/bin/env bash
+# Builds gdio-vulkan's test binaries and the probe example here (no Rust on the GPU machine)
+# and copies them, stripped, into DIR (default .h100 at the repository root), with run-h100.sh.
+# Carry DIR and the Vulkan loader folder (.gl, from shared/device/vulkan-loader.sh) to the GPU
+# machine and run `bash DIR/run-h100.sh` there.
+set -euo pipefail
+root=$(cd "$(dirname "$0")/../../.." && pwd)
+dir=${1:-$root/.h100}
+mkdir -p "$dir"
+cd "$root"
+cargo build -p gdio-vulkan --example probe
+for exe in $(cargo test -p gdio-vulkan --no-run --message-format=json 2>/dev/null \
+        | grep -o '"executable":"[^"]*"' | cut -d'"' -f4); do
+    name=$(basename "$exe" | sed 's/-[0-9a-f]*$//')
+    cp "$exe" "$dir/$name"
+done
+cp target/debug/examples/probe "$dir/probe"
+cp crates/vulkan/scripts/run-h100.sh "$dir/"
+strip "$dir"/* 2>/dev/null || true
+ls -la "$dir"

@@ -1,0 +1,283 @@
+// gdio.glsl: the device side of the gdio slot protocol, version 1 (docs/protocol.md).
+//
+// This file implements, word for word, what gdio_protocol::DeviceQueue does in Rust:
+//   publish: g = next(publish[slot]); descriptor words 0..7 (relaxed device-scope atomic
+//            stores); release-store g into publish[slot].
+//   wait:    acquire-load completion[slot].generation == g -> read the result; otherwise
+//            acquire-load pump_state, and if STOPPED or FAILED look at the generation once more,
+//            then PUMP_GONE (-4108); a wait that runs out of budget returns TIMEOUT (-4109).
+//
+// Include it after `#version 460` and `#extension GL_GOOGLE_include_directive : require`.
+// It needs the Vulkan memory model (glslc --target-env=vulkan1.2, and the device features
+// vulkanMemoryModel + vulkanMemoryModelDeviceScope, which gdio_vulkan::Context enables).
+//
+// Bindings (define before including to move them):
+//   GDIO_SET                  descriptor set of both regions          (default 0)
+//   GDIO_REQUEST_BINDING      the request region: device writes       (default 0)
+//   GDIO_COMPLETION_BINDING   the completion region: host writes      (default 1)
+// Tuning:
+//   GDIO_UNROLL               generation checks per spin-loop iteration (default 8, <= 8)
+//
+// Every loop iteration the library runs is counted in `gdio_iters`, so that a shader can stop
+// before lavapipe's limit of 65,535 loop iterations per invocation and ask for a re-dispatch.
+// See crates/vulkan/docs/glsl.md for the full API and the rules (slot ownership, resuming).
+#ifndef GDIO_GLSL
+#define GDIO_GLSL
+
+#pragma use_vulkan_memory_model
+#extension GL_KHR_memory_scope_semantics : require
+
+#ifndef GDIO_SET
+#define GDIO_SET 0
+#endif
+#ifndef GDIO_REQUEST_BINDING
+#define GDIO_REQUEST_BINDING 0
+#endif
+#ifndef GDIO_COMPLETION_BINDING
+#define GDIO_COMPLETION_BINDING 1
+#endif
+#ifndef GDIO_UNROLL
+#define GDIO_UNROLL 8
+#endif
+
+// ---- op codes (descriptor word 0, bits 0..7) ----
+const uint GDIO_OP_READ = 1u;
+const uint GDIO_OP_WRITE = 2u;
+const uint GDIO_OP_FENCE = 3u;
+const uint GDIO_OP_FSYNC = 4u;
+const uint GDIO_OP_NOP = 5u;
+const uint GDIO_OP_FDATASYNC = 6u;
+
+// ---- result codes (i32). >= 0: bytes; -1..-4095: -errno ----
+const int GDIO_BAD_OP = -4097;
+const int GDIO_BAD_FLAGS = -4098;
+const int GDIO_BAD_FILE = -4099;
+const int GDIO_BAD_WINDOW = -4100;
+const int GDIO_OUT_OF_WINDOW = -4101;
+const int GDIO_TOO_LONG = -4102;
+const int GDIO_BAD_OFFSET = -4103;
+const int GDIO_WINDOW_ACCESS = -4104;
+const int GDIO_BAD_GENERATION = -4105;
+const int GDIO_STOPPED = -4106;
+const int GDIO_INTERNAL = -4107;
+const int GDIO_PUMP_GONE = -4108;
+const int GDIO_TIMEOUT = -4109;
+
+// ---- pump states (completion header word 3) ----
+const uint GDIO_PUMP_INIT = 0u;
+const uint GDIO_PUMP_RUNNING = 1u;
+const uint GDIO_PUMP_STOPPING = 2u;
+const uint GDIO_PUMP_STOPPED = 3u;
+const uint GDIO_PUMP_FAILED = 4u;
+
+// ---- gdio_poll outcomes ----
+const uint GDIO_POLL_PENDING = 0u;
+const uint GDIO_POLL_DONE = 1u;
+const uint GDIO_POLL_GONE = 2u;
+
+// ---- layout (words) ----
+const uint GDIO_HEADER_WORDS = 16u;
+const uint GDIO_REQ_DESCRIPTOR_OFFSET = 5u; // request header word: descriptor byte offset
+const uint GDIO_CMP_PUMP_STATE = 3u;        // completion header words
+const uint GDIO_CMP_PUMP_ERROR = 4u;
+
+// The request region: written by the device (descriptors, publish words), polled by the host.
+// On NVIDIA it lives in host system memory; the device never reads what the host writes here
+// after the dispatch started (only the header, written before, and its own publish words).
+layout(set = GDIO_SET, binding = GDIO_REQUEST_BINDING, std430) buffer GdioRequests {
+    uint gdio_req[];
+};
+// The completion region: written by the host, polled by the device. On NVIDIA it must be
+// device-local host-visible memory (ReBAR): a running shader never sees host writes to system
+// memory there.
+layout(set = GDIO_SET, binding = GDIO_COMPLETION_BINDING, std430) buffer GdioCompletions {
+    uint gdio_cmp[];
+};
+
+// Loop iterations run by this invocation's gdio_wait calls (plus whatever the shader adds).
+uint gdio_iters = 0u;
+// Word index of descriptor 0, read from the request header by gdio_begin().
+uint gdio_desc_base = 0u;
+
+// Call once at the start of the shader, before any other gdio_ function.
+void gdio_begin() {
+    gdio_desc_base = atomicLoad(gdio_req[GDIO_REQ_DESCRIPTOR_OFFSET], gl_ScopeDevice,
+                                gl_StorageSemanticsBuffer, gl_SemanticsRelaxed) >> 2;
+    gdio_iters = 0u;
+}
+
+// next(g): counts up and skips 0 on wrap.
+uint gdio_next(uint g) {
+    return g == 0xFFFFFFFFu ? 1u : g + 1u;
+}
+
+uint gdio_publish_word(uint slot) { return GDIO_HEADER_WORDS + slot; }
+uint gdio_result_word(uint slot) { return GDIO_HEADER_WORDS + 2u * slot; }
+uint gdio_generation_word(uint slot) { return GDIO_HEADER_WORDS + 2u * slot + 1u; }
+
+// The generation this device last published in `slot` (its own write; 0 = never).
+uint gdio_last_published(uint slot) {
+    return atomicLoad(gdio_req[gdio_publish_word(slot)], gl_ScopeDevice,
+                      gl_StorageSemanticsBuffer, gl_SemanticsRelaxed);
+}
+
+// The generation the host last completed in `slot` (acquire).
+uint gdio_completed(uint slot) {
+    return atomicLoad(gdio_cmp[gdio_generation_word(slot)], gl_ScopeDevice,
+                      gl_StorageSemanticsBuffer, gl_SemanticsAcquire | gl_SemanticsMakeVisible);
+}
+
+// The generation still pending in `slot`, or 0 if the slot is idle. After a re-dispatch this
+// is how a shader finds the requests it published before it ended.
+uint gdio_pending(uint slot) {
+    uint p = gdio_last_published(slot);
+    return gdio_completed(slot) == p ? 0u : p;
+}
+
+// The pump state word (acquire) and the pump error word.
+uint gdio_pump_state() {
+    return atomicLoad(gdio_cmp[GDIO_CMP_PUMP_STATE], gl_ScopeDevice, gl_StorageSemanticsBuffer,
+                      gl_SemanticsAcquire | gl_SemanticsMakeVisible);
+}
+int gdio_pump_error() {
+    return int(atomicLoad(gdio_cmp[GDIO_CMP_PUMP_ERROR], gl_ScopeDevice,
+                          gl_StorageSemanticsBuffer, gl_SemanticsRelaxed));
+}
+
+// Writes descriptor words 0..7 and release-stores `g` as the slot's publication. No checks:
+// the caller guarantees the slot is idle, owned by this invocation, and g = next(last).
+void gdio_publish_raw(uint slot, uint g, uint op, uint file, uint window, uint window_offset,
+                      uint file_offset_lo, uint file_offset_hi, uint len, uint tag) {
+    uint d = gdio_desc_base + 16u * slot;
+    atomicStore(gdio_req[d + 0u], op, gl_ScopeDevice, gl_StorageSemanticsBuffer, gl_SemanticsRelaxed);
+    atomicStore(gdio_req[d + 1u], file, gl_ScopeDevice, gl_StorageSemanticsBuffer, gl_SemanticsRelaxed);
+    atomicStore(gdio_req[d + 2u], window, gl_ScopeDevice, gl_StorageSemanticsBuffer, gl_SemanticsRelaxed);
+    atomicStore(gdio_req[d + 3u], window_offset, gl_ScopeDevice, gl_StorageSemanticsBuffer, gl_SemanticsRelaxed);
+    atomicStore(gdio_req[d + 4u], file_offset_lo, gl_ScopeDevice, gl_StorageSemanticsBuffer, gl_SemanticsRelaxed);
+    atomicStore(gdio_req[d + 5u], file_offset_hi, gl_ScopeDevice, gl_StorageSemanticsBuffer, gl_SemanticsRelaxed);
+    atomicStore(gdio_req[d + 6u], len, gl_ScopeDevice, gl_StorageSemanticsBuffer, gl_SemanticsRelaxed);
+    atomicStore(gdio_req[d + 7u], tag, gl_ScopeDevice, gl_StorageSemanticsBuffer, gl_SemanticsRelaxed);
+    // Release (and make available): the descriptor, and every earlier write of this invocation
+    // to buffer memory (e.g. a WRITE's window data), is visible to a host that acquires this.
+    atomicStore(gdio_req[gdio_publish_word(slot)], g, gl_ScopeDevice, gl_StorageSemanticsBuffer,
+                gl_SemanticsRelease | gl_SemanticsMakeAvailable);
+}
+
+// Publishes a request in idle `slot` and returns its generation (wait for it with gdio_wait).
+uint gdio_publish(uint slot, uint op, uint file, uint window, uint window_offset,
+                  uint file_offset_lo, uint file_offset_hi, uint len, uint tag) {
+    uint g = gdio_next(gdio_last_published(slot));
+    gdio_publish_raw(slot, g, op, file, window, window_offset, file_offset_lo, file_offset_hi,
+                     len, tag);
+    return g;
+}
+
+// READ `len` bytes of `file` at byte offset (hi:lo) into `window` at `window_offset`.
+uint gdio_publish_read(uint slot, uint file, uint window, uint window_offset,
+                       uint file_offset_lo, uint file_offset_hi, uint len, uint tag) {
+    return gdio_publish(slot, GDIO_OP_READ, file, window, window_offset, file_offset_lo,
+                        file_offset_hi, len, tag);
+}
+// WRITE `len` bytes from `window` at `window_offset` into `file` at byte offset (hi:lo).
+uint gdio_publish_write(uint slot, uint file, uint window, uint window_offset,
+                        uint file_offset_lo, uint file_offset_hi, uint len, uint tag) {
+    return gdio_publish(slot, GDIO_OP_WRITE, file, window, window_offset, file_offset_lo,
+                        file_offset_hi, len, tag);
+}
+// FENCE: completes once every request of this queue claimed before it has completed.
+uint gdio_publish_fence(uint slot, uint tag) {
+    return gdio_publish(slot, GDIO_OP_FENCE, 0u, 0u, 0u, 0u, 0u, 0u, tag);
+}
+// FSYNC `file` (FDATASYNC when `data_only`).
+uint gdio_publish_fsync(uint slot, uint file, bool data_only, uint tag) {
+    return gdio_publish(slot, data_only ? GDIO_OP_FDATASYNC : GDIO_OP_FSYNC, file, 0u, 0u, 0u,
+                        0u, 0u, tag);
+}
+// NOP: completes with 0 (round-trip measurement).
+uint gdio_publish_nop(uint slot, uint tag) {
+    return gdio_publish(slot, GDIO_OP_NOP, 0u, 0u, 0u, 0u, 0u, 0u, tag);
+}
+
+// The result word of `slot`. Meaningful only after gdio_poll returned GDIO_POLL_DONE for it.
+int gdio_result(uint slot) {
+    return int(atomicLoad(gdio_cmp[gdio_result_word(slot)], gl_ScopeDevice,
+                          gl_StorageSemanticsBuffer, gl_SemanticsRelaxed));
+}
+
+// One poll of generation `g` of `slot`, exactly as DeviceQueue::poll:
+// GDIO_POLL_DONE (read gdio_result), GDIO_POLL_PENDING, or GDIO_POLL_GONE (pump STOPPED or
+// FAILED with the slot pending: do not reuse the slot).
+uint gdio_poll(uint slot, uint g) {
+    if (gdio_completed(slot) == g) {
+        return GDIO_POLL_DONE;
+    }
+    uint s = gdio_pump_state();
+    if (s == GDIO_PUMP_STOPPED || s == GDIO_PUMP_FAILED) {
+        // The host writes every completion before STOPPED: look once more.
+        return gdio_completed(slot) == g ? GDIO_POLL_DONE : GDIO_POLL_GONE;
+    }
+    return GDIO_POLL_PENDING;
+}
+
+// Relaxed check of the completion generation (no pump-state look, no acquire).
+bool gdio_peek(uint slot, uint g) {
+    return atomicLoad(gdio_cmp[gdio_generation_word(slot)], gl_ScopeDevice,
+                      gl_StorageSemanticsBuffer, gl_SemanticsRelaxed) == g;
+}
+
+#define GDIO_PEEK_(slot, g, seen) if (!seen) { seen = gdio_peek(slot, g); }
+
+// Waits for generation `g` of `slot` for at most `budget` loop iterations (each does up to
+// GDIO_UNROLL relaxed checks of the generation, then either acquires it or, if not seen,
+// looks at the pump state as gdio_poll does). Returns the result (>= 0 bytes or a
+// negative code), GDIO_PUMP_GONE, or GDIO_TIMEOUT when the budget ran out (the request is
+// still pending: wait again later, possibly in the next dispatch).
+int gdio_wait(uint slot, uint g, uint budget) {
+    uint st = GDIO_POLL_PENDING;
+    uint i = 0u;
+    // No `break` in spin loops (lavapipe): the loop condition carries the exit.
+    while (st == GDIO_POLL_PENDING && i < budget) {
+        bool seen = false;
+        GDIO_PEEK_(slot, g, seen)
+#if GDIO_UNROLL > 1
+        GDIO_PEEK_(slot, g, seen)
+#endif
+#if GDIO_UNROLL > 2
+        GDIO_PEEK_(slot, g, seen)
+#endif
+#if GDIO_UNROLL > 3
+        GDIO_PEEK_(slot, g, seen)
+#endif
+#if GDIO_UNROLL > 4
+        GDIO_PEEK_(slot, g, seen)
+#endif
+#if GDIO_UNROLL > 5
+        GDIO_PEEK_(slot, g, seen)
+#endif
+#if GDIO_UNROLL > 6
+        GDIO_PEEK_(slot, g, seen)
+#endif
+#if GDIO_UNROLL > 7
+        GDIO_PEEK_(slot, g, seen)
+#endif
+        if (seen) {
+            // Seen with a relaxed load: acquire it (so the result and the window data the
+            // host wrote before completing are visible to this invocation).
+            st = gdio_completed(slot) == g ? GDIO_POLL_DONE : GDIO_POLL_PENDING;
+        } else {
+            // Not yet: the rest of a full gdio_poll (pump state, then one more look).
+            uint s = gdio_pump_state();
+            if (s == GDIO_PUMP_STOPPED || s == GDIO_PUMP_FAILED) {
+                st = gdio_completed(slot) == g ? GDIO_POLL_DONE : GDIO_POLL_GONE;
+            }
+        }
+        i += 1u;
+    }
+    gdio_iters += i;
+    if (st == GDIO_POLL_DONE) {
+        return gdio_result(slot);
+    }
+    return st == GDIO_POLL_GONE ? GDIO_PUMP_GONE : GDIO_TIMEOUT;
+}
+
+#endif // GDIO_GLSL

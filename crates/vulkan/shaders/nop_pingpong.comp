@@ -1,0 +1,59 @@
+#version 460
+// NOP round trips: each active lane owns slot `lane` and runs `count` NOPs, one at a time,
+// checking each result is 0. The host measures the time (dispatch wall time / round trips).
+// Resumable: progress lives in the state buffer; a lane whose wait ran out of budget ends the
+// dispatch with its NOP still published (ST_PHASE = 1) and waits for it in the next one.
+//
+// bindings: 0 request region, 1 completion region, 2 state (8 words per lane)
+#extension GL_GOOGLE_include_directive : require
+#include "gdio.glsl"
+#include "gdio_demo.glsl"
+
+layout(local_size_x = GDIO_LANES) in;
+layout(set = 0, binding = 2, std430) buffer State { uint st[]; };
+layout(push_constant) uniform Params {
+    uint count;        // round trips per active lane
+    uint active_lanes; // lanes 0..active_lanes-1 run; others end at once
+    uint iter_budget;  // loop iterations this invocation may run (lavapipe: < 65,535)
+    uint wait_budget;  // iterations per gdio_wait
+} pc;
+
+void main() {
+    uint lane = gl_GlobalInvocationID.x;
+    uint s = lane * 8u;
+    if (lane >= pc.active_lanes || st[s + ST_STATUS] != STATUS_RUNNING) {
+        return;
+    }
+    gdio_begin();
+    uint n = st[s + ST_PROGRESS];
+    bool published = st[s + ST_PHASE] == 1u;
+    bool go = n < pc.count;
+    while (go) {
+        if (!published) {
+            gdio_publish_nop(lane, n);
+            published = true;
+        }
+        int r = gdio_wait(lane, gdio_last_published(lane), pc.wait_budget);
+        if (r == GDIO_TIMEOUT) {
+            go = false;
+        } else if (r != 0) {
+            st[s + ST_STATUS] = STATUS_FAILED;
+            st[s + ST_ERROR] = uint(r);
+            st[s + ST_WHERE] = n;
+            published = false;
+            go = false;
+        } else {
+            published = false;
+            n += 1u;
+            go = n < pc.count;
+        }
+        gdio_iters += 1u;
+        go = go && gdio_budget_left(gdio_iters, pc.wait_budget + 2u, pc.iter_budget);
+    }
+    st[s + ST_PROGRESS] = n;
+    st[s + ST_PHASE] = published ? 1u : 0u;
+    st[s + ST_A] += 1u; // dispatches this lane ran in
+    if (n >= pc.count && st[s + ST_STATUS] == STATUS_RUNNING) {
+        st[s + ST_STATUS] = STATUS_DONE;
+    }
+}

@@ -1,0 +1,102 @@
+#version 460
+// Lanes fill window regions with computed data, WRITE them to a file, then FSYNC it.
+//
+// The file is `nchunks` chunks of `chunk` bytes (the last `last_len` bytes); byte b of the file
+// is byte (b % 4) of gdio_file_word(b / 4, seed), little-endian (gdio_vulkan::patterns makes the
+// same bytes). Lane L writes chunks c = L + j*lanes through slot L and window region L*chunk,
+// one at a time; after its last chunk it publishes FSYNC (so every lane's own writes are
+// durable once its FSYNC completes). A lane fails on a short write or a negative result.
+//
+// bindings: 0 request region, 1 completion region, 2 the window (host reads it: host memory),
+//           3 state (8 words per lane: ST_PROGRESS = chunks written, ST_A = 1 once fsynced)
+#extension GL_GOOGLE_include_directive : require
+#include "gdio.glsl"
+#include "gdio_demo.glsl"
+
+layout(local_size_x = GDIO_LANES) in;
+layout(set = 0, binding = 2, std430) coherent writeonly buffer Window { uint win[]; };
+layout(set = 0, binding = 3, std430) buffer State { uint st[]; };
+layout(push_constant) uniform Params {
+    uint file;
+    uint window;
+    uint nchunks;
+    uint last_len;
+    uint chunk;       // a multiple of 4
+    uint lanes;
+    uint iter_budget;
+    uint wait_budget;
+    uint seed;
+} pc;
+
+uint len_of(uint c) { return c + 1u == pc.nchunks ? pc.last_len : pc.chunk; }
+
+void main() {
+    uint lane = gl_GlobalInvocationID.x;
+    uint s = lane * 8u;
+    if (lane >= pc.lanes || st[s + ST_STATUS] != STATUS_RUNNING) {
+        return;
+    }
+    gdio_begin();
+    uint mine = pc.nchunks > lane ? (pc.nchunks - lane + pc.lanes - 1u) / pc.lanes : 0u;
+    uint done = st[s + ST_PROGRESS];
+    bool published = st[s + ST_PHASE] == 1u;
+    bool synced = st[s + ST_A] == 1u;
+    uint slot = lane;
+    uint fill_iters = pc.chunk / 16u + 2u;
+    bool go = !synced;
+    while (go) {
+        bool syncing = done >= mine;
+        uint c = lane + done * pc.lanes;
+        if (!published) {
+            if (syncing) {
+                gdio_publish_fsync(slot, pc.file, false, 0xFFFFFFFFu);
+            } else {
+                uint n = (len_of(c) + 3u) / 4u;
+                uint base = slot * (pc.chunk / 4u);
+                uint gw = c * (pc.chunk / 4u);
+                for (uint k = 0u; k < n; k += 4u) {
+                    for (uint u = 0u; u < 4u; u++) {
+                        if (k + u < n) {
+                            win[base + k + u] = gdio_file_word(gw + k + u, pc.seed);
+                        }
+                    }
+                    gdio_iters += 1u;
+                }
+                uint off_hi;
+                uint off_lo;
+                umulExtended(c, pc.chunk, off_hi, off_lo);
+                // The release in publish makes the window writes above visible to the host.
+                gdio_publish_write(slot, pc.file, pc.window, slot * pc.chunk, off_lo, off_hi,
+                                   len_of(c), c);
+            }
+            published = true;
+        }
+        int r = gdio_wait(slot, gdio_last_published(slot), pc.wait_budget);
+        uint want = syncing ? 0u : len_of(c);
+        if (r == GDIO_TIMEOUT) {
+            go = false;
+        } else if (r < 0 || uint(r) != want) {
+            st[s + ST_STATUS] = STATUS_FAILED;
+            st[s + ST_ERROR] = uint(r);
+            st[s + ST_WHERE] = syncing ? 0xFFFFFFFFu : c;
+            published = false;
+            go = false;
+        } else {
+            published = false;
+            if (syncing) {
+                synced = true;
+                go = false;
+            } else {
+                done += 1u;
+            }
+        }
+        gdio_iters += 1u;
+        go = go && gdio_budget_left(gdio_iters, pc.wait_budget + fill_iters + 2u, pc.iter_budget);
+    }
+    st[s + ST_PROGRESS] = done;
+    st[s + ST_PHASE] = published ? 1u : 0u;
+    st[s + ST_A] = synced ? 1u : 0u;
+    if (synced && st[s + ST_STATUS] == STATUS_RUNNING) {
+        st[s + ST_STATUS] = STATUS_DONE;
+    }
+}

@@ -1,0 +1,275 @@
+//! One long dispatch with a fence and a host-side timeout, and re-dispatch until a shader says
+//! it is done.
+
+use std::time::{Duration, Instant};
+
+use ash::vk;
+
+use crate::context::Context;
+use crate::error::{Error, Result, VkContext};
+use crate::pipeline::{ComputePipeline, DescriptorSet};
+
+/// How long one `vkWaitForFences` call may block; waits are made of such slices so that a
+/// timeout is noticed promptly and no call ever blocks without bound.
+pub const WAIT_SLICE: Duration = Duration::from_millis(20);
+
+/// A dispatch in flight. It borrows the pipeline and the descriptor set (and through the set,
+/// every buffer bound), so none of them can be freed while the GPU may still use them.
+///
+/// Dropping a dispatch that has not finished blocks until it does (the GPU may still use the
+/// buffers it borrows). Shaders written with gdio.glsl end by themselves: every gdio_wait is
+/// bounded by its budget, and stopping the pump (pump state STOPPED or FAILED) makes every
+/// pending wait return PUMP_GONE at once. So on [`Error::Timeout`] from [`Dispatch::wait`],
+/// stop the pump, then wait again or drop.
+pub struct Dispatch<'a> {
+    ctx: Context,
+    cmd: vk::CommandBuffer,
+    fence: vk::Fence,
+    started: Instant,
+    finished: Option<Duration>,
+    _borrows: std::marker::PhantomData<(&'a ComputePipeline, &'a DescriptorSet<'a>)>,
+}
+
+impl std::fmt::Debug for Dispatch<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Dispatch")
+            .field("finished", &self.finished)
+            .finish()
+    }
+}
+
+impl Context {
+    /// Records and submits one dispatch of `groups` workgroups with `push` as push constants
+    /// (must be the pipeline's push-constant size). Host writes made before this call are
+    /// visible to the shader (queue submission is a host-write domain operation); the shader's
+    /// writes are made visible to the host when the dispatch finishes.
+    pub fn dispatch<'a>(
+        &self,
+        pipeline: &'a ComputePipeline,
+        set: &'a DescriptorSet<'a>,
+        push: &[u8],
+        groups: [u32; 3],
+    ) -> Result<Dispatch<'a>> {
+        if push.len() != pipeline.push_constant_bytes() as usize {
+            return Err(Error::Invalid(format!(
+                "pipeline takes {} bytes of push constants, got {}",
+                pipeline.push_constant_bytes(),
+                push.len()
+            )));
+        }
+        let dev = self.device();
+        let pool = self
+            .inner
+            .command_pool
+            .lock()
+            .unwrap_or_else(|e| e.into_inner());
+        let alloc = vk::CommandBufferAllocateInfo::default()
+            .command_pool(*pool)
+            .level(vk::CommandBufferLevel::PRIMARY)
+            .command_buffer_count(1);
+        let (pipe, layout) = pipeline.raw();
+        // SAFETY: the pool is externally synchronised by its mutex (held for recording too);
+        // every handle recorded belongs to this device and is borrowed for the dispatch's life.
+        let cmd =
+            unsafe { dev.allocate_command_buffers(&alloc) }.vk("vkAllocateCommandBuffers")?[0];
+        let free = |e: Error| {
+            // SAFETY: the command buffer was never submitted.
+            unsafe { dev.free_command_buffers(*pool, &[cmd]) };
+            e
+        };
+        // SAFETY: as above.
+        unsafe {
+            let begin = vk::CommandBufferBeginInfo::default()
+                .flags(vk::CommandBufferUsageFlags::ONE_TIME_SUBMIT);
+            dev.begin_command_buffer(cmd, &begin)
+                .vk("vkBeginCommandBuffer")
+                .map_err(free)?;
+            dev.cmd_bind_pipeline(cmd, vk::PipelineBindPoint::COMPUTE, pipe);
+            dev.cmd_bind_descriptor_sets(
+                cmd,
+                vk::PipelineBindPoint::COMPUTE,
+                layout,
+                0,
+                &[set.raw()],
+                &[],
+            );
+            if !push.is_empty() {
+                dev.cmd_push_constants(cmd, layout, vk::ShaderStageFlags::COMPUTE, 0, push);
+            }
+            dev.cmd_dispatch(cmd, groups[0], groups[1], groups[2]);
+            // The shader's writes become visible to host reads after the fence.
+            let barrier = vk::MemoryBarrier::default()
+                .src_access_mask(vk::AccessFlags::SHADER_WRITE)
+                .dst_access_mask(vk::AccessFlags::HOST_READ);
+            dev.cmd_pipeline_barrier(
+                cmd,
+                vk::PipelineStageFlags::COMPUTE_SHADER,
+                vk::PipelineStageFlags::HOST,
+                vk::DependencyFlags::empty(),
+                &[barrier],
+                &[],
+                &[],
+            );
+            dev.end_command_buffer(cmd)
+                .vk("vkEndCommandBuffer")
+                .map_err(free)?;
+        }
+        // SAFETY: valid device.
+        let fence = unsafe { dev.create_fence(&vk::FenceCreateInfo::default(), None) }
+            .vk("vkCreateFence")
+            .map_err(free)?;
+        let cmds = [cmd];
+        let submit = vk::SubmitInfo::default().command_buffers(&cmds);
+        let queue = self.inner.queue.lock().unwrap_or_else(|e| e.into_inner());
+        // SAFETY: the queue is externally synchronised by its mutex; the command buffer is
+        // fully recorded; the fence is unsignalled.
+        if let Err(result) = unsafe { dev.queue_submit(*queue, &[submit], fence) } {
+            // SAFETY: nothing was submitted.
+            unsafe { dev.destroy_fence(fence, None) };
+            return Err(free(Error::Vk {
+                call: "vkQueueSubmit",
+                result,
+            }));
+        }
+        Ok(Dispatch {
+            ctx: self.clone(),
+            cmd,
+            fence,
+            started: Instant::now(),
+            finished: None,
+            _borrows: std::marker::PhantomData,
+        })
+    }
+
+    /// Dispatches again and again until `done()` says the shader finished its work (a shader
+    /// may end early: on lavapipe every invocation stops after 65,535 loop iterations, and a
+    /// gdio_wait can run out of budget; the GLSL keeps its progress in a user buffer and
+    /// resumes). Returns the number of dispatches run. If a dispatch times out, it is dropped
+    /// (which waits for it to end, see [`Dispatch`]) before [`Error::Timeout`] is returned.
+    pub fn dispatch_until<'a>(
+        &self,
+        pipeline: &'a ComputePipeline,
+        set: &'a DescriptorSet<'a>,
+        push: &[u8],
+        groups: [u32; 3],
+        limits: Redispatch,
+        mut done: impl FnMut() -> bool,
+    ) -> Result<u32> {
+        for n in 1..=limits.max_dispatches {
+            let mut d = self.dispatch(pipeline, set, push, groups)?;
+            d.wait(limits.timeout)?;
+            if done() {
+                return Ok(n);
+            }
+        }
+        Err(Error::NotFinished {
+            dispatches: limits.max_dispatches,
+        })
+    }
+}
+
+/// Limits of [`Context::dispatch_until`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Redispatch {
+    /// Host-side timeout of each dispatch.
+    pub timeout: Duration,
+    /// Dispatches at most.
+    pub max_dispatches: u32,
+}
+
+impl Redispatch {
+    /// `max_dispatches` dispatches of at most `timeout` each.
+    #[must_use]
+    pub const fn new(timeout: Duration, max_dispatches: u32) -> Redispatch {
+        Redispatch {
+            timeout,
+            max_dispatches,
+        }
+    }
+}
+
+impl Dispatch<'_> {
+    /// True once the GPU has finished the dispatch (does not block).
+    pub fn is_done(&mut self) -> Result<bool> {
+        if self.finished.is_some() {
+            return Ok(true);
+        }
+        // SAFETY: the fence belongs to this device.
+        let done =
+            unsafe { self.ctx.device().get_fence_status(self.fence) }.vk("vkGetFenceStatus")?;
+        if done {
+            self.finished = Some(self.started.elapsed());
+        }
+        Ok(done)
+    }
+
+    /// Waits up to `timeout` (in slices of [`WAIT_SLICE`]); returns how long the dispatch took
+    /// from submission to when its completion was noticed. On timeout it returns
+    /// [`Error::Timeout`] and the dispatch is still running: stop the pump, then wait again.
+    pub fn wait(&mut self, timeout: Duration) -> Result<Duration> {
+        let start = Instant::now();
+        loop {
+            if let Some(t) = self.finished {
+                return Ok(t);
+            }
+            let left = timeout.saturating_sub(start.elapsed());
+            if left.is_zero() {
+                return if self.is_done()? {
+                    Ok(self.finished.unwrap_or_default())
+                } else {
+                    Err(Error::Timeout {
+                        waited: start.elapsed(),
+                    })
+                };
+            }
+            let slice = left.min(WAIT_SLICE).as_nanos() as u64;
+            // SAFETY: the fence belongs to this device.
+            match unsafe {
+                self.ctx
+                    .device()
+                    .wait_for_fences(&[self.fence], true, slice)
+            } {
+                Ok(()) => self.finished = Some(self.started.elapsed()),
+                Err(vk::Result::TIMEOUT) => {}
+                Err(result) => {
+                    return Err(Error::Vk {
+                        call: "vkWaitForFences",
+                        result,
+                    })
+                }
+            }
+        }
+    }
+
+    /// Time since submission.
+    #[must_use]
+    pub fn elapsed(&self) -> Duration {
+        self.started.elapsed()
+    }
+}
+
+impl Drop for Dispatch<'_> {
+    fn drop(&mut self) {
+        let mut warned = false;
+        let start = Instant::now();
+        // The GPU may still use the buffers this dispatch borrows: block until it is done
+        // (or the device is lost, after which nothing executes).
+        while let Err(Error::Timeout { .. }) = self.wait(Duration::from_secs(1)) {
+            if !warned && start.elapsed() > Duration::from_secs(10) {
+                eprintln!("gdio-vulkan: a dropped dispatch is still running after 10 s; stop the pump so the shader exits");
+                warned = true;
+            }
+        }
+        let pool = self
+            .ctx
+            .inner
+            .command_pool
+            .lock()
+            .unwrap_or_else(|e| e.into_inner());
+        // SAFETY: the fence signalled, so the command buffer is no longer executing.
+        unsafe {
+            self.ctx.device().destroy_fence(self.fence, None);
+            self.ctx.device().free_command_buffers(*pool, &[self.cmd]);
+        }
+    }
+}

@@ -1,0 +1,42 @@
+//! gdio's Vulkan side: the context, memory placement, windows, persistent compute dispatch,
+//! and the GLSL library (`shaders/gdio.glsl`) shaders use to issue IO and wait for it.
+//!
+//! A persistent compute shader publishes requests into a slot queue's request region; a host
+//! pump serves them with io_uring and writes completions into the completion region; the
+//! shader sees the completion and goes on, all in one dispatch. This crate provides:
+//!
+//! - [`Context`]: Vulkan loaded at run time, device selection (`GDIO_DEVICE`), the Vulkan
+//!   memory model enabled, VK_EXT_external_memory_host when present, one compute queue;
+//! - [`MappedBuffer`] and [`Placement`]: host-visible buffers with an exact memory type
+//!   (system memory, ReBAR, imported anonymous memory), never exposed as `&mut [u8]`;
+//! - [`placement`]: the freshness and registration probes and the [`PlacementPlan`];
+//! - [`ComputePipeline`], [`Context::dispatch`], [`Dispatch`]: one long dispatch with a fence
+//!   and a host-side timeout, and re-dispatch for shaders that end early;
+//! - [`shaders`]: the embedded SPIR-V of the demo shaders and their parameters;
+//! - [`QueueBuffers`]: a queue's two regions allocated where the plan says.
+//!
+//! Drop order: a pump that registered windows must be drained before the windows are freed.
+//! [`MappedBuffer::free`] takes the buffer by value; call it after the pump's drain.
+
+pub mod context;
+pub mod dispatch;
+pub mod error;
+pub mod memory;
+pub mod patterns;
+pub mod pipeline;
+pub mod placement;
+pub mod queue;
+pub mod shaders;
+
+pub use context::{
+    Context, DeviceInfo, DeviceSelector, MemoryHeapInfo, MemoryTypeInfo, DEVICE_ENV,
+};
+pub use dispatch::{Dispatch, Redispatch, WAIT_SLICE};
+pub use error::{Error, Result};
+pub use memory::{MappedBuffer, Placement};
+pub use pipeline::{spirv_words, BufferSlice, ComputePipeline, DescriptorSet};
+pub use placement::{probe, PlacementPlan, ProbeOptions, ProbeReport};
+pub use queue::QueueBuffers;
+
+/// Re-exported so users need not depend on ash directly for flags and handles.
+pub use ash::vk;

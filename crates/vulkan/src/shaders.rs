@@ -1,0 +1,299 @@
+//! The SPIR-V of gdio's shaders (built by `shaders/build.sh`, committed, embedded here), the
+//! GLSL library's source, and the push constants and per-lane state of the demo shaders.
+
+use crate::error::Result;
+use crate::memory::MappedBuffer;
+
+/// `shaders/gdio.glsl`, the device-side library (see `docs/glsl.md`).
+pub const GDIO_GLSL: &str = include_str!("../shaders/gdio.glsl");
+/// `shaders/gdio_demo.glsl`, helpers of the demo shaders.
+pub const GDIO_DEMO_GLSL: &str = include_str!("../shaders/gdio_demo.glsl");
+
+/// freshness.comp: the freshness probe (bindings: ack, flag, window).
+pub const FRESHNESS: &[u8] = include_bytes!("../shaders/spv/freshness.spv");
+/// nop_pingpong.comp: NOP round trips (bindings: requests, completions, state).
+pub const NOP_PINGPONG: &[u8] = include_bytes!("../shaders/spv/nop_pingpong.spv");
+/// stream_sum.comp: stream a file through a ring of windows, checksum it
+/// (bindings: requests, completions, window, state).
+pub const STREAM_SUM: &[u8] = include_bytes!("../shaders/spv/stream_sum.spv");
+/// write_file.comp: fill windows, WRITE, FSYNC (bindings: requests, completions, window, state).
+pub const WRITE_FILE: &[u8] = include_bytes!("../shaders/spv/write_file.spv");
+/// random_read.comp: random READs checked against the test-file pattern
+/// (bindings: requests, completions, window, state).
+pub const RANDOM_READ: &[u8] = include_bytes!("../shaders/spv/random_read.spv");
+
+/// Every embedded shader, by source name (for checks and reports).
+pub const ALL: [(&str, &[u8]); 5] = [
+    ("freshness", FRESHNESS),
+    ("nop_pingpong", NOP_PINGPONG),
+    ("stream_sum", STREAM_SUM),
+    ("write_file", WRITE_FILE),
+    ("random_read", RANDOM_READ),
+];
+
+/// Invocations per workgroup of every demo shader (lavapipe needs at least 8).
+pub const LANES_PER_GROUP: u32 = 8;
+/// Words of per-lane state in the demo shaders' state buffer.
+pub const STATE_WORDS: usize = 8;
+
+/// Loop budgets a shader is given. lavapipe ends every loop of an invocation after 65,535
+/// iterations in total, so there a shader must stop early and be re-dispatched; GPUs have no
+/// such cap.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Budgets {
+    /// Loop iterations one invocation may run per dispatch.
+    pub iter_budget: u32,
+    /// Iterations of one gdio_wait before it returns TIMEOUT.
+    pub wait_budget: u32,
+}
+
+impl Budgets {
+    /// Budgets for a device: under lavapipe's cap on CPU devices, effectively unbounded (but
+    /// with waits that end within seconds) on GPUs.
+    #[must_use]
+    pub fn for_device(info: &crate::DeviceInfo) -> Budgets {
+        if info.is_cpu() {
+            Budgets {
+                iter_budget: 60_000,
+                wait_budget: 4_000,
+            }
+        } else {
+            Budgets {
+                iter_budget: u32::MAX,
+                wait_budget: 1 << 22,
+            }
+        }
+    }
+}
+
+fn bytes(words: &[u32]) -> Vec<u8> {
+    words.iter().flat_map(|w| w.to_le_bytes()).collect()
+}
+
+/// Push constants of nop_pingpong.comp.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct NopParams {
+    /// Round trips per active lane.
+    pub count: u32,
+    /// Lanes that take part (0..active_lanes).
+    pub active_lanes: u32,
+    /// Loop budgets.
+    pub budgets: Budgets,
+}
+
+impl NopParams {
+    /// Push-constant bytes.
+    #[must_use]
+    pub fn to_bytes(&self) -> Vec<u8> {
+        bytes(&[
+            self.count,
+            self.active_lanes,
+            self.budgets.iter_budget,
+            self.budgets.wait_budget,
+        ])
+    }
+}
+
+/// A file cut into chunks, as stream_sum.comp and write_file.comp take it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Chunks {
+    /// Number of chunks (0 for an empty file).
+    pub count: u32,
+    /// Bytes in the last chunk.
+    pub last_len: u32,
+    /// Bytes per chunk (a multiple of 4).
+    pub chunk: u32,
+}
+
+impl Chunks {
+    /// Cuts `len` bytes into chunks of `chunk` bytes (`chunk` a positive multiple of 4).
+    #[must_use]
+    pub fn new(len: u64, chunk: u32) -> Chunks {
+        assert!(
+            chunk > 0 && chunk % 4 == 0,
+            "chunk must be a positive multiple of 4"
+        );
+        let count = len.div_ceil(u64::from(chunk));
+        let last = len - count.saturating_sub(1) * u64::from(chunk);
+        Chunks {
+            count: u32::try_from(count).expect("too many chunks"),
+            last_len: last as u32,
+            chunk,
+        }
+    }
+}
+
+/// Push constants of stream_sum.comp.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct StreamSumParams {
+    /// File handle (index in the host's file table).
+    pub file: u32,
+    /// Window handle; slot s uses bytes `s * chunk .. (s + 1) * chunk` of it.
+    pub window: u32,
+    /// The file's chunks.
+    pub chunks: Chunks,
+    /// Lanes that take part; lane L uses slots 2L and 2L+1.
+    pub lanes: u32,
+    /// Loop budgets.
+    pub budgets: Budgets,
+}
+
+impl StreamSumParams {
+    /// Push-constant bytes.
+    #[must_use]
+    pub fn to_bytes(&self) -> Vec<u8> {
+        let c = self.chunks;
+        bytes(&[
+            self.file,
+            self.window,
+            c.count,
+            c.last_len,
+            c.chunk,
+            self.lanes,
+            self.budgets.iter_budget,
+            self.budgets.wait_budget,
+        ])
+    }
+
+    /// Slots the shader uses (2 per lane).
+    #[must_use]
+    pub fn slots(&self) -> u32 {
+        2 * self.lanes
+    }
+
+    /// Window bytes the shader uses.
+    #[must_use]
+    pub fn window_bytes(&self) -> usize {
+        self.slots() as usize * self.chunks.chunk as usize
+    }
+}
+
+/// Push constants of write_file.comp.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct WriteFileParams {
+    /// File handle.
+    pub file: u32,
+    /// Window handle; lane L uses bytes `L * chunk .. (L + 1) * chunk`.
+    pub window: u32,
+    /// The file's chunks.
+    pub chunks: Chunks,
+    /// Lanes that take part; lane L uses slot L.
+    pub lanes: u32,
+    /// Loop budgets.
+    pub budgets: Budgets,
+    /// Seed of [`crate::patterns::file_word`].
+    pub seed: u32,
+}
+
+impl WriteFileParams {
+    /// Push-constant bytes.
+    #[must_use]
+    pub fn to_bytes(&self) -> Vec<u8> {
+        let c = self.chunks;
+        bytes(&[
+            self.file,
+            self.window,
+            c.count,
+            c.last_len,
+            c.chunk,
+            self.lanes,
+            self.budgets.iter_budget,
+            self.budgets.wait_budget,
+            self.seed,
+        ])
+    }
+}
+
+/// Push constants of random_read.comp.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RandomReadParams {
+    /// File handle.
+    pub file: u32,
+    /// Window handle; lane L uses bytes `L * read_len .. (L + 1) * read_len`.
+    pub window: u32,
+    /// File length / 4.
+    pub file_words: u32,
+    /// Bytes per read (a multiple of 4, at most the file's length).
+    pub read_len: u32,
+    /// Reads per lane.
+    pub reads: u32,
+    /// Lanes that take part; lane L uses slot L.
+    pub lanes: u32,
+    /// Loop budgets.
+    pub budgets: Budgets,
+    /// Seed of the file's content and of the offsets.
+    pub seed: u32,
+}
+
+impl RandomReadParams {
+    /// Push-constant bytes.
+    #[must_use]
+    pub fn to_bytes(&self) -> Vec<u8> {
+        bytes(&[
+            self.file,
+            self.window,
+            self.file_words,
+            self.read_len,
+            self.reads,
+            self.lanes,
+            self.budgets.iter_budget,
+            self.budgets.wait_budget,
+            self.seed,
+        ])
+    }
+}
+
+/// Lane status in the demo shaders' state buffer.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LaneStatus {
+    /// Not finished: dispatch again.
+    Running,
+    /// Finished its work.
+    Done,
+    /// Failed: `error` holds the result it got, `at` the item.
+    Failed,
+}
+
+/// One lane's state words (see `gdio_demo.glsl`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct LaneState {
+    /// Work items finished.
+    pub progress: u32,
+    /// Running, done or failed.
+    pub status: LaneStatus,
+    /// The result that failed the lane (as i32).
+    pub error: i32,
+    /// Which item failed.
+    pub at: u32,
+    /// 1 while a request is published and not yet consumed.
+    pub phase: u32,
+    /// Shader-specific words ST_A, ST_B, ST_C.
+    pub extra: [u32; 3],
+}
+
+impl LaneState {
+    /// Reads the states of `lanes` lanes from a state buffer (after a dispatch finished).
+    pub fn read_all(state: &MappedBuffer, lanes: u32) -> Result<Vec<LaneState>> {
+        let w = state.read_u32s(0, lanes as usize * STATE_WORDS)?;
+        Ok(w.chunks(STATE_WORDS)
+            .map(|s| LaneState {
+                progress: s[0],
+                status: match s[1] {
+                    0 => LaneStatus::Running,
+                    1 => LaneStatus::Done,
+                    _ => LaneStatus::Failed,
+                },
+                error: s[2] as i32,
+                at: s[3],
+                phase: s[4],
+                extra: [s[5], s[6], s[7]],
+            })
+            .collect())
+    }
+
+    /// True when every lane is done or failed.
+    #[must_use]
+    pub fn all_finished(states: &[LaneState]) -> bool {
+        states.iter().all(|s| s.status != LaneStatus::Running)
+    }
+}

@@ -1,0 +1,404 @@
+//! End to end: the GLSL device side with the real pump (`gdio-pump`) and io_uring, on real
+//! files. Windows and queue regions are gdio-vulkan buffers placed by `PlacementPlan::defaults`
+//! (on NVIDIA: completion region and READ windows in ReBAR, served with plain READ).
+//!
+//! Drop order: each test stops the pump (which drains the ring) before the windows and queue
+//! buffers are dropped; the pump also holds an `Arc` of each until its thread ends.
+
+mod common;
+
+use std::io::Write;
+use std::sync::Arc;
+
+use common::{gpu, TIMEOUT};
+use gdio_protocol::codes::ResultCode;
+use gdio_protocol::{FileAccess, Region, WindowAccess};
+use gdio_pump::{Pump, PumpHandle, QueueMemory, WindowMemory, WindowMode};
+use gdio_vulkan::shaders::{
+    self, Budgets, Chunks, LaneState, LaneStatus, StreamSumParams, WriteFileParams,
+};
+use gdio_vulkan::{
+    patterns, BufferSlice, ComputePipeline, Context, MappedBuffer, Placement, PlacementPlan,
+    QueueBuffers, Redispatch,
+};
+
+/// A queue's regions for the pump.
+struct Queue(QueueBuffers);
+
+impl QueueMemory for Queue {
+    fn requests(&self) -> Region<'_> {
+        self.0.regions().0
+    }
+    fn completions(&self) -> Region<'_> {
+        self.0.regions().1
+    }
+    fn slot_count(&self) -> u32 {
+        self.0.layout().slot_count()
+    }
+}
+
+/// A window for the pump.
+struct Window(MappedBuffer);
+
+// SAFETY: the mapping is valid for `len` bytes, never moves, and lives as long as the value
+// (MappedBuffer unmaps only on drop).
+unsafe impl WindowMemory for Window {
+    fn as_ptr(&self) -> *mut u8 {
+        self.0.as_ptr()
+    }
+    fn len(&self) -> usize {
+        self.0.len()
+    }
+}
+
+const RW: FileAccess = FileAccess {
+    readable: true,
+    writable: true,
+};
+
+fn access(w: &Window) -> WindowAccess {
+    WindowAccess {
+        len: w.0.len() as u64,
+        host_writes: true,
+        host_reads: true,
+    }
+}
+
+/// Runs a 4-binding demo shader (requests, completions, window, state) with a running pump.
+fn run(
+    ctx: &Context,
+    pump: &PumpHandle,
+    queue: &Queue,
+    window: &Window,
+    spv: &[u8],
+    push: &[u8],
+    lanes: u32,
+) -> Vec<LaneState> {
+    let state = MappedBuffer::new(
+        ctx,
+        lanes as usize * shaders::STATE_WORDS * 4,
+        Placement::HostCached,
+    )
+    .unwrap();
+    let slices = [
+        queue.0.request_slice(),
+        queue.0.completion_slice(),
+        BufferSlice::whole(&window.0),
+        BufferSlice::whole(&state),
+    ];
+    let pipe = ComputePipeline::new(ctx, spv, 4, push.len() as u32).unwrap();
+    let set = pipe.bind(&slices).unwrap();
+    let groups = lanes.div_ceil(shaders::LANES_PER_GROUP);
+    ctx.dispatch_until(
+        &pipe,
+        &set,
+        push,
+        [groups, 1, 1],
+        Redispatch::new(TIMEOUT, 2000),
+        || LaneState::all_finished(&LaneState::read_all(&state, lanes).unwrap()),
+    )
+    .unwrap_or_else(|e| panic!("{e}; pump: {:?}", pump.stats()));
+    LaneState::read_all(&state, lanes).unwrap()
+}
+
+fn temp_file(content: &[u8]) -> tempfile::NamedTempFile {
+    let mut f = tempfile::NamedTempFile::new().unwrap();
+    f.write_all(content).unwrap();
+    f.flush().unwrap();
+    f
+}
+
+#[test]
+fn stream_sum_through_the_pump_matches_the_cpu() {
+    let g = gpu();
+    let ctx = &g.ctx;
+    let plan = PlacementPlan::defaults();
+    let (lanes, chunk) = (8u32, 64u32 << 10);
+    let slots = 2 * lanes;
+    let queue = Arc::new(Queue(QueueBuffers::new(ctx, slots, &plan).unwrap()));
+    let window = Arc::new(Window(
+        MappedBuffer::new(ctx, (slots * chunk) as usize, plan.read_window).unwrap(),
+    ));
+    let pump = Pump::builder()
+        .queue(queue.clone())
+        .window(window.clone(), WindowMode::Auto, access(&window))
+        .spawn()
+        .unwrap();
+    for len in [0usize, 1, 4095, 4097, (5 << 20) + 3] {
+        let content = patterns::file_bytes(len, len as u32);
+        let file = temp_file(&content);
+        let fid = pump
+            .add_file(std::fs::File::open(file.path()).unwrap(), RW)
+            .unwrap();
+        window.0.fill(0, window.0.len(), 0x5A).unwrap();
+        let p = StreamSumParams {
+            file: fid.0,
+            window: 0,
+            chunks: Chunks::new(len as u64, chunk),
+            lanes,
+            budgets: Budgets::for_device(ctx.info()),
+        };
+        let states = run(
+            ctx,
+            &pump,
+            &queue,
+            &window,
+            shaders::STREAM_SUM,
+            &p.to_bytes(),
+            lanes,
+        );
+        for (i, s) in states.iter().enumerate() {
+            assert_eq!(s.status, LaneStatus::Done, "len {len} lane {i}: {s:?}");
+        }
+        let sum = states
+            .iter()
+            .fold(len as u32, |a, s| a.wrapping_add(s.extra[0]));
+        assert_eq!(sum, patterns::sum32(&content), "checksum of {len} bytes");
+        pump.remove_file(fid).unwrap();
+    }
+    let report = pump.stop().unwrap();
+    eprintln!(
+        "pump: {:?} elapsed, {:?} cpu, {} turns, {} parks, reads {:?}",
+        report.elapsed, report.cpu_time, report.turns, report.parks, report.by_op[0]
+    );
+}
+
+#[test]
+fn write_file_through_the_pump_lands_on_disk() {
+    let g = gpu();
+    let ctx = &g.ctx;
+    let plan = PlacementPlan::defaults();
+    let (lanes, chunk, len) = (8u32, 16u32 << 10, 300_007u64);
+    let queue = Arc::new(Queue(QueueBuffers::new(ctx, lanes, &plan).unwrap()));
+    let window = Arc::new(Window(
+        MappedBuffer::new(ctx, (lanes * chunk) as usize, plan.write_window).unwrap(),
+    ));
+    let file = tempfile::NamedTempFile::new().unwrap();
+    let fd = std::fs::OpenOptions::new()
+        .read(true)
+        .write(true)
+        .open(file.path())
+        .unwrap();
+    let pump = Pump::builder()
+        .queue(queue.clone())
+        .window(window.clone(), WindowMode::Auto, access(&window))
+        .file(fd, RW)
+        .spawn()
+        .unwrap();
+    let p = WriteFileParams {
+        file: 0,
+        window: 0,
+        chunks: Chunks::new(len, chunk),
+        lanes,
+        budgets: Budgets::for_device(ctx.info()),
+        seed: 11,
+    };
+    let states = run(
+        ctx,
+        &pump,
+        &queue,
+        &window,
+        shaders::WRITE_FILE,
+        &p.to_bytes(),
+        lanes,
+    );
+    pump.stop().unwrap();
+    for (i, s) in states.iter().enumerate() {
+        assert_eq!(s.status, LaneStatus::Done, "lane {i}: {s:?}");
+        assert_eq!(s.extra[0], 1, "lane {i} fsynced");
+    }
+    let written = std::fs::read(file.path()).unwrap();
+    assert_eq!(written.len() as u64, len);
+    assert!(
+        written == patterns::file_bytes(len as usize, 11),
+        "file content differs from the pattern"
+    );
+}
+
+#[test]
+fn the_shader_sees_the_pumps_error_results() {
+    let g = gpu();
+    let ctx = &g.ctx;
+    let plan = PlacementPlan::defaults();
+    let (lanes, chunk) = (8u32, 4096u32);
+    let slots = 2 * lanes;
+    let queue = Arc::new(Queue(QueueBuffers::new(ctx, slots, &plan).unwrap()));
+    let window = Arc::new(Window(
+        MappedBuffer::new(ctx, (slots * chunk) as usize, plan.read_window).unwrap(),
+    ));
+    // Window 1 is too small for the slots' regions: requests into it are OUT_OF_WINDOW.
+    let small = Arc::new(Window(
+        MappedBuffer::new(ctx, 4096, plan.read_window).unwrap(),
+    ));
+    let content = patterns::file_bytes(64 << 10, 3);
+    let file = temp_file(&content);
+    let pump = Pump::builder()
+        .queue(queue.clone())
+        .window(window.clone(), WindowMode::Auto, access(&window))
+        .window(small.clone(), WindowMode::Auto, access(&small))
+        .file(std::fs::File::open(file.path()).unwrap(), RW)
+        .spawn()
+        .unwrap();
+    let base = StreamSumParams {
+        file: 0,
+        window: 0,
+        chunks: Chunks::new(content.len() as u64, chunk),
+        lanes,
+        budgets: Budgets::for_device(ctx.info()),
+    };
+    let cases = [
+        (
+            "unknown file",
+            StreamSumParams { file: 9, ..base },
+            ResultCode::BadFile.value(),
+        ),
+        (
+            "unknown window",
+            StreamSumParams { window: 5, ..base },
+            ResultCode::BadWindow.value(),
+        ),
+        (
+            "out of window",
+            StreamSumParams { window: 1, ..base },
+            ResultCode::OutOfWindow.value(),
+        ),
+        (
+            "past EOF",
+            StreamSumParams {
+                chunks: Chunks::new(68 << 10, chunk),
+                ..base
+            },
+            0,
+        ),
+    ];
+    for (name, p, want) in cases {
+        let states = run(
+            ctx,
+            &pump,
+            &queue,
+            &window,
+            shaders::STREAM_SUM,
+            &p.to_bytes(),
+            lanes,
+        );
+        let failed: Vec<_> = states
+            .iter()
+            .filter(|s| s.status == LaneStatus::Failed)
+            .collect();
+        assert!(!failed.is_empty(), "{name}: no lane failed: {states:?}");
+        if name == "out of window" {
+            // Slot 0's region fits the small window; every other slot's does not.
+            assert!(failed.iter().all(|s| s.error == want), "{name}: {failed:?}");
+        } else {
+            assert!(
+                failed.iter().all(|s| s.error == want),
+                "{name}: want {want}, got {failed:?}"
+            );
+        }
+        if name == "past EOF" {
+            assert_eq!(failed.len(), 1);
+            assert_eq!(failed[0].at, 16, "the chunk past the end");
+        }
+    }
+    pump.stop().unwrap();
+}
+
+/// Runs nop_pingpong (bindings: requests, completions, state) with a running pump.
+fn run_nops(
+    ctx: &Context,
+    queue: &Queue,
+    p: &shaders::NopParams,
+    lanes: u32,
+) -> (Vec<LaneState>, std::time::Duration) {
+    let state = MappedBuffer::new(
+        ctx,
+        lanes as usize * shaders::STATE_WORDS * 4,
+        Placement::HostCached,
+    )
+    .unwrap();
+    let slices = [
+        queue.0.request_slice(),
+        queue.0.completion_slice(),
+        BufferSlice::whole(&state),
+    ];
+    let push = p.to_bytes();
+    let pipe = ComputePipeline::new(ctx, shaders::NOP_PINGPONG, 3, push.len() as u32).unwrap();
+    let set = pipe.bind(&slices).unwrap();
+    let start = std::time::Instant::now();
+    ctx.dispatch_until(
+        &pipe,
+        &set,
+        &push,
+        [lanes.div_ceil(8), 1, 1],
+        Redispatch::new(TIMEOUT, 100_000),
+        // Lanes past active_lanes return at once and never change their state.
+        || LaneState::all_finished(&LaneState::read_all(&state, p.active_lanes).unwrap()),
+    )
+    .unwrap_or_else(|e| panic!("{e}: {:?}", LaneState::read_all(&state, p.active_lanes)));
+    (
+        LaneState::read_all(&state, p.active_lanes).unwrap(),
+        start.elapsed(),
+    )
+}
+
+#[test]
+fn nop_round_trips_through_the_pump() {
+    let g = gpu();
+    let ctx = &g.ctx;
+    let queue = Arc::new(Queue(
+        QueueBuffers::new(ctx, 8, &PlacementPlan::defaults()).unwrap(),
+    ));
+    let pump = Pump::builder().queue(queue.clone()).spawn().unwrap();
+    let count = 2000;
+    let p = shaders::NopParams {
+        count,
+        active_lanes: 1,
+        budgets: Budgets::for_device(ctx.info()),
+    };
+    let (states, elapsed) = run_nops(ctx, &queue, &p, 8);
+    pump.stop().unwrap();
+    assert_eq!(states[0].status, LaneStatus::Done, "{:?}", states[0]);
+    assert_eq!(states[0].progress, count);
+    eprintln!(
+        "NOP round trip through the pump, one lane: {:.2} us (incl. {} dispatches)",
+        elapsed.as_secs_f64() * 1e6 / f64::from(count),
+        states[0].extra[0]
+    );
+}
+
+#[test]
+fn stopping_the_pump_mid_run_ends_the_shader() {
+    let g = gpu();
+    let ctx = &g.ctx;
+    let queue = Arc::new(Queue(
+        QueueBuffers::new(ctx, 8, &PlacementPlan::defaults()).unwrap(),
+    ));
+    let pump = Pump::builder().queue(queue.clone()).spawn().unwrap();
+    let mut budgets = Budgets::for_device(ctx.info());
+    budgets.wait_budget = budgets
+        .wait_budget
+        .max(50_000)
+        .min(budgets.iter_budget - 100);
+    let p = shaders::NopParams {
+        count: u32::MAX,
+        active_lanes: 8,
+        budgets,
+    };
+    let start = std::time::Instant::now();
+    let states = std::thread::scope(|s| {
+        s.spawn(move || {
+            std::thread::sleep(std::time::Duration::from_millis(200));
+            pump.stop().unwrap();
+        });
+        run_nops(ctx, &queue, &p, 8).0
+    });
+    assert!(start.elapsed() < TIMEOUT);
+    for (i, st) in states.iter().enumerate() {
+        assert_eq!(st.status, LaneStatus::Failed, "lane {i}: {st:?}");
+        assert!(
+            st.error == ResultCode::PumpGone.value() || st.error == ResultCode::Stopped.value(),
+            "lane {i}: {st:?}"
+        );
+        assert!(st.progress > 0, "lane {i} ran NOPs before the stop");
+    }
+}

@@ -1,0 +1,176 @@
+//! Configuring and starting a pump.
+
+use std::os::fd::OwnedFd;
+use std::sync::Arc;
+
+use gdio_protocol::{FileAccess, Limits, WindowAccess};
+
+use crate::handle::PumpHandle;
+use crate::idle::IdlePolicy;
+use crate::memory::{QueueMemory, WindowMemory};
+use crate::PumpError;
+
+/// How a window is given to the kernel.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum WindowMode {
+    /// Register it as a fixed buffer; if the kernel cannot pin it (EFAULT, e.g. ReBAR), serve it
+    /// with plain READ/WRITE instead.
+    #[default]
+    Auto,
+    /// Register it as a fixed buffer or fail.
+    Registered,
+    /// Never register it; plain READ/WRITE.
+    Unregistered,
+}
+
+pub(crate) struct WindowSpec {
+    pub memory: Arc<dyn WindowMemory>,
+    pub mode: WindowMode,
+    pub access: WindowAccess,
+}
+
+pub(crate) struct FileSpec {
+    pub fd: OwnedFd,
+    pub access: FileAccess,
+}
+
+/// Everything a pump is started with.
+pub struct PumpBuilder {
+    pub(crate) queues: Vec<Arc<dyn QueueMemory>>,
+    pub(crate) files: Vec<FileSpec>,
+    pub(crate) windows: Vec<WindowSpec>,
+    pub(crate) ring_entries: u32,
+    pub(crate) max_files: u32,
+    pub(crate) max_windows: u32,
+    pub(crate) batch: usize,
+    pub(crate) max_in_flight: usize,
+    pub(crate) idle: IdlePolicy,
+    pub(crate) limits: Limits,
+    pub(crate) sqpoll: Option<u32>,
+    pub(crate) name: String,
+}
+
+impl Default for PumpBuilder {
+    fn default() -> Self {
+        PumpBuilder {
+            queues: Vec::new(),
+            files: Vec::new(),
+            windows: Vec::new(),
+            ring_entries: 256,
+            max_files: 64,
+            max_windows: 64,
+            batch: 256,
+            max_in_flight: 4096,
+            idle: IdlePolicy::default(),
+            limits: Limits::default(),
+            sqpoll: None,
+            name: "gdio-pump".to_string(),
+        }
+    }
+}
+
+impl PumpBuilder {
+    /// Adds a queue. Queues are numbered from 0 in the order added. The pump initialises its
+    /// memory in `spawn()`, before it returns: start the device only after that.
+    #[must_use]
+    pub fn queue(mut self, memory: Arc<dyn QueueMemory>) -> Self {
+        self.queues.push(memory);
+        self
+    }
+
+    /// Registers a file; files added here get handles 0, 1, 2... in order (the handle a device
+    /// names in its requests).
+    #[must_use]
+    pub fn file(mut self, fd: impl Into<OwnedFd>, access: FileAccess) -> Self {
+        self.files.push(FileSpec {
+            fd: fd.into(),
+            access,
+        });
+        self
+    }
+
+    /// Adds a window; windows added here get handles 0, 1, 2... in order.
+    #[must_use]
+    pub fn window(
+        mut self,
+        memory: Arc<dyn WindowMemory>,
+        mode: WindowMode,
+        access: WindowAccess,
+    ) -> Self {
+        self.windows.push(WindowSpec {
+            memory,
+            mode,
+            access,
+        });
+        self
+    }
+
+    /// Submission queue entries of the ring (default 256).
+    #[must_use]
+    pub fn ring_entries(mut self, n: u32) -> Self {
+        self.ring_entries = n;
+        self
+    }
+
+    /// Sizes of the file and window tables (default 64 each).
+    #[must_use]
+    pub fn table_sizes(mut self, files: u32, windows: u32) -> Self {
+        self.max_files = files;
+        self.max_windows = windows;
+        self
+    }
+
+    /// Most requests claimed per queue per turn (default 256).
+    #[must_use]
+    pub fn batch(mut self, n: usize) -> Self {
+        self.batch = n.max(1);
+        self
+    }
+
+    /// Most IO requests in flight at once (default 4096); claiming pauses at the bound.
+    #[must_use]
+    pub fn max_in_flight(mut self, n: usize) -> Self {
+        self.max_in_flight = n.max(1);
+        self
+    }
+
+    /// The idle policy (default: 64 spins, then parks of 10 µs doubling to 100 µs).
+    #[must_use]
+    pub fn idle(mut self, policy: IdlePolicy) -> Self {
+        self.idle = policy;
+        self
+    }
+
+    /// Per-request limits (default: 64 MiB per request).
+    #[must_use]
+    pub fn limits(mut self, limits: Limits) -> Self {
+        self.limits = limits;
+        self
+    }
+
+    /// Use a kernel SQ polling thread that idles after `idle_ms`.
+    #[must_use]
+    pub fn sqpoll(mut self, idle_ms: u32) -> Self {
+        self.sqpoll = Some(idle_ms);
+        self
+    }
+
+    /// The pump thread's name.
+    #[must_use]
+    pub fn name(mut self, name: impl Into<String>) -> Self {
+        self.name = name.into();
+        self
+    }
+
+    /// Starts the pump thread. Returns once the ring is set up, every file and window is
+    /// registered and every queue is initialised with pump state RUNNING.
+    pub fn spawn(self) -> Result<PumpHandle, PumpError> {
+        if self.queues.is_empty() {
+            return Err(PumpError::NoQueue);
+        }
+        if self.queues.len() > crate::engine::MAX_QUEUES {
+            return Err(PumpError::TooManyQueues(self.queues.len()));
+        }
+        PumpHandle::spawn(self)
+    }
+}

@@ -1,0 +1,689 @@
+//! The pump loop: reap, take commands, claim, validate, submit, idle. Runs on the pump thread.
+
+use std::panic::{catch_unwind, AssertUnwindSafe};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{mpsc, Arc};
+use std::time::{Duration, Instant};
+
+use gdio_protocol::{
+    Claim, Generation, HostQueue, Limits, Op, PumpState, ResultCode, ValidRequest,
+};
+use gdio_uring::{errno_code, Completion, FileHandle, OpKind, Ring, WindowHandle};
+
+use crate::builder::{FileSpec, PumpBuilder, WindowMode, WindowSpec};
+use crate::handle::{Command, FileId, Reply, WindowId};
+use crate::idle::{Backoff, Idle, IdlePolicy};
+use crate::memory::QueueMemory;
+use crate::ordering::{Closer, Epochs};
+use crate::stats::{LiveCounters, PumpReport};
+use crate::tables::{PumpTables, WindowEntry};
+use crate::PumpError;
+
+/// Queue index bits in `user_data` leave 17 bits for the slot and 32 for the generation.
+pub(crate) const MAX_QUEUES: usize = (1 << 15) - 1;
+
+/// How long stop and failure wait for the kernel to give every buffer back.
+const DRAIN_TIMEOUT: Duration = Duration::from_secs(30);
+
+fn encode(queue: usize, slot: u32, generation: Generation) -> u64 {
+    ((queue as u64) << 49) | (u64::from(slot) << 32) | u64::from(generation.0)
+}
+
+fn is_closer(c: &Claim) -> bool {
+    c.request.op_word & !0xFF == 0
+        && matches!(c.request.op(), Some(Op::Fence | Op::Fsync | Op::Fdatasync))
+}
+
+fn decode(user_data: u64) -> (usize, u32, Generation) {
+    (
+        (user_data >> 49) as usize,
+        ((user_data >> 32) & 0x1_FFFF) as u32,
+        Generation(user_data as u32),
+    )
+}
+
+#[derive(Clone, Copy)]
+struct SlotMeta {
+    start: Instant,
+    op: Option<Op>,
+    /// The ordering epoch the request counts in, if it is tracked.
+    epoch: Option<u64>,
+}
+
+struct QueueState<'q> {
+    host: HostQueue<'q>,
+    epochs: Epochs,
+    meta: Box<[SlotMeta]>,
+    dirty: bool,
+}
+
+enum Pending {
+    File(FileId, Reply<()>),
+    Window(WindowId, WindowEntry, Reply<()>),
+}
+
+struct Engine<'q> {
+    // Field order is drop order: the ring (which drains on drop) goes before the tables and
+    // pending removals that keep window memory alive.
+    ring: Ring,
+    queues: Vec<QueueState<'q>>,
+    tables: PumpTables,
+    pending_removals: Vec<Pending>,
+    claims: Box<[Claim]>,
+    reaped: Vec<Completion>,
+    limits: Limits,
+    batch: usize,
+    max_in_flight: usize,
+    idle: IdlePolicy,
+    stopping: bool,
+    report: PumpReport,
+    live: Arc<LiveCounters>,
+}
+
+/// A fatal error inside the loop.
+struct Fatal(String, i32);
+
+impl From<gdio_uring::Error> for Fatal {
+    fn from(e: gdio_uring::Error) -> Fatal {
+        let code = match &e {
+            gdio_uring::Error::Enter(errno) => -errno_code(*errno),
+            _ => ResultCode::Internal.value(),
+        };
+        Fatal(e.to_string(), code)
+    }
+}
+
+fn thread_cpu() -> Duration {
+    let t = rustix::time::clock_gettime(rustix::time::ClockId::ThreadCPUTime);
+    Duration::new(t.tv_sec as u64, t.tv_nsec as u32)
+}
+
+pub(crate) fn run(
+    cfg: PumpBuilder,
+    commands: mpsc::Receiver<Command>,
+    ready: mpsc::SyncSender<Result<(), PumpError>>,
+    live: Arc<LiveCounters>,
+    stop: Arc<AtomicBool>,
+) -> Result<PumpReport, PumpError> {
+    let started = Instant::now();
+    let cpu0 = thread_cpu();
+    let queues: Vec<Arc<dyn QueueMemory>> = cfg.queues.clone();
+    let mut engine = match Engine::new(cfg, &queues, live) {
+        Ok(e) => e,
+        Err(e) => {
+            let _ = ready.send(Err(e));
+            return Err(PumpError::Gone);
+        }
+    };
+    for q in &mut engine.queues {
+        q.host.set_pump_state(PumpState::Running, 0);
+    }
+    let _ = ready.send(Ok(()));
+
+    let outcome = catch_unwind(AssertUnwindSafe(|| engine.main_loop(&commands, &stop)));
+    let failure = match outcome {
+        Ok(Ok(())) => None,
+        Ok(Err(Fatal(what, code))) => Some((what, code)),
+        Err(panic) => {
+            let what = panic
+                .downcast_ref::<&str>()
+                .map(|s| s.to_string())
+                .or_else(|| panic.downcast_ref::<String>().cloned())
+                .unwrap_or_else(|| "panic".into());
+            Some((
+                format!("panic in the pump loop: {what}"),
+                ResultCode::Internal.value(),
+            ))
+        }
+    };
+    let drained = engine.wind_down(failure.as_ref().map(|(_, c)| *c));
+    engine.report.elapsed = started.elapsed();
+    engine.report.cpu_time = thread_cpu().saturating_sub(cpu0);
+    let report = engine.report.clone();
+    // Answer commands that arrived too late.
+    while let Ok(cmd) = commands.try_recv() {
+        engine.refuse(cmd);
+    }
+    if !drained {
+        // The kernel may still write into windows: keep their memory alive forever rather
+        // than free it under IO.
+        std::mem::forget(engine);
+    } else {
+        drop(engine);
+    }
+    match failure {
+        None => Ok(report),
+        Some((what, code)) => Err(PumpError::Failed { what, code }),
+    }
+}
+
+impl<'q> Engine<'q> {
+    fn new(
+        cfg: PumpBuilder,
+        queues: &'q [Arc<dyn QueueMemory>],
+        live: Arc<LiveCounters>,
+    ) -> Result<Engine<'q>, PumpError> {
+        let mut rb = Ring::builder()
+            .entries(cfg.ring_entries)
+            .max_files(cfg.max_files)
+            .max_windows(cfg.max_windows)
+            // Every slot holds at most one request, so a backlog of all slots can never
+            // overflow: a push never fails for lack of room.
+            .max_backlog(
+                queues
+                    .iter()
+                    .map(|q| q.slot_count() as usize)
+                    .sum::<usize>()
+                    + 1024,
+            );
+        if let Some(ms) = cfg.sqpoll {
+            rb = rb.sqpoll(ms, None);
+        }
+        let ring = rb.build()?;
+        let mut engine = Engine {
+            ring,
+            queues: Vec::with_capacity(queues.len()),
+            tables: PumpTables::default(),
+            pending_removals: Vec::new(),
+            claims: vec![Claim::default(); cfg.batch].into_boxed_slice(),
+            reaped: Vec::with_capacity(1024),
+            limits: cfg.limits,
+            batch: cfg.batch,
+            max_in_flight: cfg.max_in_flight,
+            idle: cfg.idle,
+            stopping: false,
+            report: PumpReport::new(),
+            live,
+        };
+        for f in cfg.files {
+            engine.add_file(f)?;
+        }
+        for w in cfg.windows {
+            engine.add_window(w)?;
+        }
+        let now = Instant::now();
+        for mem in queues {
+            let host = HostQueue::init(mem.requests(), mem.completions(), mem.slot_count())?;
+            let meta = vec![
+                SlotMeta {
+                    start: now,
+                    op: None,
+                    epoch: None
+                };
+                mem.slot_count() as usize
+            ];
+            engine.queues.push(QueueState {
+                host,
+                epochs: Epochs::default(),
+                meta: meta.into_boxed_slice(),
+                dirty: false,
+            });
+        }
+        Ok(engine)
+    }
+
+    fn add_file(&mut self, spec: FileSpec) -> Result<FileId, PumpError> {
+        let h = self.ring.register_file(spec.fd)?;
+        self.tables.set_file(h.0, Some(spec.access));
+        Ok(FileId(h.0))
+    }
+
+    fn add_window(&mut self, spec: WindowSpec) -> Result<WindowId, PumpError> {
+        let (ptr, len) = (spec.memory.as_ptr(), spec.memory.len());
+        // SAFETY: `WindowMemory` guarantees ptr/len stay valid while the Arc lives; the Arc is
+        // stored in `tables` (or `pending_removals`) until the ring no longer uses the window,
+        // and the ring is dropped (drained) before both.
+        let h = unsafe {
+            match spec.mode {
+                WindowMode::Registered => self.ring.register_window(ptr, len)?,
+                WindowMode::Unregistered => self.ring.add_unregistered_window(ptr, len)?,
+                WindowMode::Auto => match self.ring.register_window(ptr, len) {
+                    Ok(h) => h,
+                    Err(gdio_uring::Error::Unpinnable { .. }) => {
+                        self.ring.add_unregistered_window(ptr, len)?
+                    }
+                    Err(e) => return Err(e.into()),
+                },
+            }
+        };
+        self.tables.set_window(
+            h.0,
+            Some(WindowEntry {
+                access: spec.access,
+                _memory: spec.memory,
+            }),
+        );
+        Ok(WindowId(h.0))
+    }
+
+    fn main_loop(
+        &mut self,
+        commands: &mpsc::Receiver<Command>,
+        stop: &AtomicBool,
+    ) -> Result<(), Fatal> {
+        let mut backoff = Backoff::default();
+        loop {
+            if stop.load(Ordering::Acquire) {
+                return Ok(());
+            }
+            self.report.turns += 1;
+            let mut worked = self.reap();
+            worked |= self.take_commands(commands)?;
+            worked |= self.claim_all()?;
+            if self.ring.backlogged() > 0 || worked {
+                self.ring.submit()?;
+            }
+            self.flush_queues();
+            if worked {
+                backoff.reset();
+                continue;
+            }
+            match backoff.next(&self.idle) {
+                Idle::Spin => std::hint::spin_loop(),
+                Idle::Park(d) if self.ring.in_flight() > 0 => {
+                    // IO in flight: wait in the kernel for a completion, but only briefly,
+                    // since new requests may be published meanwhile.
+                    self.ring.submit_and_wait(1, Some(d))?;
+                }
+                Idle::Park(d) => {
+                    self.report.parks += 1;
+                    self.live.parks.fetch_add(1, Ordering::Relaxed);
+                    std::thread::park_timeout(d);
+                }
+            }
+        }
+    }
+
+    fn reap(&mut self) -> bool {
+        let mut buf = std::mem::take(&mut self.reaped);
+        self.ring.reap(|c| buf.push(c));
+        let worked = !buf.is_empty();
+        for c in buf.drain(..) {
+            self.finish(c);
+        }
+        self.reaped = buf;
+        worked
+    }
+
+    /// A ring completion: complete its slot and release what waited for it.
+    fn finish(&mut self, c: Completion) {
+        let (qi, slot, generation) = decode(c.user_data);
+        let result = match c.result {
+            Ok(n) => n.min(i32::MAX as u32) as i32,
+            Err(e) => -errno_code(e),
+        };
+        let Some(q) = self.queues.get_mut(qi) else {
+            return;
+        };
+        if let Some(epoch) = q.meta.get_mut(slot as usize).and_then(|m| m.epoch.take()) {
+            q.epochs.done(epoch);
+        }
+        self.complete(qi, slot, generation, result);
+        self.release(qi);
+    }
+
+    fn complete(&mut self, qi: usize, slot: u32, generation: Generation, result: i32) {
+        let q = &mut self.queues[qi];
+        if q.host.complete(slot, generation, result).is_err() {
+            // Only a pump bug can get here: every claim is completed exactly once.
+            debug_assert!(
+                false,
+                "completing slot {slot} generation {generation:?} twice"
+            );
+            return;
+        }
+        q.dirty = true;
+        let meta = q.meta[slot as usize];
+        self.report.record(meta.op, result, meta.start.elapsed());
+        let l = &self.live;
+        l.completed.fetch_add(1, Ordering::Relaxed);
+        l.in_flight.fetch_sub(1, Ordering::Relaxed);
+        if result < 0 {
+            l.failed.fetch_add(1, Ordering::Relaxed);
+        } else if matches!(meta.op, Some(Op::Read | Op::Write)) {
+            l.bytes.fetch_add(result as u64, Ordering::Relaxed);
+        }
+    }
+
+    /// Completes or submits FENCEs and FSYNCs whose earlier requests have all completed.
+    fn release(&mut self, qi: usize) {
+        while let Some(closer) = self.queues[qi].epochs.pop_released() {
+            match closer {
+                Closer::Fence { slot, generation } => self.complete(qi, slot, generation, 0),
+                Closer::Fsync {
+                    slot, generation, ..
+                } if self.stopping => {
+                    self.complete(qi, slot, generation, ResultCode::Stopped.value())
+                }
+                Closer::Fsync {
+                    slot,
+                    generation,
+                    file,
+                    datasync,
+                } => {
+                    let q = &mut self.queues[qi];
+                    let epoch = q.epochs.track_oldest();
+                    q.meta[slot as usize].epoch = Some(epoch);
+                    let op = OpKind::Fsync {
+                        file: FileHandle(file),
+                        datasync,
+                    };
+                    if self.ring.push(encode(qi, slot, generation), op).is_err() {
+                        self.queues[qi].epochs.done(epoch);
+                        self.queues[qi].meta[slot as usize].epoch = None;
+                        self.complete(qi, slot, generation, ResultCode::Internal.value());
+                    }
+                }
+            }
+        }
+    }
+
+    fn claim_all(&mut self) -> Result<bool, Fatal> {
+        let mut worked = false;
+        for qi in 0..self.queues.len() {
+            let budget = self
+                .max_in_flight
+                .saturating_sub(self.ring.in_flight())
+                .min(self.batch);
+            if budget == 0 {
+                break;
+            }
+            let n = self.queues[qi].host.claim(&mut self.claims[..budget]);
+            worked |= n > 0;
+            let mut closers = 0;
+            for i in 0..n {
+                let c = self.claims[i];
+                if is_closer(&c) {
+                    // Handled after the sweep below.
+                    self.claims.swap(closers, i);
+                    closers += 1;
+                } else {
+                    self.dispatch(qi, c);
+                }
+            }
+            if closers > 0 {
+                let deferred: Vec<Claim> = self.claims[..closers].to_vec();
+                self.sweep(qi);
+                for c in deferred {
+                    self.dispatch(qi, c);
+                }
+            }
+        }
+        Ok(worked)
+    }
+
+    /// Before a FENCE or FSYNC joins the ordering, claim everything else already published:
+    /// the device published its earlier requests before the closer (release), and the host
+    /// acquired the closer's publish word, so one more pass sees all of them wherever their
+    /// slots lie. Requests published after the closer may be swept up too; waiting for them
+    /// as well is harmless. Ring capacity is not a limit here: the backlog holds every slot.
+    fn sweep(&mut self, qi: usize) {
+        let mut extra = vec![Claim::default(); self.claims.len()];
+        loop {
+            let n = self.queues[qi].host.claim(&mut extra);
+            for c in &extra[..n] {
+                // A closer found now is ordered after everything claimed so far; dispatching
+                // it directly is correct.
+                self.dispatch(qi, *c);
+            }
+            if n < extra.len() {
+                break;
+            }
+        }
+    }
+    /// One claimed request: validate, then complete at once, order, or submit.
+    fn dispatch(&mut self, qi: usize, c: Claim) {
+        self.live.claimed.fetch_add(1, Ordering::Relaxed);
+        self.live.in_flight.fetch_add(1, Ordering::Relaxed);
+        let q = &mut self.queues[qi];
+        q.meta[c.slot as usize] = SlotMeta {
+            start: Instant::now(),
+            op: c.request.op(),
+            epoch: None,
+        };
+        let valid = match c.request.validate(&self.limits, &self.tables) {
+            Ok(v) => v,
+            Err(code) => {
+                // Validation failures count as rejected, not as the op they claimed to be.
+                self.queues[qi].meta[c.slot as usize].op = None;
+                return self.complete(qi, c.slot, c.generation, code.value());
+            }
+        };
+        match valid {
+            ValidRequest::Nop => self.complete(qi, c.slot, c.generation, 0),
+            ValidRequest::Fence => {
+                q.epochs.close(Closer::Fence {
+                    slot: c.slot,
+                    generation: c.generation,
+                });
+                self.release(qi);
+            }
+            ValidRequest::Fsync { file, datasync } => {
+                q.epochs.close(Closer::Fsync {
+                    slot: c.slot,
+                    generation: c.generation,
+                    file,
+                    datasync,
+                });
+                self.release(qi);
+            }
+            ValidRequest::Read(t) | ValidRequest::Write(t) => {
+                let epoch = q.epochs.track();
+                q.meta[c.slot as usize].epoch = Some(epoch);
+                let (file, window) = (FileHandle(t.file), WindowHandle(t.window));
+                let (window_offset, file_offset, len) =
+                    (u64::from(t.window_offset), t.file_offset, t.len);
+                let op = if matches!(valid, ValidRequest::Read(_)) {
+                    OpKind::Read {
+                        file,
+                        window,
+                        window_offset,
+                        file_offset,
+                        len,
+                    }
+                } else {
+                    OpKind::Write {
+                        file,
+                        window,
+                        window_offset,
+                        file_offset,
+                        len,
+                    }
+                };
+                if self
+                    .ring
+                    .push(encode(qi, c.slot, c.generation), op)
+                    .is_err()
+                {
+                    // Tables and ring agree, and claiming is bounded by ring capacity, so this is
+                    // an internal fault; the slot still gets its answer.
+                    let q = &mut self.queues[qi];
+                    q.epochs.done(epoch);
+                    q.meta[c.slot as usize].epoch = None;
+                    self.complete(qi, c.slot, c.generation, ResultCode::Internal.value());
+                    self.release(qi);
+                }
+            }
+        }
+    }
+
+    fn flush_queues(&mut self) {
+        for q in &mut self.queues {
+            if q.dirty {
+                q.host.flush();
+                q.dirty = false;
+            }
+        }
+    }
+
+    fn take_commands(&mut self, commands: &mpsc::Receiver<Command>) -> Result<bool, Fatal> {
+        let mut worked = self.retry_removals();
+        while let Ok(cmd) = commands.try_recv() {
+            worked = true;
+            match cmd {
+                Command::AddFile(spec, reply) => {
+                    let _ = reply.send(self.add_file(spec));
+                }
+                Command::AddWindow(spec, reply) => {
+                    let _ = reply.send(self.add_window(spec));
+                }
+                Command::RemoveFile(id, reply) => {
+                    if self.ring.file_registered(FileHandle(id.0)) {
+                        self.tables.set_file(id.0, None);
+                        self.pending_removals.push(Pending::File(id, reply));
+                    } else {
+                        let _ = reply.send(Err(PumpError::NoSuchEntry("file")));
+                    }
+                }
+                Command::RemoveWindow(id, reply) => match self.tables.set_window(id.0, None) {
+                    Some(entry) => self
+                        .pending_removals
+                        .push(Pending::Window(id, entry, reply)),
+                    None => {
+                        let _ = reply.send(Err(PumpError::NoSuchEntry("window")));
+                    }
+                },
+                Command::InjectPanic => panic!("injected fault (PumpHandle::inject_panic)"),
+            }
+        }
+        self.retry_removals();
+        Ok(worked)
+    }
+
+    /// Finishes removals whose file or window no op in flight uses any more.
+    fn retry_removals(&mut self) -> bool {
+        if self.pending_removals.is_empty() {
+            return false;
+        }
+        let mut still = Vec::new();
+        let mut done = false;
+        for p in self.pending_removals.drain(..) {
+            match p {
+                Pending::File(id, reply) => match self.ring.unregister_file(FileHandle(id.0)) {
+                    Ok(fd) => {
+                        drop(fd);
+                        let _ = reply.send(Ok(()));
+                        done = true;
+                    }
+                    Err(gdio_uring::Error::FileBusy { .. }) => still.push(Pending::File(id, reply)),
+                    Err(e) => {
+                        let _ = reply.send(Err(e.into()));
+                    }
+                },
+                Pending::Window(id, entry, reply) => {
+                    match self.ring.remove_window(WindowHandle(id.0)) {
+                        Ok(()) => {
+                            drop(entry);
+                            let _ = reply.send(Ok(()));
+                            done = true;
+                        }
+                        Err(gdio_uring::Error::WindowBusy { .. }) => {
+                            still.push(Pending::Window(id, entry, reply))
+                        }
+                        Err(e) => {
+                            // Keep the memory: the ring may still know the window.
+                            std::mem::forget(entry);
+                            let _ = reply.send(Err(e.into()));
+                        }
+                    }
+                }
+            }
+        }
+        self.pending_removals = still;
+        done
+    }
+
+    fn refuse(&mut self, cmd: Command) {
+        match cmd {
+            Command::AddFile(_, r) => drop(r.send(Err(PumpError::Gone))),
+            Command::AddWindow(_, r) => drop(r.send(Err(PumpError::Gone))),
+            Command::RemoveFile(_, r) | Command::RemoveWindow(_, r) => {
+                drop(r.send(Err(PumpError::Gone)))
+            }
+            Command::InjectPanic => {}
+        }
+    }
+
+    /// Stop (failure = None) or fail: cancel and drain the ring, answer every slot, set the
+    /// final state. Returns whether the kernel is provably done with every window.
+    fn wind_down(&mut self, failure: Option<i32>) -> bool {
+        let result = catch_unwind(AssertUnwindSafe(|| self.wind_down_inner(failure)));
+        match result {
+            Ok(drained) => drained,
+            Err(_) => {
+                // Last resort: tell every device the pump is gone.
+                for q in &mut self.queues {
+                    q.host
+                        .set_pump_state(PumpState::Failed, ResultCode::Internal.value());
+                }
+                false
+            }
+        }
+    }
+
+    fn wind_down_inner(&mut self, failure: Option<i32>) -> bool {
+        self.stopping = true;
+        for q in &mut self.queues {
+            q.host.set_pump_state(PumpState::Stopping, 0);
+        }
+        let mut reaped = Vec::new();
+        let _ = self.ring.cancel_all();
+        let drained = self.ring.drain(DRAIN_TIMEOUT, |c| reaped.push(c)).is_ok();
+        for c in reaped {
+            self.finish(c);
+        }
+        // Whatever is still claimed (ordering closers; on failure, anything left) and whatever
+        // was published but never claimed gets its answer.
+        let leftover = match failure {
+            Some(_) => ResultCode::Internal.value(),
+            None => ResultCode::Stopped.value(),
+        };
+        for qi in 0..self.queues.len() {
+            for closer in self.queues[qi].epochs.take_all() {
+                let (Closer::Fence { slot, generation }
+                | Closer::Fsync {
+                    slot, generation, ..
+                }) = closer;
+                self.complete(qi, slot, generation, leftover);
+            }
+            if drained {
+                let pending: Vec<_> = self.queues[qi].host.in_flight_slots().collect();
+                for (slot, generation) in pending {
+                    self.complete(qi, slot, generation, leftover);
+                }
+            }
+            loop {
+                let n = self.queues[qi].host.claim(&mut self.claims);
+                if n == 0 {
+                    break;
+                }
+                for i in 0..n {
+                    let c = self.claims[i];
+                    self.live.claimed.fetch_add(1, Ordering::Relaxed);
+                    self.live.in_flight.fetch_add(1, Ordering::Relaxed);
+                    self.queues[qi].meta[c.slot as usize] = SlotMeta {
+                        start: Instant::now(),
+                        op: None,
+                        epoch: None,
+                    };
+                    self.complete(qi, c.slot, c.generation, ResultCode::Stopped.value());
+                }
+            }
+        }
+        self.report.bad_generations = self
+            .queues
+            .iter()
+            .map(|q| q.host.stats().bad_generations)
+            .sum();
+        let (state, code) = match failure {
+            None if drained => (PumpState::Stopped, 0),
+            None => (PumpState::Failed, ResultCode::Internal.value()),
+            Some(code) => (PumpState::Failed, code),
+        };
+        for q in &mut self.queues {
+            q.host.flush();
+            q.host.set_pump_state(state, code);
+        }
+        drained
+    }
+}

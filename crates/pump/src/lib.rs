@@ -1,0 +1,45 @@
+//! The gdio pump: GPU-directed IO on the host side.
+//!
+//! A [`Pump`] thread owns an io_uring ([`gdio_uring::Ring`]) and the host side of one or more
+//! slot queues ([`gdio_protocol::HostQueue`]). Each turn it reaps completions and completes
+//! their slots, claims what the device published, validates every request against its file
+//! and window tables (a bad request gets an error completion, never a submission), submits,
+//! and idles with a bounded spin-then-park backoff when there is nothing to do.
+//!
+//! Every claimed request ends completed: by its IO result, by a protocol error, by `STOPPED`
+//! when the pump stops, or by `INTERNAL` when the pump fails (a ring error or a panic), in
+//! which case the queue header says FAILED so no device waits forever. [`PumpHandle::stop`]
+//! cancels and drains the ring before it returns: after it, the kernel writes into no window.
+//!
+//! The [`emulated`] module is a CPU implementation of the device side, driving the same
+//! protocol from threads: the tests, the soak and the benchmarks run on it.
+#![warn(missing_docs)]
+
+mod builder;
+pub mod emulated;
+mod engine;
+mod error;
+mod handle;
+mod idle;
+pub mod memory;
+mod ordering;
+mod stats;
+mod tables;
+
+pub use builder::{PumpBuilder, WindowMode};
+pub use error::PumpError;
+pub use handle::{FileId, PumpHandle, WindowId};
+pub use idle::IdlePolicy;
+pub use memory::{HostQueueMemory, HostWindow, QueueMemory, WindowMemory};
+pub use stats::{LiveStats, OpCounts, PumpReport};
+
+/// Marker for the pump namespace: `Pump::builder()` reads well at call sites.
+pub struct Pump;
+
+impl Pump {
+    /// Starts configuring a pump.
+    #[must_use]
+    pub fn builder() -> PumpBuilder {
+        PumpBuilder::default()
+    }
+}

@@ -1,0 +1,184 @@
+//! Live counters (readable while the pump runs) and the report `stop()` returns.
+
+use std::collections::BTreeMap;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Duration;
+
+use gdio_protocol::Op;
+use hdrhistogram::Histogram;
+
+/// Counters the pump thread updates and any thread may read.
+#[derive(Debug, Default)]
+pub(crate) struct LiveCounters {
+    pub claimed: AtomicU64,
+    pub completed: AtomicU64,
+    pub failed: AtomicU64,
+    pub bytes: AtomicU64,
+    pub in_flight: AtomicU64,
+    pub parks: AtomicU64,
+}
+
+/// A snapshot of the live counters.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct LiveStats {
+    /// Requests claimed.
+    pub claimed: u64,
+    /// Requests completed (any result).
+    pub completed: u64,
+    /// Requests completed with a negative result.
+    pub failed: u64,
+    /// Bytes read plus bytes written.
+    pub bytes: u64,
+    /// Claimed and not yet completed.
+    pub in_flight: u64,
+    /// Times the pump parked while idle.
+    pub parks: u64,
+}
+
+impl LiveCounters {
+    pub(crate) fn snapshot(&self) -> LiveStats {
+        let l = |a: &AtomicU64| a.load(Ordering::Relaxed);
+        LiveStats {
+            claimed: l(&self.claimed),
+            completed: l(&self.completed),
+            failed: l(&self.failed),
+            bytes: l(&self.bytes),
+            in_flight: l(&self.in_flight),
+            parks: l(&self.parks),
+        }
+    }
+}
+
+/// Per-op counts in a report.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct OpCounts {
+    /// Completed with a result >= 0.
+    pub ok: u64,
+    /// Completed with a negative result.
+    pub failed: u64,
+    /// Bytes moved by the successful ones.
+    pub bytes: u64,
+}
+
+/// What a pump did, returned by [`crate::PumpHandle::stop`].
+#[derive(Debug, Clone)]
+pub struct PumpReport {
+    /// Counts by op (`Op::ALL` order); requests with an unknown op are under `rejected`.
+    pub by_op: [(Op, OpCounts); 6],
+    /// Requests refused before execution (validation failures, including unknown ops).
+    pub rejected: u64,
+    /// Negative results by value (errno or protocol code) and how often each occurred.
+    pub errors: BTreeMap<i32, u64>,
+    /// Publications answered BAD_GENERATION without a claim.
+    pub bad_generations: u64,
+    /// Claim-to-completion latency in nanoseconds.
+    pub latency_ns: Histogram<u64>,
+    /// Wall time the pump ran.
+    pub elapsed: Duration,
+    /// CPU time the pump thread used.
+    pub cpu_time: Duration,
+    /// Loop turns.
+    pub turns: u64,
+    /// Idle parks.
+    pub parks: u64,
+}
+
+impl PumpReport {
+    pub(crate) fn new() -> PumpReport {
+        PumpReport {
+            by_op: Op::ALL.map(|op| (op, OpCounts::default())),
+            rejected: 0,
+            errors: BTreeMap::new(),
+            bad_generations: 0,
+            latency_ns: Histogram::new_with_bounds(1, 3_600_000_000_000, 3)
+                .expect("valid histogram bounds"),
+            elapsed: Duration::ZERO,
+            cpu_time: Duration::ZERO,
+            turns: 0,
+            parks: 0,
+        }
+    }
+
+    /// Requests completed, any result.
+    #[must_use]
+    pub fn completed(&self) -> u64 {
+        self.by_op.iter().map(|(_, c)| c.ok + c.failed).sum::<u64>() + self.rejected
+    }
+
+    /// Counts for one op.
+    #[must_use]
+    pub fn op(&self, op: Op) -> OpCounts {
+        self.by_op
+            .iter()
+            .find(|(o, _)| *o == op)
+            .map(|(_, c)| *c)
+            .unwrap_or_default()
+    }
+
+    /// How many completions carried `result`.
+    #[must_use]
+    pub fn count_of(&self, result: i32) -> u64 {
+        self.errors.get(&result).copied().unwrap_or(0)
+    }
+
+    pub(crate) fn record(&mut self, op: Option<Op>, result: i32, latency: Duration) {
+        let _ = self
+            .latency_ns
+            .record(latency.as_nanos().clamp(1, u128::from(u64::MAX)) as u64);
+        if result < 0 {
+            *self.errors.entry(result).or_default() += 1;
+        }
+        match op.and_then(|op| self.by_op.iter_mut().find(|(o, _)| *o == op)) {
+            Some((_, c)) if result >= 0 => {
+                c.ok += 1;
+                c.bytes += result as u64;
+            }
+            Some((_, c)) => c.failed += 1,
+            None => self.rejected += 1,
+        }
+    }
+}
+
+impl std::fmt::Display for PumpReport {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        writeln!(
+            f,
+            "pump ran {:.3} s, cpu {:.3} s, {} turns, {} parks",
+            self.elapsed.as_secs_f64(),
+            self.cpu_time.as_secs_f64(),
+            self.turns,
+            self.parks
+        )?;
+        for (op, c) in &self.by_op {
+            if c.ok + c.failed > 0 {
+                writeln!(
+                    f,
+                    "  {:<9} ok {:>10}  failed {:>8}  bytes {:>14}",
+                    op.name(),
+                    c.ok,
+                    c.failed,
+                    c.bytes
+                )?;
+            }
+        }
+        if self.rejected > 0 {
+            writeln!(f, "  rejected  {}", self.rejected)?;
+        }
+        for (code, n) in &self.errors {
+            let name = gdio_protocol::ResultCode::from_value(*code)
+                .map_or_else(|| format!("errno {}", -code), |c| c.name().to_string());
+            writeln!(f, "  result {code} ({name}): {n}")?;
+        }
+        let h = &self.latency_ns;
+        if !h.is_empty() {
+            writeln!(
+                f,
+                "  latency p50 {} ns, p99 {} ns, max {} ns",
+                h.value_at_quantile(0.5),
+                h.value_at_quantile(0.99),
+                h.max()
+            )?;
+        }
+        Ok(())
+    }
+}

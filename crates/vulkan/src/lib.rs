@@ -13,11 +13,15 @@
 //! - [`ComputePipeline`], [`Context::dispatch`], [`Dispatch`]: one long dispatch with a fence
 //!   and a host-side timeout, and re-dispatch for shaders that end early;
 //! - [`shaders`]: the embedded SPIR-V of the demo shaders and their parameters;
-//! - [`QueueBuffers`]: a queue's two regions allocated where the plan says.
+//! - [`QueueBuffers`]: a queue's two regions allocated where the plan says;
+//! - [`bridge`]: [`PumpQueue`] and [`PumpWindow`], which hand queues and windows to the host
+//!   pump (`gdio-pump`), which keeps them alive until it has drained.
 //!
 //! Drop order: a pump that registered windows must be drained before the windows are freed.
-//! [`MappedBuffer::free`] takes the buffer by value; call it after the pump's drain.
+//! [`MappedBuffer::free`] takes the buffer by value; call it after the pump's drain. Buffers
+//! given to a pump through [`bridge`] are `Arc`s the pump holds until it has drained.
 
+pub mod bridge;
 pub mod context;
 pub mod dispatch;
 pub mod error;
@@ -28,6 +32,7 @@ pub mod placement;
 pub mod queue;
 pub mod shaders;
 
+pub use bridge::{PumpQueue, PumpWindow};
 pub use context::{
     Context, DeviceInfo, DeviceSelector, MemoryHeapInfo, MemoryTypeInfo, DEVICE_ENV,
 };

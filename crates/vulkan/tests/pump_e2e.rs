@@ -8,48 +8,21 @@
 mod common;
 
 use std::io::Write;
-use std::sync::Arc;
 
 use common::{gpu, TIMEOUT};
 use gdio_protocol::codes::ResultCode;
-use gdio_protocol::{FileAccess, Region, WindowAccess};
-use gdio_pump::{Pump, PumpHandle, QueueMemory, WindowMemory, WindowMode};
+use gdio_protocol::{FileAccess, WindowAccess};
+use gdio_pump::{Pump, PumpHandle, WindowMode};
 use gdio_vulkan::shaders::{
     self, Budgets, Chunks, LaneState, LaneStatus, StreamSumParams, WriteFileParams,
 };
 use gdio_vulkan::{
     patterns, BufferSlice, ComputePipeline, Context, MappedBuffer, Placement, PlacementPlan,
-    QueueBuffers, Redispatch,
+    PumpQueue, PumpWindow, QueueBuffers, Redispatch,
 };
 
-/// A queue's regions for the pump.
-struct Queue(QueueBuffers);
-
-impl QueueMemory for Queue {
-    fn requests(&self) -> Region<'_> {
-        self.0.regions().0
-    }
-    fn completions(&self) -> Region<'_> {
-        self.0.regions().1
-    }
-    fn slot_count(&self) -> u32 {
-        self.0.layout().slot_count()
-    }
-}
-
-/// A window for the pump.
-struct Window(MappedBuffer);
-
-// SAFETY: the mapping is valid for `len` bytes, never moves, and lives as long as the value
-// (MappedBuffer unmaps only on drop).
-unsafe impl WindowMemory for Window {
-    fn as_ptr(&self) -> *mut u8 {
-        self.0.as_ptr()
-    }
-    fn len(&self) -> usize {
-        self.0.len()
-    }
-}
+type Queue = PumpQueue;
+type Window = PumpWindow;
 
 const RW: FileAccess = FileAccess {
     readable: true,
@@ -57,11 +30,7 @@ const RW: FileAccess = FileAccess {
 };
 
 fn access(w: &Window) -> WindowAccess {
-    WindowAccess {
-        len: w.0.len() as u64,
-        host_writes: true,
-        host_reads: true,
-    }
+    w.read_access()
 }
 
 /// Runs a 4-binding demo shader (requests, completions, window, state) with a running pump.
@@ -81,9 +50,9 @@ fn run(
     )
     .unwrap();
     let slices = [
-        queue.0.request_slice(),
-        queue.0.completion_slice(),
-        BufferSlice::whole(&window.0),
+        queue.request_slice(),
+        queue.completion_slice(),
+        BufferSlice::whole(window.buffer()),
         BufferSlice::whole(&state),
     ];
     let pipe = ComputePipeline::new(ctx, spv, 4, push.len() as u32).unwrap();
@@ -115,10 +84,10 @@ fn stream_sum_through_the_pump_matches_the_cpu() {
     let plan = PlacementPlan::defaults();
     let (lanes, chunk) = (8u32, 64u32 << 10);
     let slots = 2 * lanes;
-    let queue = Arc::new(Queue(QueueBuffers::new(ctx, slots, &plan).unwrap()));
-    let window = Arc::new(Window(
+    let queue = PumpQueue::new(QueueBuffers::new(ctx, slots, &plan).unwrap());
+    let window = PumpWindow::new(
         MappedBuffer::new(ctx, (slots * chunk) as usize, plan.read_window).unwrap(),
-    ));
+    );
     let pump = Pump::builder()
         .queue(queue.clone())
         .window(window.clone(), WindowMode::Auto, access(&window))
@@ -130,7 +99,7 @@ fn stream_sum_through_the_pump_matches_the_cpu() {
         let fid = pump
             .add_file(std::fs::File::open(file.path()).unwrap(), RW)
             .unwrap();
-        window.0.fill(0, window.0.len(), 0x5A).unwrap();
+        window.fill(0, window.len(), 0x5A).unwrap();
         let p = StreamSumParams {
             file: fid.0,
             window: 0,
@@ -169,10 +138,10 @@ fn write_file_through_the_pump_lands_on_disk() {
     let ctx = &g.ctx;
     let plan = PlacementPlan::defaults();
     let (lanes, chunk, len) = (8u32, 16u32 << 10, 300_007u64);
-    let queue = Arc::new(Queue(QueueBuffers::new(ctx, lanes, &plan).unwrap()));
-    let window = Arc::new(Window(
+    let queue = PumpQueue::new(QueueBuffers::new(ctx, lanes, &plan).unwrap());
+    let window = PumpWindow::new(
         MappedBuffer::new(ctx, (lanes * chunk) as usize, plan.write_window).unwrap(),
-    ));
+    );
     let file = tempfile::NamedTempFile::new().unwrap();
     let fd = std::fs::OpenOptions::new()
         .read(true)
@@ -222,14 +191,12 @@ fn the_shader_sees_the_pumps_error_results() {
     let plan = PlacementPlan::defaults();
     let (lanes, chunk) = (8u32, 4096u32);
     let slots = 2 * lanes;
-    let queue = Arc::new(Queue(QueueBuffers::new(ctx, slots, &plan).unwrap()));
-    let window = Arc::new(Window(
+    let queue = PumpQueue::new(QueueBuffers::new(ctx, slots, &plan).unwrap());
+    let window = PumpWindow::new(
         MappedBuffer::new(ctx, (slots * chunk) as usize, plan.read_window).unwrap(),
-    ));
+    );
     // Window 1 is too small for the slots' regions: requests into it are OUT_OF_WINDOW.
-    let small = Arc::new(Window(
-        MappedBuffer::new(ctx, 4096, plan.read_window).unwrap(),
-    ));
+    let small = PumpWindow::new(MappedBuffer::new(ctx, 4096, plan.read_window).unwrap());
     let content = patterns::file_bytes(64 << 10, 3);
     let file = temp_file(&content);
     let pump = Pump::builder()
@@ -317,8 +284,8 @@ fn run_nops(
     )
     .unwrap();
     let slices = [
-        queue.0.request_slice(),
-        queue.0.completion_slice(),
+        queue.request_slice(),
+        queue.completion_slice(),
         BufferSlice::whole(&state),
     ];
     let push = p.to_bytes();
@@ -345,9 +312,7 @@ fn run_nops(
 fn nop_round_trips_through_the_pump() {
     let g = gpu();
     let ctx = &g.ctx;
-    let queue = Arc::new(Queue(
-        QueueBuffers::new(ctx, 8, &PlacementPlan::defaults()).unwrap(),
-    ));
+    let queue = PumpQueue::new(QueueBuffers::new(ctx, 8, &PlacementPlan::defaults()).unwrap());
     let pump = Pump::builder().queue(queue.clone()).spawn().unwrap();
     let count = 2000;
     let p = shaders::NopParams {
@@ -370,9 +335,7 @@ fn nop_round_trips_through_the_pump() {
 fn stopping_the_pump_mid_run_ends_the_shader() {
     let g = gpu();
     let ctx = &g.ctx;
-    let queue = Arc::new(Queue(
-        QueueBuffers::new(ctx, 8, &PlacementPlan::defaults()).unwrap(),
-    ));
+    let queue = PumpQueue::new(QueueBuffers::new(ctx, 8, &PlacementPlan::defaults()).unwrap());
     let pump = Pump::builder().queue(queue.clone()).spawn().unwrap();
     let mut budgets = Budgets::for_device(ctx.info());
     budgets.wait_budget = budgets

@@ -74,6 +74,12 @@ impl<'a> Lane<'a> {
         !self.free.is_empty()
     }
 
+    /// The slot the next [`Lane::issue`] will use, if any is free.
+    #[must_use]
+    pub fn next_free_slot(&self) -> Option<u32> {
+        self.free.last().copied()
+    }
+
     /// Publishes `request` in a free slot of this lane; `None` if all its slots are busy.
     pub fn issue(&mut self, request: &Request) -> Option<Ticket> {
         let slot = self.free.pop()?;

@@ -1,0 +1,297 @@
+//! Faults reach the lane as the right result; a failed or stopped pump releases every lane;
+//! after stop() returns no window changes.
+mod common;
+
+use std::io::Write;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use common::*;
+use gdio_protocol::{Limits, Op, Request, ResultCode, WindowAccess};
+use gdio_pump::emulated::Lane;
+use gdio_pump::{HostQueueMemory, PumpError, WindowMode};
+
+const EBADF: i32 = -9;
+const ENOSPC: i32 = -28;
+const ECANCELED: i32 = -125;
+
+#[test]
+fn each_error_arrives_as_its_result() {
+    let dir = tempfile::tempdir().unwrap();
+    let (path, _) = random_file(&dir, "data", 10_000, 21);
+    let queue = Arc::new(HostQueueMemory::new(2).unwrap());
+    let win = window(8192);
+    let ro_win = window(4096);
+    let b = builder(&queue)
+        .file(open_ro(&path), RO)
+        .limits(Limits::new(6000));
+    let b = add_window(b, &win, WindowMode::Auto);
+    // A window the host may only read from (WRITE source), never write into.
+    let b = b.window(
+        ro_win.clone(),
+        WindowMode::Auto,
+        WindowAccess {
+            len: 4096,
+            host_writes: false,
+            host_reads: true,
+        },
+    );
+    let pump = b.spawn().unwrap();
+    let mut lane = Lane::new(&*queue, 0..2).unwrap();
+    assert_eq!(
+        lane.run(&read_req(0, 0, 0, 9_000, 4_000)),
+        1_000,
+        "short read at end of file"
+    );
+    assert_eq!(
+        lane.run(&read_req(0, 0, 0, 10_000, 100)),
+        0,
+        "read at end of file"
+    );
+    assert_eq!(
+        lane.run(&write_req(0, 0, 0, 0, 100)),
+        EBADF,
+        "write through a read-only file"
+    );
+    assert_eq!(
+        lane.run(&read_req(5, 0, 0, 0, 100)),
+        ResultCode::BadFile.value()
+    );
+    assert_eq!(
+        lane.run(&read_req(0, 9, 0, 0, 100)),
+        ResultCode::BadWindow.value()
+    );
+    assert_eq!(
+        lane.run(&read_req(0, 0, 8000, 0, 193)),
+        ResultCode::OutOfWindow.value()
+    );
+    assert_eq!(
+        lane.run(&read_req(0, 0, 0, 0, 6001)),
+        ResultCode::TooLong.value()
+    );
+    assert_eq!(
+        lane.run(&read_req(0, 0, 0, u64::MAX - 5, 100)),
+        ResultCode::BadOffset.value()
+    );
+    assert_eq!(
+        lane.run(&read_req(0, 1, 0, 0, 100)),
+        ResultCode::WindowAccess.value()
+    );
+    assert_eq!(
+        lane.run(&Request {
+            op_word: 0,
+            ..Request::default()
+        }),
+        ResultCode::BadOp.value()
+    );
+    assert_eq!(
+        lane.run(&Request {
+            op_word: Op::Nop as u32 | 1 << 9,
+            ..Request::default()
+        }),
+        ResultCode::BadFlags.value()
+    );
+    assert_eq!(
+        lane.run(&Request {
+            file: 3,
+            ..Request::new(Op::Fsync)
+        }),
+        ResultCode::BadFile.value()
+    );
+    let report = pump.stop().unwrap();
+    assert_eq!(report.rejected, 9);
+    assert_eq!(report.count_of(EBADF), 1);
+    assert!(win.guards_intact() && ro_win.guards_intact());
+}
+
+#[test]
+fn enospc_reaches_the_lane() {
+    let dir = tempfile::tempdir().unwrap();
+    let mnt = dir.path().join("tiny");
+    std::fs::create_dir(&mnt).unwrap();
+    let ok = std::process::Command::new("mount")
+        .args([
+            "-t",
+            "tmpfs",
+            "-o",
+            "size=64k",
+            "gdio-test",
+            mnt.to_str().unwrap(),
+        ])
+        .status()
+        .is_ok_and(|s| s.success());
+    if !ok {
+        println!("SKIP enospc_reaches_the_lane: cannot mount a tmpfs here (needs root)");
+        return;
+    }
+    let path = mnt.join("f");
+    std::fs::File::create(&path).unwrap();
+    let queue = Arc::new(HostQueueMemory::new(1).unwrap());
+    let win = window(1 << 20);
+    let pump = add_window(
+        builder(&queue).file(open_rw(&path), RW),
+        &win,
+        WindowMode::Auto,
+    )
+    .spawn()
+    .unwrap();
+    let mut lane = Lane::new(&*queue, 0..1).unwrap();
+    let r = lane.run(&write_req(0, 0, 0, 0, 1 << 20));
+    drop(pump);
+    let _ = std::process::Command::new("umount").arg(&mnt).status();
+    assert_eq!(r, ENOSPC);
+}
+
+/// A pipe whose reads block until written: IO that stays in flight as long as we like.
+fn pipe() -> (std::os::fd::OwnedFd, std::fs::File) {
+    let (r, w) = rustix::pipe::pipe().unwrap();
+    (r, std::fs::File::from(w))
+}
+
+fn wait_until(what: &str, mut f: impl FnMut() -> bool) {
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while !f() {
+        assert!(Instant::now() < deadline, "timed out waiting for {what}");
+        std::thread::sleep(Duration::from_millis(2));
+    }
+}
+
+#[test]
+fn stop_with_over_1000_in_flight_leaves_windows_untouched_afterwards() {
+    let slots = 1100u32;
+    let (rd, mut wr) = pipe();
+    let queue = Arc::new(HostQueueMemory::new(slots).unwrap());
+    let win = window(slots as usize * 64);
+    win.fill(0x3C);
+    let canary = win.fingerprint();
+    let pump = add_window(
+        builder(&queue).ring_entries(1024).file(rd, RO),
+        &win,
+        WindowMode::Auto,
+    )
+    .spawn()
+    .unwrap();
+    let mut lane = Lane::new(&*queue, 0..slots).unwrap();
+    for s in 0..slots {
+        lane.issue(&read_req(0, 0, s * 64, 0, 64)).unwrap();
+    }
+    wait_until("every read claimed", || {
+        pump.stats().in_flight == u64::from(slots)
+    });
+    assert!(pump.stats().in_flight >= 1000);
+    let report = pump.stop().unwrap();
+    // The kernel is done with the window: feed the pipe, nothing may land.
+    let _ = wr.write_all(&[0xEE; 1 << 16]);
+    std::thread::sleep(Duration::from_millis(50));
+    assert_eq!(
+        win.fingerprint(),
+        canary,
+        "a window changed after stop() returned"
+    );
+    let mut cancelled = 0;
+    while let Some((_, r)) = lane.wait_oldest() {
+        assert!(
+            r == ECANCELED || r == ResultCode::Stopped.value(),
+            "result {r}"
+        );
+        cancelled += 1;
+    }
+    assert_eq!(cancelled, slots);
+    assert_eq!(
+        report.count_of(ECANCELED) + report.count_of(ResultCode::Stopped.value()),
+        u64::from(slots)
+    );
+    assert!(win.guards_intact());
+}
+
+#[test]
+fn requests_published_while_stopping_get_stopped_and_later_ones_pump_gone() {
+    let queue = Arc::new(HostQueueMemory::new(4).unwrap());
+    let pump = builder(&queue).spawn().unwrap();
+    let mut lane = Lane::new(&*queue, 0..4).unwrap();
+    assert_eq!(lane.run(&Request::new(Op::Nop)), 0);
+    pump.stop().unwrap();
+    lane.set_timeout(Duration::from_secs(5));
+    assert_eq!(
+        lane.run(&Request::new(Op::Nop)),
+        ResultCode::PumpGone.value()
+    );
+}
+
+#[test]
+fn a_pump_that_panics_releases_every_waiting_lane() {
+    let (rd, _wr) = pipe();
+    let slots = 64u32;
+    let queue = Arc::new(HostQueueMemory::new(slots).unwrap());
+    let win = window(slots as usize * 16);
+    let pump = add_window(builder(&queue).file(rd, RO), &win, WindowMode::Auto)
+        .spawn()
+        .unwrap();
+    let mut lane = Lane::new(&*queue, 0..slots).unwrap();
+    for s in 0..48 {
+        lane.issue(&read_req(0, 0, s * 16, 0, 16)).unwrap();
+    }
+    wait_until("reads claimed", || pump.stats().in_flight == 48);
+    pump.inject_panic();
+    // Published after the failure: nobody will claim it, the lane must still be released.
+    for _ in 0..16 {
+        lane.issue(&Request::new(Op::Nop)).unwrap();
+    }
+    let mut results = vec![];
+    while let Some((_, r)) = lane.wait_oldest() {
+        results.push(r);
+    }
+    assert_eq!(results.len(), 64);
+    for r in &results {
+        assert!(
+            [
+                ECANCELED,
+                ResultCode::Internal.value(),
+                ResultCode::PumpGone.value(),
+                ResultCode::Stopped.value(),
+                0
+            ]
+            .contains(r),
+            "unexpected result {r}"
+        );
+    }
+    assert!(
+        results[..48].iter().all(|r| *r != 0),
+        "blocked reads cannot have succeeded"
+    );
+    let (state, code) = lane.queue().pump_state();
+    assert_eq!(state, Some(gdio_protocol::PumpState::Failed));
+    assert_eq!(code, ResultCode::Internal.value());
+    match pump.stop() {
+        Err(PumpError::Failed { what, code }) => {
+            assert!(what.contains("injected"), "{what}");
+            assert_eq!(code, ResultCode::Internal.value());
+        }
+        other => panic!("expected Failed, got {other:?}"),
+    }
+}
+
+#[test]
+fn dropping_the_handle_stops_and_drains() {
+    let (rd, mut wr) = pipe();
+    let queue = Arc::new(HostQueueMemory::new(8).unwrap());
+    let win = window(4096);
+    win.fill(1);
+    let canary = win.fingerprint();
+    let pump = add_window(builder(&queue).file(rd, RO), &win, WindowMode::Auto)
+        .spawn()
+        .unwrap();
+    let mut lane = Lane::new(&*queue, 0..8).unwrap();
+    for s in 0..8 {
+        lane.issue(&read_req(0, 0, s * 512, 0, 512)).unwrap();
+    }
+    wait_until("reads claimed", || pump.stats().in_flight == 8);
+    drop(pump);
+    let _ = wr.write_all(&[9; 8192]);
+    std::thread::sleep(Duration::from_millis(20));
+    assert_eq!(win.fingerprint(), canary);
+    assert_eq!(Arc::strong_count(&win), 1, "the pump released the window");
+    while let Some((_, r)) = lane.wait_oldest() {
+        assert!(r == ECANCELED || r == ResultCode::Stopped.value());
+    }
+}

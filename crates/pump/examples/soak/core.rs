@@ -154,6 +154,9 @@ fn lane_soak(
                 if res != want as i32 {
                     return false;
                 }
+                if want == 0 {
+                    return true;
+                }
                 win.copy_out(window_offset, &mut buf[..want]);
                 buf[..want] == data[file_offset as usize..file_offset as usize + want]
             }

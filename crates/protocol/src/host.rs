@@ -44,15 +44,6 @@ pub enum CompleteError {
     },
 }
 
-#[derive(Debug, Clone, Copy, Default)]
-struct HostSlot {
-    /// Last publish value acted on.
-    seen: u32,
-    /// Last generation completed by a claim (not by a BAD_GENERATION answer).
-    completed: u32,
-    in_flight: bool,
-}
-
 /// Counters the host queue keeps; cheap, always on.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct HostStats {
@@ -72,7 +63,13 @@ pub struct HostQueue<'a> {
     layout: Layout,
     requests: Region<'a>,
     completions: Region<'a>,
-    slots: Box<[HostSlot]>,
+    /// Per slot: the last publish value acted on. Kept dense and apart from the rest so an idle
+    /// poll is one compare per slot against memory the host owns.
+    seen: Box<[u32]>,
+    /// Per slot: the last generation completed by a claim (not by a BAD_GENERATION answer).
+    completed: Box<[u32]>,
+    /// Per slot: claimed and not yet completed.
+    claimed: Box<[bool]>,
     in_flight: u32,
     cursor: u32,
     state: PumpState,
@@ -111,7 +108,9 @@ impl<'a> HostQueue<'a> {
             layout,
             requests,
             completions,
-            slots: vec![HostSlot::default(); slot_count as usize].into_boxed_slice(),
+            seen: vec![0; slot_count as usize].into_boxed_slice(),
+            completed: vec![0; slot_count as usize].into_boxed_slice(),
+            claimed: vec![false; slot_count as usize].into_boxed_slice(),
             in_flight: 0,
             cursor: 0,
             state: PumpState::Init,
@@ -137,36 +136,42 @@ impl<'a> HostQueue<'a> {
         if out.is_empty() || self.in_flight == count {
             return 0;
         }
-        let mut n = 0;
         let start = self.cursor;
-        for k in 0..count {
-            let slot = (start + k) % count;
-            let s = self.slots[slot as usize];
-            if s.in_flight {
-                continue;
-            }
-            let p = self
-                .requests
-                .load(self.layout.publish_word(slot), Ordering::Relaxed);
-            if p == s.seen {
+        let mut n = self.scan(start..count, out, 0);
+        if n < out.len() {
+            n = self.scan(0..start, out, n);
+        }
+        n
+    }
+
+    /// Claims from the slots in `range` into `out[n..]`; returns the new fill level.
+    fn scan(&mut self, range: core::ops::Range<u32>, out: &mut [Claim], mut n: usize) -> usize {
+        let base = self.layout.publish_word(0);
+        let words = &self.requests.words()[base..base + self.seen.len()];
+        for slot in range {
+            let i = slot as usize;
+            // The idle path: one relaxed load and one compare. A slot in flight has
+            // `seen` equal to its claimed generation, so it takes this path too unless the
+            // device republished it early; it is then looked at again after its completion.
+            let p = words[i].load(Ordering::Relaxed);
+            if p == self.seen[i] || self.claimed[i] {
                 continue;
             }
             // Pairs with the device's release store of the publish word: the descriptor written
             // before it is visible below.
             fence(Ordering::Acquire);
-            let entry = &mut self.slots[slot as usize];
-            entry.seen = p;
+            self.seen[i] = p;
             let generation = Generation(p);
-            if generation != Generation(entry.completed).next() {
+            if generation != Generation(self.completed[i]).next() {
                 self.stats.bad_generations += 1;
                 self.write_completion(slot, p, ResultCode::BadGeneration.value());
                 continue;
             }
-            entry.in_flight = true;
+            self.claimed[i] = true;
             self.in_flight += 1;
             self.stats.claimed += 1;
-            let mut words = [0u32; descriptor::WORDS];
-            for (w, v) in words.iter_mut().enumerate() {
+            let mut desc = [0u32; descriptor::WORDS];
+            for (w, v) in desc.iter_mut().enumerate() {
                 *v = self
                     .requests
                     .load(self.layout.descriptor_word(slot, w), Ordering::Relaxed);
@@ -174,11 +179,11 @@ impl<'a> HostQueue<'a> {
             out[n] = Claim {
                 slot,
                 generation,
-                request: Request::from_words(words),
+                request: Request::from_words(desc),
             };
             n += 1;
             if n == out.len() {
-                self.cursor = (slot + 1) % count;
+                self.cursor = (slot + 1) % self.layout.slot_count();
                 break;
             }
         }
@@ -196,18 +201,18 @@ impl<'a> HostQueue<'a> {
         result: i32,
     ) -> Result<(), CompleteError> {
         let count = self.layout.slot_count();
-        let entry = self
-            .slots
-            .get_mut(slot as usize)
-            .ok_or(CompleteError::NoSuchSlot { slot, count })?;
-        if !entry.in_flight || entry.seen != generation.0 {
+        let i = slot as usize;
+        if i >= self.claimed.len() {
+            return Err(CompleteError::NoSuchSlot { slot, count });
+        }
+        if !self.claimed[i] || self.seen[i] != generation.0 {
             return Err(CompleteError::NotInFlight {
                 slot,
                 generation: generation.0,
             });
         }
-        entry.in_flight = false;
-        entry.completed = generation.0;
+        self.claimed[i] = false;
+        self.completed[i] = generation.0;
         self.in_flight -= 1;
         self.stats.completed += 1;
         self.write_completion(slot, generation.0, result);
@@ -267,11 +272,12 @@ impl<'a> HostQueue<'a> {
 
     /// The slots in flight and the generation each was claimed with.
     pub fn in_flight_slots(&self) -> impl Iterator<Item = (u32, Generation)> + '_ {
-        self.slots
+        self.claimed
             .iter()
+            .zip(self.seen.iter())
             .enumerate()
-            .filter(|(_, s)| s.in_flight)
-            .map(|(i, s)| (i as u32, Generation(s.seen)))
+            .filter(|(_, (claimed, _))| **claimed)
+            .map(|(i, (_, seen))| (i as u32, Generation(*seen)))
     }
 
     /// Counters so far.

@@ -15,15 +15,25 @@ use std::process::{Command, ExitCode};
 use std::time::Instant;
 
 fn root() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).parent().expect("xtask lives in the workspace").to_path_buf()
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .expect("xtask lives in the workspace")
+        .to_path_buf()
 }
 
 /// Runs a command in the workspace root, echoing it; fails the task if it fails.
 fn run(what: &str, cmd: &mut Command) -> Result<(), String> {
     let t = Instant::now();
     eprintln!("\n==> {what}");
-    let status = cmd.current_dir(root()).status().map_err(|e| format!("{what}: cannot start: {e}"))?;
-    eprintln!("<== {what}: {} in {:.1} s", if status.success() { "ok" } else { "FAILED" }, t.elapsed().as_secs_f64());
+    let status = cmd
+        .current_dir(root())
+        .status()
+        .map_err(|e| format!("{what}: cannot start: {e}"))?;
+    eprintln!(
+        "<== {what}: {} in {:.1} s",
+        if status.success() { "ok" } else { "FAILED" },
+        t.elapsed().as_secs_f64()
+    );
     if status.success() {
         Ok(())
     } else {
@@ -36,23 +46,55 @@ fn cargo() -> Command {
 }
 
 fn flag_value(args: &[String], flag: &str) -> Option<String> {
-    args.iter().position(|a| a == flag).and_then(|i| args.get(i + 1).cloned())
+    args.iter()
+        .position(|a| a == flag)
+        .and_then(|i| args.get(i + 1).cloned())
 }
 
 fn test(args: &[String]) -> Result<(), String> {
     let fuzz_secs = flag_value(args, "--fuzz-seconds").unwrap_or_else(|| "20".into());
     run("rustfmt check", cargo().args(["fmt", "--all", "--check"]))?;
-    run("clippy -D warnings", cargo().args(["clippy", "--workspace", "--all-targets", "--", "-D", "warnings"]))?;
-    run("committed SPIR-V matches its sources", Command::new("bash").arg("crates/vulkan/shaders/build.sh").arg("--check"))?;
+    run(
+        "clippy -D warnings",
+        cargo().args([
+            "clippy",
+            "--workspace",
+            "--all-targets",
+            "--",
+            "-D",
+            "warnings",
+        ]),
+    )?;
+    run(
+        "committed SPIR-V matches its sources",
+        Command::new("bash")
+            .arg("crates/vulkan/shaders/build.sh")
+            .arg("--check"),
+    )?;
     // lavapipe runs shaders on its own threads; keep it from fighting the pump for 2 cores.
     run(
         "tests (workspace; Vulkan on the default device, lavapipe without a GPU)",
-        cargo().args(["test", "--workspace", "--release"]).env("LP_NUM_THREADS", "2").env("XDG_RUNTIME_DIR", std::env::var("XDG_RUNTIME_DIR").unwrap_or_else(|_| "/tmp".into())),
+        cargo()
+            .args(["test", "--workspace", "--release"])
+            .env("LP_NUM_THREADS", "2")
+            .env(
+                "XDG_RUNTIME_DIR",
+                std::env::var("XDG_RUNTIME_DIR").unwrap_or_else(|_| "/tmp".into()),
+            ),
     )?;
     run(
         "loom model of the slot protocol",
         cargo()
-            .args(["test", "-p", "gdio-protocol", "--test", "loom", "--release", "--target-dir", "target/loom"])
+            .args([
+                "test",
+                "-p",
+                "gdio-protocol",
+                "--test",
+                "loom",
+                "--release",
+                "--target-dir",
+                "target/loom",
+            ])
             .env("RUSTFLAGS", "--cfg loom"),
     )?;
     fuzz(&["--seconds".into(), fuzz_secs])?;
@@ -62,7 +104,18 @@ fn test(args: &[String]) -> Result<(), String> {
 fn fuzz(args: &[String]) -> Result<(), String> {
     let secs = flag_value(args, "--seconds").unwrap_or_else(|| "60".into());
     let mut cmd = cargo();
-    cmd.args(["run", "--release", "-p", "gdio-protocol", "--features", "fuzzing", "--example", "fuzz_stable", "--", &secs]);
+    cmd.args([
+        "run",
+        "--release",
+        "-p",
+        "gdio-protocol",
+        "--features",
+        "fuzzing",
+        "--example",
+        "fuzz_stable",
+        "--",
+        &secs,
+    ]);
     if let Some(seed) = flag_value(args, "--seed") {
         cmd.arg(seed);
     }
@@ -70,7 +123,11 @@ fn fuzz(args: &[String]) -> Result<(), String> {
 }
 
 fn bench(args: &[String]) -> Result<(), String> {
-    let which = args.first().map(String::as_str).filter(|a| !a.starts_with("--")).unwrap_or("all");
+    let which = args
+        .first()
+        .map(String::as_str)
+        .filter(|a| !a.starts_with("--"))
+        .unwrap_or("all");
     let quick = args.iter().any(|a| a == "--quick");
     let out = root().join("target/bench");
     std::fs::create_dir_all(&out).map_err(|e| format!("create {}: {e}", out.display()))?;
@@ -82,9 +139,15 @@ fn bench(args: &[String]) -> Result<(), String> {
         if quick {
             cmd.args(["--", "--warm-up-time", "0.2", "--measurement-time", "0.5"]);
         }
-        run("bench protocol (criterion: claim+complete, idle poll vs naive scan)", &mut cmd)?;
+        run(
+            "bench protocol (criterion: claim+complete, idle poll vs naive scan)",
+            &mut cmd,
+        )?;
     }
-    for (name, pkg, bench) in [("uring", "gdio-uring", "uring_vs_fio"), ("pump", "gdio-pump", "pump_vs_fio")] {
+    for (name, pkg, bench) in [
+        ("uring", "gdio-uring", "uring_vs_fio"),
+        ("pump", "gdio-pump", "pump_vs_fio"),
+    ] {
         if all || which == name {
             run(
                 &format!("bench {name} (vs fio, same run)"),
@@ -97,11 +160,15 @@ fn bench(args: &[String]) -> Result<(), String> {
     }
     if all || which == "gdio" || which == "vulkan" {
         let mut cmd = cargo();
-        cmd.args(["run", "--release", "-p", "gdio", "--", "bench", "--out"]).arg(out.join("gdio"));
+        cmd.args(["run", "--release", "-p", "gdio", "--", "bench", "--out"])
+            .arg(out.join("gdio"));
         if quick {
             cmd.arg("--quick");
         }
-        run("bench gdio (shader-driven IO vs fio and a CPU-orchestrated Vulkan loop)", &mut cmd)?;
+        run(
+            "bench gdio (shader-driven IO vs fio and a CPU-orchestrated Vulkan loop)",
+            &mut cmd,
+        )?;
     }
     eprintln!("results in {}", out.display());
     Ok(())
@@ -110,15 +177,40 @@ fn bench(args: &[String]) -> Result<(), String> {
 fn soak(args: &[String]) -> Result<(), String> {
     let n = flag_value(args, "--requests").unwrap_or_else(|| "10000000".into());
     let lanes = flag_value(args, "--lanes").unwrap_or_else(|| "4".into());
-    run(&format!("soak: {n} mixed requests"), cargo().args(["run", "--release", "-p", "gdio-pump", "--example", "soak", "--", &n, &lanes]))
+    run(
+        &format!("soak: {n} mixed requests"),
+        cargo().args([
+            "run",
+            "--release",
+            "-p",
+            "gdio-pump",
+            "--example",
+            "soak",
+            "--",
+            &n,
+            &lanes,
+        ]),
+    )
 }
 
 fn gpu(args: &[String]) -> Result<(), String> {
     let dir = args.first().cloned().unwrap_or_else(|| ".h100".into());
-    run("build and pack GPU binaries", Command::new("bash").arg("crates/vulkan/scripts/pack-h100.sh").arg(&dir))?;
+    run(
+        "build and pack GPU binaries",
+        Command::new("bash")
+            .arg("crates/vulkan/scripts/pack-h100.sh")
+            .arg(&dir),
+    )?;
     if root().join("crates/cli").exists() {
-        run("build the gdio command (release)", cargo().args(["build", "--release", "-p", "gdio"]))?;
-        std::fs::copy(root().join("target/release/gdio"), root().join(&dir).join("gdio")).map_err(|e| format!("copy gdio: {e}"))?;
+        run(
+            "build the gdio command (release)",
+            cargo().args(["build", "--release", "-p", "gdio"]),
+        )?;
+        std::fs::copy(
+            root().join("target/release/gdio"),
+            root().join(&dir).join("gdio"),
+        )
+        .map_err(|e| format!("copy gdio: {e}"))?;
     }
     eprintln!("carry [\".gl\", \"{dir}\"] and run: for f in .gl/*.deb; do dpkg -x $f /; done; ldconfig; bash {dir}/run-h100.sh $OUT");
     Ok(())
@@ -126,7 +218,9 @@ fn gpu(args: &[String]) -> Result<(), String> {
 
 fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();
-    let (task, rest) = args.split_first().map_or(("help", &[][..]), |(t, r)| (t.as_str(), r));
+    let (task, rest) = args
+        .split_first()
+        .map_or(("help", &[][..]), |(t, r)| (t.as_str(), r));
     let result = match task {
         "test" => test(rest),
         "fuzz" => fuzz(rest),
@@ -135,7 +229,11 @@ fn main() -> ExitCode {
         "gpu" => gpu(rest),
         _ => {
             eprintln!("usage: cargo xtask <test [--fuzz-seconds N] | fuzz [--seconds N] [--seed S] | bench [protocol|uring|pump|gdio|all] [--quick] | soak [--requests N] [--lanes L] | gpu [DIR]>");
-            return if task == "help" || task == "--help" { ExitCode::SUCCESS } else { ExitCode::FAILURE };
+            return if task == "help" || task == "--help" {
+                ExitCode::SUCCESS
+            } else {
+                ExitCode::FAILURE
+            };
         }
     };
     match result {

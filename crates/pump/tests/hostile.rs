@@ -134,7 +134,10 @@ fn honest_lanes_are_unharmed_by_hostile_ones() {
     let report = pump
         .stop()
         .expect("the pump stops cleanly after hostile input");
-    assert!(report.op(Op::Read).ok >= 900, "every honest read was served: {report}");
+    assert!(
+        report.op(Op::Read).ok >= 900,
+        "every honest read was served: {report}"
+    );
     assert!(
         report.rejected > 0,
         "hostile requests were rejected: {report}"

@@ -22,14 +22,64 @@ pub const WRITE_FILE: &[u8] = include_bytes!("../shaders/spv/write_file.spv");
 /// (bindings: requests, completions, window, state).
 pub const RANDOM_READ: &[u8] = include_bytes!("../shaders/spv/random_read.spv");
 
+/// crc_stream.comp: stream a file through gdio and compute each chunk's CRC-32C
+/// (bindings: requests, completions, window, state, chunk CRCs, CRC tables).
+pub const CRC_STREAM: &[u8] = include_bytes!("../shaders/spv/crc_stream.spv");
+/// crc_chunks.comp: CRC-32C of chunks the host put in a buffer (the CPU-orchestrated
+/// baseline; bindings: data, chunk CRCs, CRC tables).
+pub const CRC_CHUNKS: &[u8] = include_bytes!("../shaders/spv/crc_chunks.spv");
+/// btree_lookup.comp: B-tree lookups, each step a READ chosen by the node just read
+/// (bindings: requests, completions, window, state, keys, results).
+pub const BTREE_LOOKUP: &[u8] = include_bytes!("../shaders/spv/btree_lookup.spv");
+/// btree_step.comp: one B-tree level per dispatch over nodes the host read (the
+/// CPU-orchestrated baseline; bindings: nodes, keys, results).
+pub const BTREE_STEP: &[u8] = include_bytes!("../shaders/spv/btree_step.spv");
+
 /// Every embedded shader, by source name (for checks and reports).
-pub const ALL: [(&str, &[u8]); 5] = [
+pub const ALL: [(&str, &[u8]); 9] = [
     ("freshness", FRESHNESS),
     ("nop_pingpong", NOP_PINGPONG),
     ("stream_sum", STREAM_SUM),
     ("write_file", WRITE_FILE),
     ("random_read", RANDOM_READ),
+    ("crc_stream", CRC_STREAM),
+    ("crc_chunks", CRC_CHUNKS),
+    ("btree_lookup", BTREE_LOOKUP),
+    ("btree_step", BTREE_STEP),
 ];
+
+/// Words of the CRC-32C table buffer (`patterns::crc32c_tables`).
+pub const CRC_TABLE_WORDS: usize = 1024;
+/// Bytes of one B-tree node, and of one lane's window region in btree_lookup.comp.
+pub const BTREE_NODE_BYTES: usize = 4096;
+/// Words per key in the B-tree shaders' results: status, lo, hi, nodes read.
+pub const BTREE_RESULT_WORDS: usize = 4;
+
+/// B-tree result status (word 0 of a key's result), as `btree.glsl` writes it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum BtreeStatus {
+    /// Still walking (only between levels of the CPU-orchestrated baseline).
+    Active,
+    /// Found; the value follows.
+    Found,
+    /// Not in the tree.
+    Absent,
+    /// A node read was not a valid node (words 1..2: its kind and key count).
+    Corrupt,
+}
+
+impl BtreeStatus {
+    /// Decodes word 0 of a result.
+    #[must_use]
+    pub fn from_word(w: u32) -> BtreeStatus {
+        match w {
+            0 => BtreeStatus::Active,
+            1 => BtreeStatus::Found,
+            2 => BtreeStatus::Absent,
+            _ => BtreeStatus::Corrupt,
+        }
+    }
+}
 
 /// Invocations per workgroup of every demo shader (lavapipe needs at least 8).
 pub const LANES_PER_GROUP: u32 = 8;
@@ -165,6 +215,86 @@ impl StreamSumParams {
     #[must_use]
     pub fn window_bytes(&self) -> usize {
         self.slots() as usize * self.chunks.chunk as usize
+    }
+}
+
+/// Push constants of crc_stream.comp (the same layout as stream_sum.comp's; chunks must be a
+/// multiple of 16 bytes).
+pub type CrcStreamParams = StreamSumParams;
+
+/// Push constants of crc_chunks.comp.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct CrcChunksParams {
+    /// The chunks in the data buffer (chunk a multiple of 16 bytes).
+    pub chunks: Chunks,
+}
+
+impl CrcChunksParams {
+    /// Push-constant bytes.
+    #[must_use]
+    pub fn to_bytes(&self) -> Vec<u8> {
+        bytes(&[self.chunks.count, self.chunks.last_len, self.chunks.chunk])
+    }
+
+    /// Workgroups to dispatch (one invocation per chunk).
+    #[must_use]
+    pub fn groups(&self) -> u32 {
+        self.chunks.count.div_ceil(LANES_PER_GROUP).max(1)
+    }
+}
+
+/// Push constants of btree_lookup.comp.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct BtreeLookupParams {
+    /// File handle of the index.
+    pub file: u32,
+    /// Window handle; lane L uses bytes `L * 4096 .. (L + 1) * 4096`.
+    pub window: u32,
+    /// Keys to look up.
+    pub nkeys: u32,
+    /// Lanes that take part; lane L uses slot L.
+    pub lanes: u32,
+    /// File offset of the root node.
+    pub root: u64,
+    /// Loop budgets.
+    pub budgets: Budgets,
+}
+
+impl BtreeLookupParams {
+    /// Push-constant bytes.
+    #[must_use]
+    pub fn to_bytes(&self) -> Vec<u8> {
+        bytes(&[
+            self.file,
+            self.window,
+            self.nkeys,
+            self.lanes,
+            self.root as u32,
+            (self.root >> 32) as u32,
+            self.budgets.iter_budget,
+            self.budgets.wait_budget,
+        ])
+    }
+}
+
+/// Push constants of btree_step.comp.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct BtreeStepParams {
+    /// Keys (one invocation each).
+    pub nkeys: u32,
+}
+
+impl BtreeStepParams {
+    /// Push-constant bytes.
+    #[must_use]
+    pub fn to_bytes(&self) -> Vec<u8> {
+        bytes(&[self.nkeys])
+    }
+
+    /// Workgroups to dispatch.
+    #[must_use]
+    pub fn groups(&self) -> u32 {
+        self.nkeys.div_ceil(LANES_PER_GROUP).max(1)
     }
 }
 

@@ -1,0 +1,353 @@
+//! gdio's on-disk B-tree: the format, building one, looking keys up on the CPU, and the keys
+//! `gdio gen` makes. `shaders/btree.glsl` reads the same format on the GPU.
+//!
+//! The file is a sequence of 4096-byte nodes, little-endian. Node 0 is the superblock:
+//!
+//! | word | field |
+//! |---|---|
+//! | 0 | magic `0x54424447` ("GDBT") |
+//! | 1 | version 1 |
+//! | 2 | node bytes (4096) |
+//! | 3 | height (1: the root is a leaf) |
+//! | 4..5 | root node's file offset |
+//! | 6..7 | number of keys |
+//! | 8..9 | seed of the keys |
+//! | 10..11 | number of nodes, superblock included |
+//!
+//! Every other node: word 0 kind (1 leaf, 2 internal), word 1 `n` keys, words 2..3 zero,
+//! `keys[255]` (u64) at byte 16, then at byte 2056 `values[255]` (leaf) or `children[255]`
+//! (internal: file offsets; child `i` holds keys `k` with `keys[i-1] <= k < keys[i]`, so an
+//! internal node has `n + 1 <= 255` children).
+
+use std::fs::File;
+use std::io::{BufWriter, Seek, SeekFrom, Write};
+use std::os::unix::fs::FileExt;
+use std::path::Path;
+
+use anyhow::{Context as _, Result};
+
+/// Bytes per node.
+pub const NODE: usize = 4096;
+/// Key slots per node.
+pub const SLOTS: usize = 255;
+/// Most keys in a leaf.
+pub const LEAF_MAX: usize = 255;
+/// Most children of an internal node.
+pub const FANOUT: usize = 255;
+/// "GDBT".
+pub const MAGIC: u32 = 0x5442_4447;
+const KEYS_AT: usize = 16;
+const VALUES_AT: usize = KEYS_AT + 8 * SLOTS;
+const LEAF: u32 = 1;
+const INTERNAL: u32 = 2;
+
+/// What the superblock says.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+pub struct Superblock {
+    /// Levels; 1 when the root is a leaf.
+    pub height: u32,
+    /// File offset of the root node.
+    pub root: u64,
+    /// Keys in the tree.
+    pub keys: u64,
+    /// Seed the keys were made with.
+    pub seed: u64,
+    /// Nodes in the file, superblock included.
+    pub nodes: u64,
+}
+
+/// splitmix64's finaliser: a well-mixed 64-bit hash.
+#[must_use]
+pub const fn mix64(mut z: u64) -> u64 {
+    z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+    z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
+    z ^ (z >> 31)
+}
+
+/// Key `i` of a tree made with `seed`: increasing in `i`, even, spread over 64 bits' high part.
+#[must_use]
+pub const fn key(i: u64, seed: u64) -> u64 {
+    ((i + 1) << 20) | ((mix64(i ^ seed.rotate_left(32)) & 0x7_FFFF) << 1)
+}
+
+/// A key that is in no tree: odd (every present key is even).
+#[must_use]
+pub const fn absent_key(r: u64) -> u64 {
+    key(r >> 1, r) | 1
+}
+
+/// The value stored with `key`.
+#[must_use]
+pub const fn value(key: u64) -> u64 {
+    mix64(key ^ 0x5EED_0F_6D10)
+}
+
+fn put32(node: &mut [u8], word: usize, v: u32) {
+    node[4 * word..4 * word + 4].copy_from_slice(&v.to_le_bytes());
+}
+
+fn put64(node: &mut [u8], at: usize, v: u64) {
+    node[at..at + 8].copy_from_slice(&v.to_le_bytes());
+}
+
+fn get32(node: &[u8], word: usize) -> u32 {
+    u32::from_le_bytes(node[4 * word..4 * word + 4].try_into().expect("4 bytes"))
+}
+
+fn get64(node: &[u8], at: usize) -> u64 {
+    u64::from_le_bytes(node[at..at + 8].try_into().expect("8 bytes"))
+}
+
+/// Splits `n` items into groups of at most `max`, as even as possible (so that no group has
+/// fewer than 2 items when `n >= 2`).
+fn groups(n: usize, max: usize) -> Vec<usize> {
+    let g = n.div_ceil(max).max(1);
+    (0..g).map(|i| n / g + usize::from(i < n % g)).collect()
+}
+
+/// Writes a tree of `keys` keys (`key(i, seed)` for `i < keys`) to `path`, calling
+/// `progress(keys_written)` now and then.
+pub fn build(
+    path: &Path,
+    keys: u64,
+    seed: u64,
+    mut progress: impl FnMut(u64),
+) -> Result<Superblock> {
+    let file = File::create(path).with_context(|| format!("cannot create {}", path.display()))?;
+    let mut w = BufWriter::with_capacity(1 << 20, file);
+    w.write_all(&[0u8; NODE])?;
+    let mut next = NODE as u64;
+    let mut node = vec![0u8; NODE];
+    // Leaves: (first key, offset) of each.
+    let mut level: Vec<(u64, u64)> = Vec::new();
+    let mut i = 0u64;
+    let leaf_sizes = groups(keys as usize, LEAF_MAX);
+    for n in leaf_sizes {
+        node.fill(0);
+        put32(&mut node, 0, LEAF);
+        put32(&mut node, 1, n as u32);
+        let first = key(i, seed);
+        for s in 0..n {
+            let k = key(i, seed);
+            put64(&mut node, KEYS_AT + 8 * s, k);
+            put64(&mut node, VALUES_AT + 8 * s, value(k));
+            i += 1;
+        }
+        w.write_all(&node)?;
+        level.push((first, next));
+        next += NODE as u64;
+        if level.len() % 4096 == 0 {
+            progress(i);
+        }
+    }
+    let mut height = 1u32;
+    while level.len() > 1 {
+        let mut up = Vec::new();
+        let mut it = level.iter();
+        for n in groups(level.len(), FANOUT) {
+            let children: Vec<(u64, u64)> = it.by_ref().take(n).copied().collect();
+            node.fill(0);
+            put32(&mut node, 0, INTERNAL);
+            put32(&mut node, 1, (n - 1) as u32);
+            for (c, &(first, off)) in children.iter().enumerate() {
+                if c > 0 {
+                    put64(&mut node, KEYS_AT + 8 * (c - 1), first);
+                }
+                put64(&mut node, VALUES_AT + 8 * c, off);
+            }
+            w.write_all(&node)?;
+            up.push((children[0].0, next));
+            next += NODE as u64;
+        }
+        level = up;
+        height += 1;
+    }
+    let sb = Superblock {
+        height,
+        root: level[0].1,
+        keys,
+        seed,
+        nodes: next / NODE as u64,
+    };
+    node.fill(0);
+    put32(&mut node, 0, MAGIC);
+    put32(&mut node, 1, 1);
+    put32(&mut node, 2, NODE as u32);
+    put32(&mut node, 3, sb.height);
+    put64(&mut node, 16, sb.root);
+    put64(&mut node, 24, sb.keys);
+    put64(&mut node, 32, sb.seed);
+    put64(&mut node, 40, sb.nodes);
+    w.seek(SeekFrom::Start(0))?;
+    w.write_all(&node)?;
+    w.flush()?;
+    progress(keys);
+    Ok(sb)
+}
+
+/// Reads and checks the superblock of the index at `path`.
+pub fn open(path: &Path) -> Result<(File, Superblock)> {
+    let f = File::open(path).with_context(|| format!("cannot open {}", path.display()))?;
+    let mut node = vec![0u8; NODE];
+    f.read_exact_at(&mut node, 0).with_context(|| {
+        format!(
+            "{} is too short for a gdio B-tree (make one with `gdio gen btree`)",
+            path.display()
+        )
+    })?;
+    if get32(&node, 0) != MAGIC || get32(&node, 1) != 1 || get32(&node, 2) != NODE as u32 {
+        anyhow::bail!(
+            "{} is not a gdio B-tree version 1 (make one with `gdio gen btree --keys N {}`)",
+            path.display(),
+            path.display()
+        );
+    }
+    let sb = Superblock {
+        height: get32(&node, 3),
+        root: get64(&node, 16),
+        keys: get64(&node, 24),
+        seed: get64(&node, 32),
+        nodes: get64(&node, 40),
+    };
+    let len = f.metadata()?.len();
+    if sb.root % NODE as u64 != 0 || sb.root == 0 || sb.root >= len || sb.nodes * NODE as u64 != len
+    {
+        anyhow::bail!(
+            "{}: the superblock does not match the file's size; regenerate it",
+            path.display()
+        );
+    }
+    Ok((f, sb))
+}
+
+/// A lookup's outcome.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Found {
+    /// The key is there with this value.
+    Value(u64),
+    /// It is not.
+    Absent,
+}
+
+/// Looks `key` up on the CPU: reads nodes with pread from the root down. Returns the outcome and
+/// the nodes read.
+pub fn lookup(f: &File, sb: &Superblock, k: u64) -> Result<(Found, u32)> {
+    let mut node = vec![0u8; NODE];
+    let mut off = sb.root;
+    for depth in 1..=64u32 {
+        f.read_exact_at(&mut node, off)
+            .with_context(|| format!("reading the node at {off}"))?;
+        let n = get32(&node, 1) as usize;
+        let keys = |i: usize| get64(&node, KEYS_AT + 8 * i);
+        // Number of keys <= k.
+        let (mut lo, mut hi) = (0usize, n.min(SLOTS));
+        while lo < hi {
+            let mid = (lo + hi) / 2;
+            if keys(mid) <= k {
+                lo = mid + 1;
+            } else {
+                hi = mid;
+            }
+        }
+        match get32(&node, 0) {
+            INTERNAL if (1..SLOTS).contains(&n) => off = get64(&node, VALUES_AT + 8 * lo),
+            LEAF if n <= SLOTS => {
+                return Ok(if lo > 0 && keys(lo - 1) == k {
+                    (Found::Value(get64(&node, VALUES_AT + 8 * (lo - 1))), depth)
+                } else {
+                    (Found::Absent, depth)
+                })
+            }
+            kind => anyhow::bail!("corrupt node at {off}: kind {kind}, {n} keys"),
+        }
+    }
+    anyhow::bail!("the tree is deeper than 64 levels: it is corrupt")
+}
+
+/// Parses a keys file: one key per line, decimal or 0x-hex; blank lines and `#` comments skipped.
+pub fn read_keys(path: &Path) -> Result<Vec<u64>> {
+    let text =
+        std::fs::read_to_string(path).with_context(|| format!("cannot read {}", path.display()))?;
+    let mut keys = Vec::new();
+    for (n, line) in text.lines().enumerate() {
+        let t = line.split('#').next().unwrap_or("").trim();
+        if t.is_empty() {
+            continue;
+        }
+        let k = if let Some(h) = t.strip_prefix("0x").or_else(|| t.strip_prefix("0X")) {
+            u64::from_str_radix(h, 16)
+        } else {
+            t.parse()
+        };
+        keys.push(k.map_err(|_| {
+            anyhow::anyhow!(
+                "{}:{}: {t:?} is not an unsigned 64-bit key (one decimal or 0x-hex key per line)",
+                path.display(),
+                n + 1
+            )
+        })?);
+    }
+    Ok(keys)
+}
+
+/// Makes `count` keys for a tree of `keys` keys made with `tree_seed`: a fraction `absent` of
+/// them absent, the rest present, in random order.
+#[must_use]
+pub fn make_keys(keys: u64, tree_seed: u64, count: u64, absent: f64, seed: u64) -> Vec<u64> {
+    (0..count)
+        .map(|j| {
+            let r = mix64(j ^ seed.wrapping_mul(0x9E37_79B9_7F4A_7C15));
+            let is_absent = keys == 0 || ((r >> 11) as f64 / (1u64 << 53) as f64) < absent;
+            if is_absent {
+                absent_key(mix64(r))
+            } else {
+                key(mix64(r) % keys, tree_seed)
+            }
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn keys_increase_and_absent_keys_are_odd() {
+        for i in 0..10_000 {
+            assert!(key(i, 7) < key(i + 1, 7));
+            assert_eq!(key(i, 7) & 1, 0);
+            assert_eq!(absent_key(i) & 1, 1);
+        }
+    }
+
+    #[test]
+    fn groups_are_even_and_never_single_when_avoidable() {
+        assert_eq!(groups(0, 255), vec![0]);
+        assert_eq!(groups(256, 255), vec![128, 128]);
+        assert!(groups(100_000, 255).iter().all(|&g| g >= 2 && g <= 255));
+    }
+
+    #[test]
+    fn built_trees_find_every_key_and_no_absent_one() {
+        let dir = tempfile::tempdir().unwrap();
+        for n in [0u64, 1, 255, 256, 65_026, 70_000] {
+            let p = dir.path().join(format!("t{n}"));
+            let sb = build(&p, n, 3, |_| {}).unwrap();
+            let (f, sb2) = open(&p).unwrap();
+            assert_eq!(sb, sb2);
+            for i in (0..n).step_by(97).chain(n.checked_sub(1)) {
+                let k = key(i, 3);
+                assert_eq!(
+                    lookup(&f, &sb, k).unwrap().0,
+                    Found::Value(value(k)),
+                    "n {n} i {i}"
+                );
+            }
+            for r in 0..50 {
+                assert_eq!(lookup(&f, &sb, absent_key(r)).unwrap().0, Found::Absent);
+            }
+            assert_eq!(lookup(&f, &sb, 0).unwrap().0, Found::Absent);
+            assert_eq!(lookup(&f, &sb, u64::MAX).unwrap().0, Found::Absent);
+        }
+    }
+}

@@ -1,0 +1,173 @@
+//! The command line, as clap sees it.
+
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand};
+
+use crate::units::parse_size;
+
+/// GPU-directed file IO for Vulkan: a running compute shader asks for file data, a host pump
+/// serves it with io_uring straight into GPU-visible memory, and the shader goes on.
+#[derive(Debug, Parser)]
+#[command(name = "gdio", version, about, long_about = None, propagate_version = true)]
+pub struct Cli {
+    /// Machine-readable JSON on stdout instead of text.
+    #[arg(long, global = true)]
+    pub json: bool,
+
+    /// The Vulkan device: an index or a name substring (default: the first GPU, else the CPU
+    /// driver lavapipe). Same as the GDIO_DEVICE environment variable.
+    #[arg(long, global = true, value_name = "INDEX|NAME")]
+    pub device: Option<String>,
+
+    /// What to do.
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// The subcommands.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Check this machine: Vulkan devices, memory, which window placements a running shader
+    /// sees fresh, io_uring features and registration, locked-memory limit.
+    Probe(ProbeArgs),
+    /// Checksum files (CRC-32C) on the GPU, which streams each file through gdio.
+    Sum(SumArgs),
+    /// Look keys up in an on-disk B-tree: each GPU lane walks root to leaf, reading every node
+    /// it chose itself.
+    Lookup(LookupArgs),
+    /// Generate inputs: test files, B-tree indexes, key lists.
+    #[command(subcommand)]
+    Gen(GenCommand),
+    /// Run the benchmark suite; write JSON and SVG plots into a folder.
+    Bench(BenchArgs),
+    /// Run a ready demo end to end: generate a file, checksum it on the GPU, verify on the CPU,
+    /// then a B-tree lookup, verified.
+    Demo(DemoArgs),
+}
+
+/// `gdio probe`.
+#[derive(Debug, Args)]
+pub struct ProbeArgs {
+    /// Freshness rounds per window placement (default: 200 on GPUs, 8 on lavapipe).
+    #[arg(long)]
+    pub rounds: Option<u32>,
+    /// Window bytes the freshness probe rewrites each round.
+    #[arg(long, default_value = "64KiB", value_parser = parse_size)]
+    pub window: u64,
+}
+
+/// `gdio sum`.
+#[derive(Debug, Args)]
+pub struct SumArgs {
+    /// Files to checksum.
+    #[arg(required = true, value_name = "FILE")]
+    pub files: Vec<PathBuf>,
+    /// Also compute the CRC-32C on the CPU; exit with status 3 if they differ.
+    #[arg(long)]
+    pub verify: bool,
+    /// Bytes per READ (a multiple of 16; default 1 MiB on GPUs, 64 KiB on lavapipe).
+    #[arg(long, value_parser = parse_size)]
+    pub chunk: Option<u64>,
+    /// Shader lanes streaming the file, two READs in flight each (default 128 on GPUs, 8 on
+    /// lavapipe).
+    #[arg(long)]
+    pub lanes: Option<u32>,
+}
+
+/// `gdio lookup`.
+#[derive(Debug, Args)]
+pub struct LookupArgs {
+    /// The B-tree index (from `gdio gen btree`).
+    pub index: PathBuf,
+    /// The keys: a text file, one unsigned 64-bit key per line, decimal or 0x-hex (from
+    /// `gdio gen keys`).
+    pub keys: PathBuf,
+    /// Also look every key up on the CPU; exit with status 3 on any difference.
+    #[arg(long)]
+    pub verify: bool,
+    /// Shader lanes, one key walk each at a time (default 1024 on GPUs, 32 on lavapipe).
+    #[arg(long)]
+    pub lanes: Option<u32>,
+    /// Print every key's result (default: only when there are at most 20 keys).
+    #[arg(long)]
+    pub print: bool,
+}
+
+/// `gdio gen`.
+#[derive(Debug, Subcommand)]
+pub enum GenCommand {
+    /// A test file of pseudo-random bytes (deterministic for a seed).
+    File {
+        /// Size, e.g. 4096, 64MiB, 1.5GiB.
+        #[arg(long, value_parser = parse_size)]
+        size: u64,
+        /// Seed of the content.
+        #[arg(long, default_value_t = 1)]
+        seed: u32,
+        /// Where to write it.
+        out: PathBuf,
+    },
+    /// A B-tree index of N keys (4 KiB nodes, u64 keys and values).
+    Btree {
+        /// Number of keys.
+        #[arg(long)]
+        keys: u64,
+        /// Seed of the keys.
+        #[arg(long, default_value_t = 1)]
+        seed: u64,
+        /// Where to write it.
+        out: PathBuf,
+    },
+    /// A text file of keys to look up in an index: a mix of present and absent keys.
+    Keys {
+        /// The index the keys are for.
+        #[arg(long)]
+        index: PathBuf,
+        /// Number of keys.
+        #[arg(long)]
+        count: u64,
+        /// Fraction of keys that are not in the index.
+        #[arg(long, default_value_t = 0.1)]
+        absent: f64,
+        /// Seed of the choice.
+        #[arg(long, default_value_t = 2)]
+        seed: u64,
+        /// Where to write them.
+        out: PathBuf,
+    },
+}
+
+/// `gdio bench`.
+#[derive(Debug, Args)]
+pub struct BenchArgs {
+    /// Folder for bench.json and the SVG plots (created if missing).
+    #[arg(long)]
+    pub out: PathBuf,
+    /// Small inputs and short runs (seconds; for CI).
+    #[arg(long)]
+    pub quick: bool,
+    /// The fio binary to compare with.
+    #[arg(long, default_value = "fio")]
+    pub fio: PathBuf,
+    /// Folder for the generated input files (default: a temporary folder, removed after).
+    #[arg(long)]
+    pub data_dir: Option<PathBuf>,
+}
+
+/// `gdio demo`.
+#[derive(Debug, Args)]
+pub struct DemoArgs {
+    /// Size of the generated file.
+    #[arg(long, default_value = "64MiB", value_parser = parse_size)]
+    pub size: u64,
+    /// Keys in the demo B-tree.
+    #[arg(long, default_value_t = 100_000)]
+    pub keys: u64,
+    /// Lookups in the demo.
+    #[arg(long, default_value_t = 1000)]
+    pub lookups: u64,
+    /// Folder for the generated files (default: a temporary folder, removed after).
+    #[arg(long)]
+    pub dir: Option<PathBuf>,
+}

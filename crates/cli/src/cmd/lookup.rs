@@ -1,0 +1,184 @@
+//! `gdio lookup INDEX KEYS`: B-tree lookups where each GPU lane reads the nodes it chooses.
+
+use anyhow::Result;
+use serde::Serialize;
+
+use crate::btree::{self, Found};
+use crate::cli::LookupArgs;
+use crate::error::{CliError, OK};
+use crate::gpu::{DeviceSummary, Gpu};
+use crate::report;
+use crate::units;
+use crate::work::lookup::{self, Lookups};
+
+/// One key's line.
+#[derive(Debug, Clone, Serialize)]
+pub struct KeyLine {
+    /// The key.
+    pub key: u64,
+    /// Found?
+    pub found: bool,
+    /// Its value, if found.
+    pub value: Option<u64>,
+    /// Nodes the lane read.
+    pub nodes: u32,
+}
+
+/// What a lookup run reports.
+#[derive(Debug, Clone, Serialize)]
+pub struct LookupSummary {
+    /// Keys looked up.
+    pub keys: u64,
+    /// Found.
+    pub found: u64,
+    /// Absent.
+    pub absent: u64,
+    /// Tree height.
+    pub height: u32,
+    /// Lanes.
+    pub lanes: u32,
+    /// Node READs issued by the shader.
+    pub reads: u64,
+    /// Seconds on the GPU.
+    pub seconds: f64,
+    /// Lookups per second.
+    pub lookups_per_sec: f64,
+    /// Dispatches.
+    pub dispatches: u32,
+    /// With `--verify`: keys whose GPU result differs from the CPU's.
+    pub mismatches: Option<u64>,
+}
+
+#[derive(Serialize)]
+struct LookupReport {
+    device: DeviceSummary,
+    summary: LookupSummary,
+    results: Vec<KeyLine>,
+}
+
+/// Compares GPU results with CPU lookups; returns the number of differences (and prints the
+/// first few on stderr).
+pub fn verify(
+    f: &std::fs::File,
+    sb: &btree::Superblock,
+    keys: &[u64],
+    got: &Lookups,
+) -> Result<u64> {
+    let mut bad = 0u64;
+    for (k, r) in keys.iter().zip(&got.results) {
+        let (want, depth) = btree::lookup(f, sb, *k)?;
+        if want != r.found || depth != r.nodes {
+            if bad < 5 {
+                eprintln!(
+                    "mismatch for key {k}: GPU {:?} after {} nodes, CPU {want:?} after {depth}",
+                    r.found, r.nodes
+                );
+            }
+            bad += 1;
+        }
+    }
+    Ok(bad)
+}
+
+/// Runs lookups of `keys` and summarises them.
+pub fn run_lookups(
+    gpu: &Gpu,
+    index: &std::path::Path,
+    keys: &[u64],
+    lanes: u32,
+    check: bool,
+    progress: bool,
+) -> Result<(LookupSummary, Vec<KeyLine>)> {
+    let (f, sb) = btree::open(index)?;
+    let got = lookup::lookup(gpu, f.try_clone()?, &sb, keys, lanes, progress)?;
+    let mismatches = if check {
+        Some(verify(&f, &sb, keys, &got)?)
+    } else {
+        None
+    };
+    let lines: Vec<KeyLine> = keys
+        .iter()
+        .zip(&got.results)
+        .map(|(k, r)| KeyLine {
+            key: *k,
+            found: matches!(r.found, Found::Value(_)),
+            value: match r.found {
+                Found::Value(v) => Some(v),
+                Found::Absent => None,
+            },
+            nodes: r.nodes,
+        })
+        .collect();
+    let found = lines.iter().filter(|l| l.found).count() as u64;
+    let n = keys.len() as u64;
+    let secs = got.elapsed.as_secs_f64();
+    Ok((
+        LookupSummary {
+            keys: n,
+            found,
+            absent: n - found,
+            height: sb.height,
+            lanes: lanes.min(n.max(1) as u32),
+            reads: got.reads,
+            seconds: secs,
+            lookups_per_sec: if secs > 0.0 { n as f64 / secs } else { 0.0 },
+            dispatches: got.dispatches,
+            mismatches,
+        },
+        lines,
+    ))
+}
+
+/// Prints a summary as text.
+pub fn print_summary(s: &LookupSummary) {
+    println!(
+        "{} keys: {} found, {} absent; height {}, {} node reads by {} lanes in {} ({}, {} dispatches)",
+        s.keys,
+        s.found,
+        s.absent,
+        s.height,
+        s.reads,
+        s.lanes,
+        units::nanos(s.seconds * 1e9),
+        units::per_sec(s.lookups_per_sec),
+        s.dispatches
+    );
+    if let Some(m) = s.mismatches {
+        if m == 0 {
+            println!("verified: every result equals the CPU's lookup");
+        } else {
+            println!("VERIFY FAILED: {m} results differ from the CPU's lookup");
+        }
+    }
+}
+
+/// Runs `gdio lookup`.
+pub fn run(args: &LookupArgs, device: Option<&str>, json: bool) -> Result<i32> {
+    btree::open(&args.index)?;
+    let keys = btree::read_keys(&args.keys)?;
+    let gpu = Gpu::open(device)?;
+    let lanes = args.lanes.unwrap_or_else(|| lookup::default_lanes(&gpu));
+    let (s, lines) = run_lookups(&gpu, &args.index, &keys, lanes, args.verify, !json)?;
+    if json {
+        report::json(&LookupReport {
+            device: gpu.summary(),
+            summary: s.clone(),
+            results: lines,
+        })?;
+    } else {
+        eprintln!("{}", gpu.line());
+        if args.print || lines.len() <= 20 {
+            for l in &lines {
+                match l.value {
+                    Some(v) => println!("{}\tfound\t{v}", l.key),
+                    None => println!("{}\tabsent", l.key),
+                }
+            }
+        }
+        print_summary(&s);
+    }
+    if let Some(m) = s.mismatches.filter(|&m| m > 0) {
+        return Err(CliError::Mismatch(format!("{m} lookups differ from the CPU's")).into());
+    }
+    Ok(OK)
+}

@@ -1,0 +1,126 @@
+//! `gdio sum FILE...`: CRC-32C of each file, computed by a shader that streams the file
+//! through gdio.
+
+use anyhow::Result;
+use serde::Serialize;
+
+use crate::cli::SumArgs;
+use crate::error::{CliError, OK};
+use crate::gpu::{DeviceSummary, Gpu};
+use crate::report;
+use crate::units;
+use crate::work::sum::{cpu_crc32c, StreamShape, Streamer};
+
+/// One file's line of the report.
+#[derive(Debug, Clone, Serialize)]
+pub struct FileSum {
+    /// The path as given.
+    pub path: String,
+    /// Bytes.
+    pub bytes: u64,
+    /// CRC-32C (Castagnoli), 8 lowercase hex digits, as `rhash --crc32c` prints it.
+    pub crc32c: String,
+    /// Seconds on the GPU (first dispatch to last completion).
+    pub seconds: f64,
+    /// Bytes per second.
+    pub bytes_per_sec: f64,
+    /// Dispatches (more than one on lavapipe).
+    pub dispatches: u32,
+    /// The CPU's CRC-32C, with `--verify`.
+    pub cpu_crc32c: Option<String>,
+    /// Whether they agree, with `--verify`.
+    pub verified: Option<bool>,
+}
+
+/// The whole report.
+#[derive(Debug, Serialize)]
+struct SumReport {
+    device: DeviceSummary,
+    chunk: u32,
+    lanes: u32,
+    files: Vec<FileSum>,
+}
+
+/// Checksums `paths` on `gpu`; with `verify` also on the CPU.
+pub fn sum_files(
+    gpu: &Gpu,
+    shape: StreamShape,
+    paths: &[std::path::PathBuf],
+    verify: bool,
+    progress: bool,
+) -> Result<Vec<FileSum>> {
+    let mut streamer = Streamer::new(gpu, shape)?;
+    let mut out = Vec::new();
+    for path in paths {
+        let s = streamer.sum(path, progress)?;
+        let cpu = if verify {
+            Some(cpu_crc32c(path)?)
+        } else {
+            None
+        };
+        out.push(FileSum {
+            path: path.display().to_string(),
+            bytes: s.bytes,
+            crc32c: format!("{:08x}", s.crc32c),
+            seconds: s.elapsed.as_secs_f64(),
+            bytes_per_sec: units::bytes_per_sec(s.bytes, s.elapsed),
+            dispatches: s.dispatches,
+            cpu_crc32c: cpu.map(|c| format!("{c:08x}")),
+            verified: cpu.map(|c| c == s.crc32c),
+        });
+    }
+    streamer.finish()?;
+    Ok(out)
+}
+
+/// Runs `gdio sum`.
+pub fn run(args: &SumArgs, device: Option<&str>, json: bool) -> Result<i32> {
+    for p in &args.files {
+        if !p.exists() {
+            anyhow::bail!("{}: no such file", p.display());
+        }
+    }
+    let gpu = Gpu::open(device)?;
+    let shape = StreamShape::new(&gpu, args.chunk, args.lanes)?;
+    let files = sum_files(&gpu, shape, &args.files, args.verify, !json)?;
+    if json {
+        report::json(&SumReport {
+            device: gpu.summary(),
+            chunk: shape.chunk,
+            lanes: shape.lanes,
+            files: files.clone(),
+        })?;
+    } else {
+        eprintln!("{}", gpu.line());
+        for f in &files {
+            let check = match (&f.verified, &f.cpu_crc32c) {
+                (Some(true), _) => "  CPU: same".to_string(),
+                (Some(false), Some(c)) => format!("  CPU: {c} MISMATCH"),
+                _ => String::new(),
+            };
+            println!(
+                "{}  {}  {} ({} B) in {}, {}{}",
+                f.crc32c,
+                f.path,
+                units::bytes(f.bytes),
+                f.bytes,
+                units::nanos(f.seconds * 1e9),
+                units::rate_of(f.bytes_per_sec),
+                check
+            );
+        }
+    }
+    let bad: Vec<&str> = files
+        .iter()
+        .filter(|f| f.verified == Some(false))
+        .map(|f| f.path.as_str())
+        .collect();
+    if !bad.is_empty() {
+        return Err(CliError::Mismatch(format!(
+            "the GPU's CRC-32C differs from the CPU's for {}",
+            bad.join(", ")
+        ))
+        .into());
+    }
+    Ok(OK)
+}

@@ -1,0 +1,232 @@
+//! The device gdio runs on: opening it, saying what it is, and the settings that follow from it
+//! (placements, loop budgets, lanes, how the pump idles).
+
+use std::time::{Duration, Instant};
+
+use anyhow::{Context as _, Result};
+use gdio_pump::{IdlePolicy, PumpBuilder, PumpError, PumpHandle, WindowMode};
+use gdio_vulkan::shaders::Budgets;
+use gdio_vulkan::{vk, ComputePipeline, Context, DescriptorSet, DeviceSelector, PlacementPlan};
+use serde::Serialize;
+
+/// An open device and how gdio uses it.
+pub struct Gpu {
+    /// The Vulkan context.
+    pub ctx: Context,
+    /// Where queues and windows live (defaults from the measurements, `GDIO_PLACE_*` applied).
+    pub plan: PlacementPlan,
+    /// Loop budgets for the shaders.
+    pub budgets: Budgets,
+    /// Whether the device was picked automatically.
+    pub auto: bool,
+}
+
+/// What a report says about the device.
+#[derive(Debug, Clone, Serialize)]
+pub struct DeviceSummary {
+    /// Device name.
+    pub name: String,
+    /// "discrete GPU", "CPU", ...
+    pub kind: String,
+    /// Driver name and version.
+    pub driver: String,
+    /// Vulkan API version.
+    pub vulkan: String,
+    /// True for lavapipe (or another CPU implementation).
+    pub cpu_fallback: bool,
+    /// A sentence for the user, e.g. that lavapipe is used because there is no GPU.
+    pub note: Option<String>,
+}
+
+/// The sentence `gdio` prints when it runs on lavapipe because no GPU was found.
+pub const LAVAPIPE_NOTE: &str = "no GPU found: using lavapipe, Mesa's CPU Vulkan driver";
+
+fn kind_name(t: vk::PhysicalDeviceType) -> &'static str {
+    match t {
+        vk::PhysicalDeviceType::DISCRETE_GPU => "discrete GPU",
+        vk::PhysicalDeviceType::INTEGRATED_GPU => "integrated GPU",
+        vk::PhysicalDeviceType::VIRTUAL_GPU => "virtual GPU",
+        vk::PhysicalDeviceType::CPU => "CPU",
+        _ => "other",
+    }
+}
+
+/// Sets up the environment lavapipe needs (XDG_RUNTIME_DIR) before Vulkan is loaded.
+pub fn prepare_env() {
+    if std::env::var_os("XDG_RUNTIME_DIR").is_none() {
+        // Called at the start of main, before any thread is spawned.
+        std::env::set_var("XDG_RUNTIME_DIR", std::env::temp_dir());
+    }
+}
+
+/// The selector from `--device`, else `GDIO_DEVICE`.
+#[must_use]
+pub fn selector(device: Option<&str>) -> DeviceSelector {
+    device.map_or_else(DeviceSelector::from_env, DeviceSelector::parse)
+}
+
+impl Gpu {
+    /// Opens the selected device.
+    pub fn open(device: Option<&str>) -> Result<Gpu> {
+        let sel = selector(device);
+        let ctx = Context::with_selector(&sel).context("opening the Vulkan device")?;
+        let plan = PlacementPlan::defaults()
+            .with_env_overrides()
+            .context("reading GDIO_PLACE_* overrides")?;
+        let budgets = Budgets::for_device(ctx.info());
+        Ok(Gpu {
+            ctx,
+            plan,
+            budgets,
+            auto: sel == DeviceSelector::Auto,
+        })
+    }
+
+    /// True on lavapipe.
+    #[must_use]
+    pub fn is_cpu(&self) -> bool {
+        self.ctx.info().is_cpu()
+    }
+
+    /// True on NVIDIA.
+    #[must_use]
+    pub fn is_nvidia(&self) -> bool {
+        self.ctx.info().vendor_id == 0x10de
+    }
+
+    /// What reports say about the device.
+    #[must_use]
+    pub fn summary(&self) -> DeviceSummary {
+        let i = self.ctx.info();
+        let note = if i.is_cpu() && self.auto {
+            Some(LAVAPIPE_NOTE.to_string())
+        } else if i.is_cpu() {
+            Some("using a CPU Vulkan driver (lavapipe), as selected".to_string())
+        } else {
+            None
+        };
+        DeviceSummary {
+            name: i.name.clone(),
+            kind: kind_name(i.device_type).to_string(),
+            driver: format!("{} {}", i.driver_name, i.driver_info),
+            vulkan: i.api_version.clone(),
+            cpu_fallback: i.is_cpu(),
+            note,
+        }
+    }
+
+    /// One line naming the device, for text output.
+    #[must_use]
+    pub fn line(&self) -> String {
+        let s = self.summary();
+        let mut l = format!("device: {} ({}, {})", s.name, s.kind, s.driver);
+        if let Some(n) = s.note {
+            l.push_str(&format!("\n        {n}"));
+        }
+        l
+    }
+
+    /// How the pump idles: spinning on GPUs (lowest latency; one core), parking on lavapipe,
+    /// where the shader itself runs on the same 2 cores.
+    #[must_use]
+    pub fn idle(&self) -> IdlePolicy {
+        if self.is_cpu() {
+            IdlePolicy::default()
+        } else {
+            IdlePolicy::spin()
+        }
+    }
+
+    /// Starts a pump made by `make(mode)`, windows added with `WindowMode::Auto` (registered
+    /// where the kernel can pin them, plain READ otherwise, e.g. ReBAR). If pinning is refused
+    /// for the locked-memory limit (non-root, RLIMIT_MEMLOCK), starts it again with unregistered
+    /// windows rather than failing.
+    pub fn spawn_pump(&self, make: impl Fn(WindowMode) -> PumpBuilder) -> Result<PumpHandle> {
+        match make(WindowMode::Auto).idle(self.idle()).spawn() {
+            Ok(p) => Ok(p),
+            Err(PumpError::Uring(gdio_uring::Error::MemlockLimit { .. })) => {
+                make(WindowMode::Unregistered)
+                    .idle(self.idle())
+                    .spawn()
+                    .context("starting the pump with unregistered windows")
+            }
+            Err(e) => Err(e).context("starting the pump"),
+        }
+    }
+
+    /// Builds a pipeline and runs one empty dispatch with `push`, so that the shader's one-time
+    /// compilation (lavapipe compiles at the first dispatch) is not counted in timings.
+    pub fn warm(
+        &self,
+        pipe: &ComputePipeline,
+        set: &DescriptorSet<'_>,
+        push: &[u8],
+    ) -> Result<Duration> {
+        let start = Instant::now();
+        let mut d = self.ctx.dispatch(pipe, set, push, [1, 1, 1])?;
+        d.wait(Duration::from_secs(120))?;
+        Ok(start.elapsed())
+    }
+
+    /// Runs dispatches of `groups` workgroups until `done()`, calling `tick()` about every
+    /// 100 ms while a dispatch runs. `tick` returns a progress counter: if it and `done` show
+    /// no progress for `stall`, gives up with an error that says what to check.
+    pub fn drive(
+        &self,
+        pipe: &ComputePipeline,
+        set: &DescriptorSet<'_>,
+        push: &[u8],
+        groups: u32,
+        mut done: impl FnMut() -> Result<bool>,
+        mut tick: impl FnMut() -> u64,
+    ) -> Result<Driven> {
+        let stall = Duration::from_secs(60);
+        let start = Instant::now();
+        let mut last = (tick(), Instant::now());
+        let mut dispatches = 0u32;
+        loop {
+            let mut d = self.ctx.dispatch(pipe, set, push, [groups, 1, 1])?;
+            dispatches += 1;
+            loop {
+                match d.wait(Duration::from_millis(100)) {
+                    Ok(_) => break,
+                    Err(gdio_vulkan::Error::Timeout { .. }) => {}
+                    Err(e) => return Err(e.into()),
+                }
+                let p = tick();
+                if p != last.0 {
+                    last = (p, Instant::now());
+                } else if last.1.elapsed() > stall {
+                    anyhow::bail!(
+                        "no progress for {stall:?}: the shader is waiting for IO that does not \
+                         complete; check the file is readable and `gdio probe`"
+                    );
+                }
+            }
+            if done()? {
+                return Ok(Driven {
+                    dispatches,
+                    elapsed: start.elapsed(),
+                });
+            }
+            let p = tick();
+            if p != last.0 {
+                last = (p, Instant::now());
+            } else if last.1.elapsed() > stall {
+                anyhow::bail!(
+                    "no progress for {stall:?} over {dispatches} dispatches: check that the \
+                     pump is running and `gdio probe`"
+                );
+            }
+        }
+    }
+}
+
+/// What [`Gpu::drive`] did.
+#[derive(Debug, Clone, Copy)]
+pub struct Driven {
+    /// Dispatches run (more than 1 on lavapipe, whose loops are capped).
+    pub dispatches: u32,
+    /// Wall time from the first submission to the last completion.
+    pub elapsed: Duration,
+}

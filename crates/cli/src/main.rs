@@ -1,0 +1,33 @@
+//! `gdio`: GPU-directed file IO for Vulkan, from the command line.
+//!
+//! `gdio probe` checks the machine, `gdio sum` checksums files on the GPU, `gdio lookup` walks
+//! an on-disk B-tree from shader lanes, `gdio gen` makes inputs, `gdio bench` runs the benchmark
+//! suite and `gdio demo` shows it all end to end. Every command takes `--json`.
+
+mod btree;
+mod cli;
+mod cmd;
+mod error;
+mod gpu;
+mod progress;
+mod report;
+mod units;
+mod work;
+
+use clap::Parser;
+
+fn main() {
+    gpu::prepare_env();
+    let cli = cli::Cli::parse();
+    let status = match cmd::run(&cli) {
+        Ok(status) => status,
+        Err(e) => {
+            let status = e
+                .downcast_ref::<error::CliError>()
+                .map_or(error::FAILED, error::CliError::status);
+            eprintln!("gdio: error: {e:#}");
+            status
+        }
+    };
+    std::process::exit(status);
+}

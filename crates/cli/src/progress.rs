@@ -1,0 +1,53 @@
+//! Progress bars: shown on a terminal for work that takes more than a second, hidden when
+//! stderr is not a TTY or the output is JSON.
+
+use std::io::IsTerminal;
+use std::time::{Duration, Instant};
+
+use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
+
+/// A progress bar that only appears once its work has run for a second.
+pub struct Progress {
+    bar: ProgressBar,
+    started: Instant,
+    shown: bool,
+    enabled: bool,
+}
+
+impl Progress {
+    /// A bar of `total` units; `bytes` picks byte units for the counts.
+    #[must_use]
+    pub fn new(total: u64, what: &str, bytes: bool, enabled: bool) -> Progress {
+        let enabled = enabled && std::io::stderr().is_terminal();
+        let bar = ProgressBar::with_draw_target(Some(total), ProgressDrawTarget::hidden());
+        let template = if bytes {
+            "{msg:>12} [{bar:30}] {bytes}/{total_bytes} {binary_bytes_per_sec} eta {eta}"
+        } else {
+            "{msg:>12} [{bar:30}] {pos}/{len} {per_sec} eta {eta}"
+        };
+        if let Ok(style) = ProgressStyle::with_template(template) {
+            bar.set_style(style.progress_chars("=> "));
+        }
+        bar.set_message(what.to_string());
+        Progress {
+            bar,
+            started: Instant::now(),
+            shown: false,
+            enabled,
+        }
+    }
+
+    /// Sets the position; the bar appears after a second of work.
+    pub fn set(&mut self, pos: u64) {
+        if self.enabled && !self.shown && self.started.elapsed() > Duration::from_secs(1) {
+            self.bar.set_draw_target(ProgressDrawTarget::stderr());
+            self.shown = true;
+        }
+        self.bar.set_position(pos);
+    }
+
+    /// Removes the bar.
+    pub fn finish(self) {
+        self.bar.finish_and_clear();
+    }
+}

@@ -1,0 +1,173 @@
+//! `gdio lookup` on the GPU: btree_lookup.comp, one lane per key walk, every node a READ the
+//! lane chose from the node before.
+
+use std::fs::File;
+use std::time::Duration;
+
+use anyhow::{Context as _, Result};
+use gdio_protocol::FileAccess;
+use gdio_pump::Pump;
+use gdio_vulkan::shaders::{self, BtreeLookupParams, BtreeStatus, BTREE_NODE_BYTES};
+use gdio_vulkan::{
+    BufferSlice, ComputePipeline, MappedBuffer, Placement, PumpQueue, PumpWindow, QueueBuffers,
+};
+
+use crate::btree::{Found, Superblock};
+use crate::gpu::Gpu;
+use crate::progress::Progress;
+use crate::work::lanes;
+
+/// One key's result from a GPU (or CPU-orchestrated) walk.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct KeyResult {
+    /// Found with a value, or absent.
+    pub found: Found,
+    /// Nodes read.
+    pub nodes: u32,
+}
+
+/// A batch of lookups.
+#[derive(Debug, Clone)]
+pub struct Lookups {
+    /// Per key, in input order.
+    pub results: Vec<KeyResult>,
+    /// Time from the first dispatch to the last completion.
+    pub elapsed: Duration,
+    /// Dispatches.
+    pub dispatches: u32,
+    /// Node READs.
+    pub reads: u64,
+}
+
+/// Default lanes for a device.
+#[must_use]
+pub fn default_lanes(gpu: &Gpu) -> u32 {
+    if gpu.is_cpu() {
+        32
+    } else {
+        1024
+    }
+}
+
+/// Uploads keys (u64, lo word first) into a host-cached buffer.
+pub fn key_buffer(gpu: &Gpu, keys: &[u64]) -> Result<MappedBuffer> {
+    let b = MappedBuffer::new(&gpu.ctx, keys.len().max(1) * 8, Placement::HostCached)?;
+    let bytes: Vec<u8> = keys.iter().flat_map(|k| k.to_le_bytes()).collect();
+    b.write(0, &bytes)?;
+    Ok(b)
+}
+
+/// Decodes the shaders' result words.
+pub fn decode(words: &[u32]) -> Result<Vec<KeyResult>> {
+    words
+        .chunks(shaders::BTREE_RESULT_WORDS)
+        .enumerate()
+        .map(|(i, w)| {
+            let v = u64::from(w[1]) | (u64::from(w[2]) << 32);
+            match BtreeStatus::from_word(w[0]) {
+                BtreeStatus::Found => Ok(KeyResult {
+                    found: Found::Value(v),
+                    nodes: w[3],
+                }),
+                BtreeStatus::Absent => Ok(KeyResult {
+                    found: Found::Absent,
+                    nodes: w[3],
+                }),
+                BtreeStatus::Active => anyhow::bail!("key {i}: the walk did not finish"),
+                BtreeStatus::Corrupt => anyhow::bail!(
+                    "key {i}: read a node that is not a B-tree node (kind {}, {} keys): is the index a gdio B-tree?",
+                    w[1],
+                    w[2]
+                ),
+            }
+        })
+        .collect()
+}
+
+/// Looks `keys` up in the index `file` (superblock `sb`) with `lanes` shader lanes.
+pub fn lookup(
+    gpu: &Gpu,
+    file: File,
+    sb: &Superblock,
+    keys: &[u64],
+    lanes: u32,
+    progress: bool,
+) -> Result<Lookups> {
+    let ctx = &gpu.ctx;
+    let nkeys = u32::try_from(keys.len()).context("at most 2^32-1 keys per lookup run")?;
+    let lanes = lanes.clamp(1, 65_536).min(nkeys.max(1));
+    let queue = PumpQueue::new(QueueBuffers::new(ctx, lanes, &gpu.plan)?);
+    let window = PumpWindow::new(MappedBuffer::new(
+        ctx,
+        lanes as usize * BTREE_NODE_BYTES,
+        gpu.plan.read_window,
+    )?);
+    let key_buf = key_buffer(gpu, keys)?;
+    let results = MappedBuffer::new(
+        ctx,
+        keys.len().max(1) * shaders::BTREE_RESULT_WORDS * 4,
+        Placement::HostCached,
+    )?;
+    let state = lanes::state_buffer(ctx, lanes)?;
+    let pipe = ComputePipeline::new(ctx, shaders::BTREE_LOOKUP, 6, 32)?;
+    let pump = gpu.spawn_pump(|mode| {
+        Pump::builder()
+            .queue(queue.clone())
+            .window(window.clone(), mode, window.read_access())
+            .name("gdio-pump-lookup")
+    })?;
+    let fid = pump.add_file(
+        file,
+        FileAccess {
+            readable: true,
+            writable: false,
+        },
+    )?;
+    let params = BtreeLookupParams {
+        file: fid.0,
+        window: 0,
+        nkeys,
+        lanes,
+        root: sb.root,
+        budgets: gpu.budgets,
+    };
+    let set = pipe.bind(&[
+        queue.request_slice(),
+        queue.completion_slice(),
+        window.slice(),
+        BufferSlice::whole(&state),
+        BufferSlice::whole(&key_buf),
+        BufferSlice::whole(&results),
+    ])?;
+    gpu.warm(
+        &pipe,
+        &set,
+        &BtreeLookupParams { lanes: 0, ..params }.to_bytes(),
+    )?;
+    let mut bar = Progress::new(u64::from(nkeys), "lookup", false, progress);
+    let reads0 = pump.stats().completed;
+    let driven = gpu.drive(
+        &pipe,
+        &set,
+        &params.to_bytes(),
+        lanes.div_ceil(shaders::LANES_PER_GROUP),
+        || Ok(lanes::check(&state, lanes, "key")?.1),
+        || {
+            let r = pump.stats().completed - reads0;
+            bar.set((r / u64::from(sb.height.max(1))).min(u64::from(nkeys)));
+            r
+        },
+    );
+    bar.finish();
+    let reads = pump.stats().completed - reads0;
+    drop(set);
+    pump.stop()?;
+    let driven = driven?;
+    let words = results.read_u32s(0, keys.len() * shaders::BTREE_RESULT_WORDS)?;
+    Ok(Lookups {
+        results: decode(&words)?,
+        elapsed: driven.elapsed,
+        dispatches: driven.dispatches,
+        reads,
+    })
+}

@@ -1,0 +1,9 @@
+//! What the GPU does for the commands and the benchmarks: each module runs one workload,
+//! through gdio or the CPU-orchestrated way, and returns numbers and results.
+
+pub mod lanes;
+pub mod lookup;
+pub mod nop;
+pub mod orchestrated;
+pub mod random;
+pub mod sum;

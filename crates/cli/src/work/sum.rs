@@ -1,0 +1,244 @@
+//! `gdio sum` on the GPU: crc_stream.comp streams a file through gdio (the pump READs chunks
+//! into a window ring the shader consumes) and computes each chunk's CRC-32C; the host combines
+//! them into the file's standard CRC-32C.
+
+use std::fs::File;
+use std::path::Path;
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::{Context as _, Result};
+use gdio_protocol::FileAccess;
+use gdio_pump::{Pump, PumpHandle};
+use gdio_vulkan::patterns::{crc32c_of_chunks, crc32c_tables};
+use gdio_vulkan::shaders::{self, Chunks, CrcStreamParams};
+use gdio_vulkan::{
+    BufferSlice, ComputePipeline, MappedBuffer, Placement, PumpQueue, PumpWindow, QueueBuffers,
+};
+
+use crate::gpu::Gpu;
+use crate::progress::Progress;
+use crate::work::lanes;
+
+/// Chunk size and lanes of a streaming run.
+#[derive(Debug, Clone, Copy)]
+pub struct StreamShape {
+    /// Bytes per READ (a multiple of 16).
+    pub chunk: u32,
+    /// Lanes, two READs in flight each.
+    pub lanes: u32,
+}
+
+impl StreamShape {
+    /// The shape for `gpu`, with the user's overrides checked.
+    pub fn new(gpu: &Gpu, chunk: Option<u64>, lanes: Option<u32>) -> Result<StreamShape> {
+        let cpu = gpu.is_cpu();
+        let chunk = chunk.unwrap_or(if cpu { 64 << 10 } else { 1 << 20 });
+        // Lavapipe caps an invocation's loops: a chunk's checksum loop must fit one dispatch.
+        let max = if cpu { 512 << 10 } else { 64 << 20 };
+        if chunk < 16 || chunk % 16 != 0 || chunk > max {
+            anyhow::bail!(
+                "--chunk {chunk}: use a multiple of 16 bytes between 16 and {} on this device",
+                crate::units::bytes(max)
+            );
+        }
+        let lanes = lanes.unwrap_or(if cpu { 8 } else { 128 });
+        if lanes == 0 || lanes > 16_384 {
+            anyhow::bail!("--lanes {lanes}: use 1..=16384");
+        }
+        Ok(StreamShape {
+            chunk: chunk as u32,
+            lanes,
+        })
+    }
+
+    /// Window bytes: two chunk regions per lane.
+    #[must_use]
+    pub fn window_bytes(&self) -> usize {
+        2 * self.lanes as usize * self.chunk as usize
+    }
+}
+
+/// One file's checksum, as the GPU computed it.
+#[derive(Debug, Clone)]
+pub struct GpuSum {
+    /// Bytes checksummed.
+    pub bytes: u64,
+    /// Standard CRC-32C of the file.
+    pub crc32c: u32,
+    /// Time from the first dispatch to the last completion.
+    pub elapsed: Duration,
+    /// Dispatches it took.
+    pub dispatches: u32,
+}
+
+/// A pump, a queue, a window ring and the pipeline, reused for several files.
+pub struct Streamer<'g> {
+    gpu: &'g Gpu,
+    shape: StreamShape,
+    queue: Arc<PumpQueue>,
+    window: Arc<PumpWindow>,
+    tables: MappedBuffer,
+    state: MappedBuffer,
+    pipe: ComputePipeline,
+    pump: Option<PumpHandle>,
+    warmed: bool,
+}
+
+impl<'g> Streamer<'g> {
+    /// Allocates the queue and the window and starts a pump.
+    pub fn new(gpu: &'g Gpu, shape: StreamShape) -> Result<Streamer<'g>> {
+        let ctx = &gpu.ctx;
+        let queue = PumpQueue::new(QueueBuffers::new(ctx, 2 * shape.lanes, &gpu.plan)?);
+        let window = PumpWindow::new(
+            MappedBuffer::new(ctx, shape.window_bytes(), gpu.plan.read_window)
+                .context("allocating the window ring")?,
+        );
+        let tables = MappedBuffer::new(ctx, shaders::CRC_TABLE_WORDS * 4, Placement::HostCached)?;
+        tables.write_u32s(0, &crc32c_tables())?;
+        let state = lanes::state_buffer(ctx, shape.lanes)?;
+        let pipe = ComputePipeline::new(ctx, shaders::CRC_STREAM, 6, 32)?;
+        let pump = gpu.spawn_pump(|mode| {
+            Pump::builder()
+                .queue(queue.clone())
+                .window(window.clone(), mode, window.read_access())
+                .name("gdio-pump-sum")
+        })?;
+        Ok(Streamer {
+            gpu,
+            shape,
+            queue,
+            window,
+            tables,
+            state,
+            pipe,
+            pump: Some(pump),
+            warmed: false,
+        })
+    }
+
+    fn pump(&self) -> &PumpHandle {
+        self.pump.as_ref().expect("pump runs until drop")
+    }
+
+    /// Checksums one file on the GPU.
+    pub fn sum(&mut self, path: &Path, progress: bool) -> Result<GpuSum> {
+        let file = File::open(path).with_context(|| format!("cannot open {}", path.display()))?;
+        let len = file
+            .metadata()
+            .with_context(|| format!("cannot stat {}", path.display()))?
+            .len();
+        if !file.metadata()?.is_file() {
+            anyhow::bail!("{} is not a regular file", path.display());
+        }
+        let chunks = Chunks::new(len, self.shape.chunk);
+        let ctx = &self.gpu.ctx;
+        let crcs = MappedBuffer::new(
+            ctx,
+            (chunks.count.max(1) as usize) * 4,
+            Placement::HostCached,
+        )?;
+        let fid = self.pump().add_file(
+            file,
+            FileAccess {
+                readable: true,
+                writable: false,
+            },
+        )?;
+        let lanes = self.shape.lanes.min(chunks.count.max(1));
+        let params = CrcStreamParams {
+            file: fid.0,
+            window: 0,
+            chunks,
+            lanes,
+            budgets: self.gpu.budgets,
+        };
+        let set = self.pipe.bind(&[
+            self.queue.request_slice(),
+            self.queue.completion_slice(),
+            self.window.slice(),
+            BufferSlice::whole(&self.state),
+            BufferSlice::whole(&crcs),
+            BufferSlice::whole(&self.tables),
+        ])?;
+        if !self.warmed {
+            let idle = CrcStreamParams { lanes: 0, ..params };
+            self.gpu.warm(&self.pipe, &set, &idle.to_bytes())?;
+            self.warmed = true;
+        }
+        self.state.fill(0, self.state.len(), 0)?;
+        let pump = self.pump.as_ref().expect("pump runs until drop");
+        let base = pump.stats().bytes;
+        let mut bar = Progress::new(len, "checksum", true, progress);
+        let state = &self.state;
+        let driven = self.gpu.drive(
+            &self.pipe,
+            &set,
+            &params.to_bytes(),
+            lanes.div_ceil(shaders::LANES_PER_GROUP),
+            || Ok(lanes::check(state, lanes, "chunk")?.1),
+            || {
+                let b = pump.stats().bytes - base;
+                bar.set(b);
+                b
+            },
+        );
+        bar.finish();
+        drop(set);
+        pump.remove_file(fid)?;
+        let driven = driven?;
+        let (states, _) = lanes::check(&self.state, lanes, "chunk")?;
+        let bytes: u64 = states.iter().map(|s| u64::from(s.extra[2])).sum();
+        // ST_C counts bytes per lane in 32 bits: compare modulo 2^32 per lane is not enough for
+        // huge files, so check the chunk counts instead, and bytes only where they fit.
+        let chunks_done: u64 = states.iter().map(|s| u64::from(s.progress)).sum();
+        if chunks_done != u64::from(chunks.count) || (len < 1 << 32 && bytes != len) {
+            anyhow::bail!(
+                "the shader consumed {chunks_done} of {} chunks ({bytes} of {len} bytes)",
+                chunks.count
+            );
+        }
+        let words = crcs.read_u32s(0, chunks.count as usize)?;
+        let crc = crc32c_of_chunks(&words, u64::from(chunks.chunk), u64::from(chunks.last_len));
+        Ok(GpuSum {
+            bytes: len,
+            crc32c: crc,
+            elapsed: driven.elapsed,
+            dispatches: driven.dispatches,
+        })
+    }
+
+    /// Stops the pump (draining it) and frees everything.
+    pub fn finish(mut self) -> Result<()> {
+        if let Some(p) = self.pump.take() {
+            p.stop()?;
+        }
+        Ok(())
+    }
+}
+
+impl Drop for Streamer<'_> {
+    fn drop(&mut self) {
+        // The pump must drain before the window goes: stop it first (PumpHandle's drop also
+        // stops it, and it holds its own Arc of every window anyway).
+        if let Some(p) = self.pump.take() {
+            let _ = p.stop();
+        }
+    }
+}
+
+/// The standard CRC-32C of a file computed on the CPU (hardware CRC32 instructions where the
+/// CPU has them), reading it in 8 MiB blocks.
+pub fn cpu_crc32c(path: &Path) -> Result<u32> {
+    use std::io::Read;
+    let mut f = File::open(path).with_context(|| format!("cannot open {}", path.display()))?;
+    let mut buf = vec![0u8; 8 << 20];
+    let mut crc = 0u32;
+    loop {
+        let n = f.read(&mut buf)?;
+        if n == 0 {
+            return Ok(crc);
+        }
+        crc = crc32c::crc32c_append(crc, &buf[..n]);
+    }
+}

@@ -1,0 +1,100 @@
+#version 460
+// Data-dependent IO: B-tree lookups where every READ depends on the node the GPU just read.
+// Lane L (of `lanes`) looks up keys k = L + j*lanes. For each key it READs the root node into
+// its own window region (bytes L*4096 ..), searches it on the GPU, READs the child it chose,
+// and so on down to a leaf, then writes the key's result. One READ in flight per lane, through
+// slot L. Node format: btree.glsl.
+//
+// bindings: 0 request region, 1 completion region, 2 the window (lanes * 4096 bytes),
+//           3 state (8 words per lane: ST_PROGRESS = keys finished, ST_PHASE = 1 while a READ
+//             is published, ST_A/ST_B = the offset of the node being read (0: the root),
+//             ST_C = nodes read for the current key),
+//           4 keys (u64 each, lo word first), 5 results (4 words per key, see btree.glsl)
+#extension GL_GOOGLE_include_directive : require
+#include "gdio.glsl"
+#include "gdio_demo.glsl"
+
+layout(local_size_x = GDIO_LANES) in;
+layout(set = 0, binding = 2, std430) coherent readonly buffer Window { uint win[]; };
+layout(set = 0, binding = 3, std430) buffer State { uint st[]; };
+layout(set = 0, binding = 4, std430) readonly buffer Keys { uint keys[]; };
+layout(set = 0, binding = 5, std430) writeonly buffer Results { uint res[]; };
+layout(push_constant) uniform Params {
+    uint file;
+    uint window;
+    uint nkeys;
+    uint lanes;
+    uint root_lo;
+    uint root_hi;
+    uint iter_budget;
+    uint wait_budget;
+} pc;
+
+uint node_base;
+#define BTREE_NODE(i) win[node_base + (i)]
+#include "btree.glsl"
+
+const uint NODE_BYTES = 4096u;
+
+void main() {
+    uint lane = gl_GlobalInvocationID.x;
+    uint s = lane * 8u;
+    if (lane >= pc.lanes || st[s + ST_STATUS] != STATUS_RUNNING) {
+        return;
+    }
+    gdio_begin();
+    node_base = lane * (NODE_BYTES / 4u);
+    uint mine = pc.nkeys > lane ? (pc.nkeys - lane + pc.lanes - 1u) / pc.lanes : 0u;
+    uint j = st[s + ST_PROGRESS];
+    bool published = st[s + ST_PHASE] == 1u;
+    uvec2 off = uvec2(st[s + ST_A], st[s + ST_B]);
+    uint steps = st[s + ST_C];
+    bool go = j < mine;
+    while (go) {
+        uint k = lane + j * pc.lanes;
+        if (off == uvec2(0u)) {
+            off = uvec2(pc.root_lo, pc.root_hi);
+        }
+        if (!published) {
+            gdio_publish_read(lane, pc.file, pc.window, lane * NODE_BYTES, off.x, off.y,
+                              NODE_BYTES, k);
+            published = true;
+        }
+        int r = gdio_wait(lane, gdio_last_published(lane), pc.wait_budget);
+        if (r == GDIO_TIMEOUT) {
+            go = false;
+        } else if (r != int(NODE_BYTES)) {
+            st[s + ST_STATUS] = STATUS_FAILED;
+            st[s + ST_ERROR] = uint(r);
+            st[s + ST_WHERE] = k;
+            published = false;
+            go = false;
+        } else {
+            published = false;
+            steps += 1u;
+            uvec3 o = btree_step(uvec2(keys[2u * k], keys[2u * k + 1u]));
+            if (o.x == BT_ACTIVE && steps < 64u) {
+                off = o.yz;
+            } else {
+                res[4u * k] = o.x == BT_ACTIVE ? BT_CORRUPT : o.x;
+                res[4u * k + 1u] = o.y;
+                res[4u * k + 2u] = o.z;
+                res[4u * k + 3u] = steps;
+                off = uvec2(0u);
+                steps = 0u;
+                j += 1u;
+            }
+            go = j < mine;
+        }
+        gdio_iters += 2u;
+        go = go && gdio_budget_left(gdio_iters, pc.wait_budget + 4u, pc.iter_budget);
+    }
+    st[s + ST_PROGRESS] = j;
+    st[s + ST_PHASE] = published ? 1u : 0u;
+    st[s + ST_A] = off.x;
+    st[s + ST_B] = off.y;
+    st[s + ST_C] = steps;
+    if (j >= mine && st[s + ST_STATUS] == STATUS_RUNNING) {
+        st[s + ST_STATUS] = STATUS_DONE;
+    }
+}

@@ -1,0 +1,111 @@
+#version 460
+// Streams a file through a ring of window regions, as stream_sum.comp does, and computes the
+// CRC-32C of every chunk; the host combines the chunk CRCs into the file's standard CRC-32C
+// (gdio_vulkan::patterns::crc32c_combine). What `gdio sum` runs.
+//
+// The file is `nchunks` chunks of `chunk` bytes, the last one `last_len` bytes. Lane L (of
+// `lanes`) takes chunks c = L + j*lanes, j = 0, 1, ..., keeping up to two READs in flight in
+// its two slots (2L, 2L+1), whose window regions start at byte (slot * chunk) of window
+// `window`. A READ that does not return the chunk's length fails the lane (ST_ERROR = the
+// result, ST_WHERE = the chunk).
+//
+// bindings: 0 request region, 1 completion region, 2 the window, 3 state (8 words per lane:
+//           ST_PROGRESS = chunks consumed, ST_B = chunks issued, ST_C = bytes consumed),
+//           4 chunk CRCs (one word per chunk, written by the lane that consumed it),
+//           5 CRC tables (1024 words, patterns::crc32c_tables)
+#extension GL_GOOGLE_include_directive : require
+#include "gdio.glsl"
+#include "gdio_demo.glsl"
+#define GDIO_CRC_TABLE_BINDING 5
+#include "crc32c.glsl"
+
+layout(local_size_x = GDIO_LANES) in;
+layout(set = 0, binding = 2, std430) coherent readonly buffer Window { uint win[]; };
+layout(set = 0, binding = 3, std430) buffer State { uint st[]; };
+layout(set = 0, binding = 4, std430) writeonly buffer Crcs { uint crcs[]; };
+layout(push_constant) uniform Params {
+    uint file;
+    uint window;
+    uint nchunks;
+    uint last_len;    // bytes in the last chunk (1..=chunk)
+    uint chunk;       // bytes per chunk, a multiple of 16
+    uint lanes;       // invocations taking part (<= dispatched invocations)
+    uint iter_budget;
+    uint wait_budget;
+} pc;
+
+const uint DEPTH = 2u;
+
+uint chunk_of(uint lane, uint j) { return lane + j * pc.lanes; }
+uint slot_of(uint lane, uint j) { return lane * DEPTH + (j % DEPTH); }
+uint len_of(uint c) { return c + 1u == pc.nchunks ? pc.last_len : pc.chunk; }
+
+void main() {
+    uint table_iters = crc32c_load_tables();
+    uint lane = gl_GlobalInvocationID.x;
+    uint s = lane * 8u;
+    if (lane >= pc.lanes || st[s + ST_STATUS] != STATUS_RUNNING) {
+        return;
+    }
+    gdio_begin();
+    gdio_iters += table_iters;
+    uint mine = pc.nchunks > lane ? (pc.nchunks - lane + pc.lanes - 1u) / pc.lanes : 0u;
+    uint consumed = st[s + ST_PROGRESS];
+    uint issued = st[s + ST_B];
+    uint bytes = st[s + ST_C];
+    uint chunk_iters = pc.chunk / 16u + 2u;
+    bool go = consumed < mine;
+    while (go) {
+        while (issued < mine && issued - consumed < DEPTH) {
+            uint c = chunk_of(lane, issued);
+            uint slot = slot_of(lane, issued);
+            uint off_hi;
+            uint off_lo;
+            umulExtended(c, pc.chunk, off_hi, off_lo);
+            gdio_publish_read(slot, pc.file, pc.window, slot * pc.chunk, off_lo, off_hi,
+                              len_of(c), c);
+            issued += 1u;
+            gdio_iters += 1u;
+        }
+        uint c = chunk_of(lane, consumed);
+        uint slot = slot_of(lane, consumed);
+        int r = gdio_wait(slot, gdio_last_published(slot), pc.wait_budget);
+        if (r == GDIO_TIMEOUT) {
+            go = false;
+        } else if (r < 0 || uint(r) != len_of(c)) {
+            st[s + ST_STATUS] = STATUS_FAILED;
+            st[s + ST_ERROR] = uint(r);
+            st[s + ST_WHERE] = c;
+            go = false;
+        } else {
+            uint full = uint(r) / 4u;
+            uint base = slot * (pc.chunk / 4u);
+            uint crc = 0xFFFFFFFFu;
+            for (uint k = 0u; k < full; k += 4u) {
+                for (uint u = 0u; u < 4u; u++) {
+                    if (k + u < full) {
+                        crc = crc32c_word(crc, win[base + k + u]);
+                    }
+                }
+                gdio_iters += 1u;
+            }
+            uint tail = uint(r) & 3u;
+            if (tail != 0u) {
+                crc = crc32c_tail(crc, win[base + full], tail);
+            }
+            crcs[c] = crc ^ 0xFFFFFFFFu;
+            bytes += uint(r);
+            consumed += 1u;
+            go = consumed < mine;
+        }
+        gdio_iters += 1u;
+        go = go && gdio_budget_left(gdio_iters, pc.wait_budget + chunk_iters + DEPTH + 2u,
+                                    pc.iter_budget);
+    }
+    st[s + ST_PROGRESS] = consumed;
+    st[s + ST_B] = issued;
+    st[s + ST_C] = bytes;
+    if (consumed >= mine && st[s + ST_STATUS] == STATUS_RUNNING) {
+        st[s + ST_STATUS] = STATUS_DONE;
+    }
+}

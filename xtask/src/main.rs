@@ -147,14 +147,15 @@ fn bench(args: &[String]) -> Result<(), String> {
     for (name, pkg, bench) in [
         ("uring", "gdio-uring", "uring_vs_fio"),
         ("pump", "gdio-pump", "pump_vs_fio"),
+        ("pump", "gdio-pump", "idle_policy"),
     ] {
         if all || which == name {
             run(
-                &format!("bench {name} (vs fio, same run)"),
+                &format!("bench {name}: {bench}"),
                 cargo()
                     .args(["bench", "-p", pkg, "--bench", bench])
                     .env("GDIO_BENCH_QUICK", env_quick)
-                    .env("GDIO_BENCH_OUT", out.join(format!("{name}.json"))),
+                    .env("GDIO_BENCH_OUT", out.join(format!("{bench}.json"))),
             )?;
         }
     }

@@ -2,7 +2,11 @@
 //! the CPU-emulated device, the tests and the models run.
 //!
 //! Slots are owned: each slot has one device writer (a lane or a workgroup), so issuing needs
-//! no atomic read-modify-write over PCIe. The device writes only the request region and reads
+//! no atomic read-modify-write over PCIe. The device operations map to this API as follows:
+//! *reserve* a slot = check [`DeviceQueue::is_idle`] on a slot the lane owns; *publish* =
+//! [`DeviceQueue::publish`]; *poll* = [`DeviceQueue::poll`] (or the bounded
+//! [`DeviceQueue::wait`]); *release* happens when a poll returns [`Poll::Done`]: reading the
+//! result is the last access, and the slot is idle again. The device writes only the request region and reads
 //! the completion region, plus its own publish words (to resynchronise after a re-dispatch).
 
 use crate::codes::{PumpState, ResultCode};

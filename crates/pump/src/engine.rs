@@ -8,7 +8,7 @@ use std::time::{Duration, Instant};
 use gdio_protocol::{
     Claim, Generation, HostQueue, Limits, Op, PumpState, ResultCode, ValidRequest,
 };
-use gdio_uring::{errno_code, Completion, FileHandle, OpKind, Ring, WindowHandle};
+use gdio_uring::{errno_code, Completion, FileHandle, OpKind, Ring, Transfer, WindowHandle};
 
 use crate::builder::{FileSpec, PumpBuilder, WindowMode, WindowSpec};
 use crate::handle::{Command, FileId, Reply, WindowId};
@@ -470,25 +470,17 @@ impl<'q> Engine<'q> {
             ValidRequest::Read(t) | ValidRequest::Write(t) => {
                 let epoch = q.epochs.track();
                 q.meta[c.slot as usize].epoch = Some(epoch);
-                let (file, window) = (FileHandle(t.file), WindowHandle(t.window));
-                let (window_offset, file_offset, len) =
-                    (u64::from(t.window_offset), t.file_offset, t.len);
+                let transfer = Transfer {
+                    file: FileHandle(t.file),
+                    window: WindowHandle(t.window),
+                    window_offset: u64::from(t.window_offset),
+                    file_offset: t.file_offset,
+                    len: t.len,
+                };
                 let op = if matches!(valid, ValidRequest::Read(_)) {
-                    OpKind::Read {
-                        file,
-                        window,
-                        window_offset,
-                        file_offset,
-                        len,
-                    }
+                    OpKind::Read(transfer)
                 } else {
-                    OpKind::Write {
-                        file,
-                        window,
-                        window_offset,
-                        file_offset,
-                        len,
-                    }
+                    OpKind::Write(transfer)
                 };
                 if self
                     .ring

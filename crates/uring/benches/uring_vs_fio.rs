@@ -4,7 +4,7 @@
 use std::time::{Duration, Instant};
 
 use gdio_bench_support::{fio, report, Case, Offsets, Rate, Row, Settings, CASES};
-use gdio_uring::{OpKind, Ring};
+use gdio_uring::{OpKind, Ring, Transfer};
 
 fn main() {
     let s = Settings::from_env();
@@ -42,12 +42,14 @@ fn gdio_case(path: &std::path::Path, size: u64, c: &Case, secs: f64) -> Rate {
     // SAFETY: `buf` stays alive until after `ring` is dropped (explicit drops at the end).
     let win = unsafe { ring.register_window(buf.as_mut_ptr(), buf_len) }.expect("register window");
     let mut offsets = Offsets::new(c, size);
-    let op = |slot: u64, off: u64| OpKind::Read {
-        file,
-        window: win,
-        window_offset: slot * u64::from(c.bs),
-        file_offset: off,
-        len: c.bs,
+    let op = |slot: u64, off: u64| {
+        OpKind::Read(Transfer {
+            file,
+            window: win,
+            window_offset: slot * u64::from(c.bs),
+            file_offset: off,
+            len: c.bs,
+        })
     };
     for slot in 0..u64::from(c.qd) {
         ring.push(slot, op(slot, offsets.next().unwrap_or(0)))

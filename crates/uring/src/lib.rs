@@ -11,14 +11,14 @@
 //! and drain everything so the kernel is provably done with the windows.
 //!
 //! ```no_run
-//! use gdio_uring::{OpKind, Ring};
+//! use gdio_uring::{OpKind, Ring, Transfer};
 //! # fn main() -> Result<(), gdio_uring::Error> {
 //! let mut ring = Ring::builder().entries(64).build()?;
 //! let file = ring.register_file(std::fs::File::open("/etc/hostname").unwrap().into())?;
 //! let mut buf = vec![0u8; 4096];
 //! // SAFETY: `buf` outlives the ring.
 //! let win = unsafe { ring.register_window(buf.as_mut_ptr(), buf.len())? };
-//! ring.push(7, OpKind::Read { file, window: win, window_offset: 0, file_offset: 0, len: 4096 })?;
+//! ring.push(7, OpKind::Read(Transfer { file, window: win, window_offset: 0, file_offset: 0, len: 4096 }))?;
 //! ring.submit_and_wait(1, None)?;
 //! ring.reap(|c| println!("{} -> {:?}", c.user_data, c.result));
 //! # drop(ring);
@@ -36,7 +36,7 @@ mod windows;
 pub use builder::{RingBuilder, MAX_FIXED_BUFFER};
 pub use error::Error;
 pub use files::FileHandle;
-pub use op::{errno_code, Completion, OpKind};
+pub use op::{errno_code, Completion, OpKind, Transfer};
 pub use probe::{probe, Features};
 pub use ring::{Ring, MAX_RETRIES};
 pub use rustix::io::Errno;

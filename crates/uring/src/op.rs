@@ -5,40 +5,33 @@ use rustix::io::Errno;
 
 use crate::{FileHandle, WindowHandle};
 
+/// A transfer between a registered file and a window.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Transfer {
+    /// Registered file.
+    pub file: FileHandle,
+    /// Window read into or written from.
+    pub window: WindowHandle,
+    /// Byte offset inside the window.
+    pub window_offset: u64,
+    /// Byte offset inside the file (ignored for pipes and sockets).
+    pub file_offset: u64,
+    /// Bytes to transfer.
+    pub len: u32,
+}
+
 /// One operation for [`Ring::push`](crate::Ring::push).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum OpKind {
     /// Read `len` bytes at `file_offset` of `file` into `window` at `window_offset`.
     ///
     /// Short reads are continued until `len` is done or end of file; the result is the byte
-    /// count actually read. For non-seekable files (pipes, sockets) `file_offset` is ignored.
-    Read {
-        /// Registered file to read from.
-        file: FileHandle,
-        /// Window to read into.
-        window: WindowHandle,
-        /// Byte offset inside the window.
-        window_offset: u64,
-        /// Byte offset inside the file.
-        file_offset: u64,
-        /// Bytes to read.
-        len: u32,
-    },
+    /// count actually read.
+    Read(Transfer),
     /// Write `len` bytes from `window` at `window_offset` to `file` at `file_offset`.
     ///
     /// Short writes are continued until `len` is done.
-    Write {
-        /// Registered file to write to.
-        file: FileHandle,
-        /// Window to write from.
-        window: WindowHandle,
-        /// Byte offset inside the window.
-        window_offset: u64,
-        /// Byte offset inside the file.
-        file_offset: u64,
-        /// Bytes to write.
-        len: u32,
-    },
+    Write(Transfer),
     /// `fsync(2)` (or `fdatasync(2)` when `datasync`) the file.
     Fsync {
         /// Registered file to sync.
@@ -222,30 +215,17 @@ pub(crate) fn new_slot(user_data: u64, op: &OpKind) -> Slot {
         ..Slot::EMPTY
     };
     match *op {
-        OpKind::Read {
-            file,
-            window,
-            window_offset,
-            file_offset,
-            len,
-        }
-        | OpKind::Write {
-            file,
-            window,
-            window_offset,
-            file_offset,
-            len,
-        } => {
-            s.code = if matches!(op, OpKind::Read { .. }) {
+        OpKind::Read(t) | OpKind::Write(t) => {
+            s.code = if matches!(op, OpKind::Read(_)) {
                 Code::Read
             } else {
                 Code::Write
             };
-            s.file = file.0;
-            s.window = window.0;
-            s.window_offset = window_offset;
-            s.file_offset = file_offset;
-            s.remaining = len;
+            s.file = t.file.0;
+            s.window = t.window.0;
+            s.window_offset = t.window_offset;
+            s.file_offset = t.file_offset;
+            s.remaining = t.len;
         }
         OpKind::Fsync { file, datasync } => {
             s.code = Code::Fsync { datasync };

@@ -12,7 +12,7 @@ use rustix::io::Errno;
 use crate::builder::{RingBuilder, MAX_FIXED_BUFFER};
 use crate::error::errno_of;
 use crate::files::{FileEntry, FileHandle, FileTable};
-use crate::op::{new_slot, Code, Completion, OpKind, Place, Slab};
+use crate::op::{new_slot, Code, Completion, OpKind, Place, Slab, Transfer};
 use crate::probe::Features;
 use crate::windows::{Window, WindowHandle, WindowInfo, WindowKind, WindowTable};
 use crate::Error;
@@ -502,20 +502,14 @@ impl State {
     /// Checks handles and bounds of `op`.
     fn validate(&self, op: &OpKind) -> Result<(), Error> {
         match *op {
-            OpKind::Read {
-                file,
-                window,
-                window_offset,
-                file_offset,
-                len,
-            }
-            | OpKind::Write {
-                file,
-                window,
-                window_offset,
-                file_offset,
-                len,
-            } => {
+            OpKind::Read(t) | OpKind::Write(t) => {
+                let Transfer {
+                    file,
+                    window,
+                    window_offset,
+                    file_offset,
+                    len,
+                } = t;
                 if self.files.get(file).is_none() {
                     return Err(Error::BadFile(file));
                 }
@@ -775,13 +769,13 @@ mod tests {
     fn read_slot(len: u32) -> crate::op::Slot {
         new_slot(
             1,
-            &OpKind::Read {
+            &OpKind::Read(Transfer {
                 file: FileHandle(0),
                 window: WindowHandle(0),
                 window_offset: 0,
                 file_offset: 0,
                 len,
-            },
+            }),
         )
     }
 

@@ -8,7 +8,7 @@ use std::os::fd::AsFd;
 use std::time::Duration;
 
 use common::{file_with, pipe, random_bytes, wait_n, Mem};
-use gdio_uring::{Errno, Error, OpKind, Ring};
+use gdio_uring::{Errno, Error, OpKind, Ring, Transfer};
 
 /// A write through a read-only descriptor completes with EBADF.
 #[test]
@@ -25,13 +25,13 @@ fn write_to_read_only_fd_is_ebadf() {
     let w = unsafe { ring.register_window(mem.ptr(), 4096) }.unwrap();
     ring.push(
         1,
-        OpKind::Write {
+        OpKind::Write(Transfer {
             file,
             window: w,
             window_offset: 0,
             file_offset: 0,
             len: 4096,
-        },
+        }),
     )
     .unwrap();
     assert_eq!(wait_n(&mut ring, 1)[0].result, Err(Errno::BADF));
@@ -70,13 +70,13 @@ fn enospc_on_tiny_tmpfs() {
         let w = unsafe { ring.register_window(mem.ptr(), 256 << 10) }.unwrap();
         ring.push(
             1,
-            OpKind::Write {
+            OpKind::Write(Transfer {
                 file,
                 window: w,
                 window_offset: 0,
                 file_offset: 0,
                 len: 256 << 10,
-            },
+            }),
         )
         .unwrap();
         let r = wait_n(&mut ring, 1)[0].result;
@@ -150,13 +150,13 @@ fn unpinnable_memory() {
     let w = unsafe { ring.add_unregistered_window(shared.cast(), 65536) }.unwrap();
     ring.push(
         1,
-        OpKind::Read {
+        OpKind::Read(Transfer {
             file,
             window: w,
             window_offset: 0,
             file_offset: 0,
             len: 4096,
-        },
+        }),
     )
     .unwrap();
     assert_eq!(wait_n(&mut ring, 1)[0].result, Ok(4096));
@@ -182,13 +182,13 @@ fn cancel_blocked_reads() {
     for i in 0..N {
         ring.push(
             i,
-            OpKind::Read {
+            OpKind::Read(Transfer {
                 file,
                 window: win,
                 window_offset: i * 1024,
                 file_offset: 0,
                 len: 1024,
-            },
+            }),
         )
         .unwrap();
     }
@@ -236,13 +236,13 @@ fn busy_window_and_file_churn() {
     let win2 = unsafe { ring.add_unregistered_window(mem.ptr(), 8192) }.unwrap();
     ring.push(
         1,
-        OpKind::Read {
+        OpKind::Read(Transfer {
             file: pipe_h,
             window: win,
             window_offset: 0,
             file_offset: 0,
             len: 100,
-        },
+        }),
     )
     .unwrap();
     ring.submit().unwrap();
@@ -264,13 +264,13 @@ fn busy_window_and_file_churn() {
         assert!(ring.file_registered(h));
         ring.push(
             100 + u64::from(round),
-            OpKind::Read {
+            OpKind::Read(Transfer {
                 file: h,
                 window: win2,
                 window_offset: 4096,
                 file_offset: 0,
                 len: 4096,
-            },
+            }),
         )
         .unwrap();
         let c = wait_n(&mut ring, 1);

@@ -7,7 +7,7 @@ use std::io::Write as _;
 use std::time::Duration;
 
 use common::{file_with, pipe, random_bytes, Mem};
-use gdio_uring::{Errno, Error, OpKind, Ring};
+use gdio_uring::{Errno, Error, OpKind, Ring, Transfer};
 
 fn run_reads(entries: u32, n: usize, block: usize) {
     let dir = tempfile::tempdir().unwrap();
@@ -24,13 +24,13 @@ fn run_reads(entries: u32, n: usize, block: usize) {
         let j = n - 1 - i;
         ring.push(
             i as u64,
-            OpKind::Read {
+            OpKind::Read(Transfer {
                 file,
                 window: win,
                 window_offset: (i * block) as u64,
                 file_offset: (j * block) as u64,
                 len: block as u32,
-            },
+            }),
         )
         .unwrap();
     }
@@ -114,13 +114,13 @@ fn drain_blocked_reads() {
     for i in 0..50 {
         ring.push(
             i,
-            OpKind::Read {
+            OpKind::Read(Transfer {
                 file,
                 window: win,
                 window_offset: 0,
                 file_offset: 0,
                 len: 4096,
-            },
+            }),
         )
         .unwrap();
     }
@@ -167,13 +167,13 @@ fn drop_with_reads_in_flight() {
             let window = if i % 2 == 0 { win } else { uwin };
             ring.push(
                 i,
-                OpKind::Read {
+                OpKind::Read(Transfer {
                     file,
                     window,
                     window_offset: i * 2048,
                     file_offset: 0,
                     len: 2048,
-                },
+                }),
             )
             .unwrap();
         }

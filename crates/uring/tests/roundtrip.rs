@@ -4,7 +4,7 @@
 mod common;
 
 use common::{file_with, random_bytes, wait_n, Mem};
-use gdio_uring::{Errno, Error, FileHandle, OpKind, Ring, WindowHandle, WindowKind};
+use gdio_uring::{Errno, Error, FileHandle, OpKind, Ring, Transfer, WindowHandle, WindowKind};
 use rand::{Rng, SeedableRng};
 
 const FILE_LEN: usize = 1 << 20;
@@ -43,13 +43,13 @@ fn random_reads_registered_and_unregistered() {
         let window_offset = rng.gen_range(0..=(WIN_LEN - len as usize)) as u64;
         ring.push(
             round,
-            OpKind::Read {
+            OpKind::Read(Transfer {
                 file,
                 window: w,
                 window_offset,
                 file_offset,
                 len,
-            },
+            }),
         )
         .unwrap();
         let c = wait_n(&mut ring, 1);
@@ -201,21 +201,21 @@ fn end_of_file() {
 }
 
 fn read(file: FileHandle, window: WindowHandle, wo: u64, fo: u64, len: u32) -> OpKind {
-    OpKind::Read {
+    OpKind::Read(Transfer {
         file,
         window,
         window_offset: wo,
         file_offset: fo,
         len,
-    }
+    })
 }
 
 fn write(file: FileHandle, window: WindowHandle, wo: u64, fo: u64, len: u32) -> OpKind {
-    OpKind::Write {
+    OpKind::Write(Transfer {
         file,
         window,
         window_offset: wo,
         file_offset: fo,
         len,
-    }
+    })
 }

@@ -5,7 +5,7 @@
 mod common;
 
 use common::{file_with, random_bytes, wait_n, Mem};
-use gdio_uring::{Error, OpKind, Ring, RingBuilder};
+use gdio_uring::{Error, OpKind, Ring, RingBuilder, Transfer};
 
 fn reads_work(builder: RingBuilder, what: &str) {
     let dir = tempfile::tempdir().unwrap();
@@ -21,13 +21,13 @@ fn reads_work(builder: RingBuilder, what: &str) {
         let off = (i * 4099) % (192 << 10);
         ring.push(
             i,
-            OpKind::Read {
+            OpKind::Read(Transfer {
                 file,
                 window: win,
                 window_offset: 0,
                 file_offset: off,
                 len: 4096,
-            },
+            }),
         )
         .unwrap();
         let c = wait_n(&mut ring, 1);

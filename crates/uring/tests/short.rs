@@ -7,7 +7,7 @@ use std::os::fd::OwnedFd;
 use std::time::Duration;
 
 use common::{pipe, random_bytes, wait_n, Mem};
-use gdio_uring::{Errno, OpKind, Ring};
+use gdio_uring::{Errno, OpKind, Ring, Transfer};
 
 /// One 64 KiB read from a pipe that is fed 4 KiB at a time by another thread: the kernel
 /// returns what is available, the layer continues at the advanced window offset until the
@@ -23,13 +23,13 @@ fn pipe_short_reads_are_continued() {
     let win = unsafe { ring.register_window(mem.ptr(), 64 << 10) }.unwrap();
     ring.push(
         9,
-        OpKind::Read {
+        OpKind::Read(Transfer {
             file,
             window: win,
             window_offset: 0,
             file_offset: 0,
             len: 64 << 10,
-        },
+        }),
     )
     .unwrap();
     ring.submit().unwrap();
@@ -65,13 +65,13 @@ fn pipe_eof_mid_read() {
     let win = unsafe { ring.add_unregistered_window(mem.ptr(), 8192) }.unwrap();
     ring.push(
         1,
-        OpKind::Read {
+        OpKind::Read(Transfer {
             file,
             window: win,
             window_offset: 0,
             file_offset: 0,
             len: 8192,
-        },
+        }),
     )
     .unwrap();
     ring.submit().unwrap();
@@ -118,13 +118,13 @@ fn o_direct_alignment() {
     let win = unsafe { ring.register_window(mem.ptr(), 1 << 20) }.unwrap();
     ring.push(
         1,
-        OpKind::Read {
+        OpKind::Read(Transfer {
             file,
             window: win,
             window_offset: 4096,
             file_offset: 8192,
             len: 65536,
-        },
+        }),
     )
     .unwrap();
     assert_eq!(wait_n(&mut ring, 1)[0].result, Ok(65536));
@@ -132,13 +132,13 @@ fn o_direct_alignment() {
     // Across EOF: 1000 bytes remain after the 1 MiB mark.
     ring.push(
         2,
-        OpKind::Read {
+        OpKind::Read(Transfer {
             file,
             window: win,
             window_offset: 0,
             file_offset: 1 << 20,
             len: 8192,
-        },
+        }),
     )
     .unwrap();
     assert_eq!(wait_n(&mut ring, 1)[0].result, Ok(1000));
@@ -146,25 +146,25 @@ fn o_direct_alignment() {
     // Misaligned file offset and window offset.
     ring.push(
         3,
-        OpKind::Read {
+        OpKind::Read(Transfer {
             file,
             window: win,
             window_offset: 0,
             file_offset: 100,
             len: 4096,
-        },
+        }),
     )
     .unwrap();
     assert_eq!(wait_n(&mut ring, 1)[0].result, Err(Errno::INVAL));
     ring.push(
         4,
-        OpKind::Read {
+        OpKind::Read(Transfer {
             file,
             window: win,
             window_offset: 1,
             file_offset: 0,
             len: 4096,
-        },
+        }),
     )
     .unwrap();
     assert_eq!(wait_n(&mut ring, 1)[0].result, Err(Errno::INVAL));

@@ -56,43 +56,13 @@ impl FileEntry {
 }
 
 /// Sparse table mirroring the kernel's registered file table.
-#[derive(Debug)]
-pub(crate) struct FileTable {
-    slots: Vec<Option<FileEntry>>,
-}
+pub(crate) type FileTable = crate::table::SparseTable<FileHandle, FileEntry>;
 
-impl FileTable {
-    pub fn new(n: u32) -> Self {
-        FileTable {
-            slots: (0..n).map(|_| None).collect(),
-        }
+impl crate::table::Handle for FileHandle {
+    fn from_index(i: u32) -> Self {
+        FileHandle(i)
     }
-
-    pub fn max(&self) -> u32 {
-        self.slots.len() as u32
-    }
-
-    /// Lowest free slot.
-    pub fn free_slot(&self) -> Option<u32> {
-        self.slots
-            .iter()
-            .position(Option::is_none)
-            .map(|i| i as u32)
-    }
-
-    pub fn get(&self, h: FileHandle) -> Option<&FileEntry> {
-        self.slots.get(h.0 as usize).and_then(Option::as_ref)
-    }
-
-    pub fn get_mut(&mut self, h: FileHandle) -> Option<&mut FileEntry> {
-        self.slots.get_mut(h.0 as usize).and_then(Option::as_mut)
-    }
-
-    pub fn insert(&mut self, slot: u32, e: FileEntry) {
-        self.slots[slot as usize] = Some(e);
-    }
-
-    pub fn take(&mut self, h: FileHandle) -> Option<FileEntry> {
-        self.slots.get_mut(h.0 as usize).and_then(Option::take)
+    fn index(self) -> u32 {
+        self.0
     }
 }

@@ -31,6 +31,7 @@ mod files;
 mod op;
 mod probe;
 mod ring;
+mod table;
 mod windows;
 
 pub use builder::{RingBuilder, MAX_FIXED_BUFFER};

@@ -134,13 +134,13 @@ impl Ring {
         let entry = FileEntry::inspect(fd).map_err(|(e, _fd)| e)?;
         self.ring
             .submitter()
-            .register_files_update(slot, &[entry.fd.as_raw_fd()])
+            .register_files_update(slot.0, &[entry.fd.as_raw_fd()])
             .map_err(|e| Error::Register {
                 op: "FILES_UPDATE",
                 errno: errno_of(&e),
             })?;
         self.st.files.insert(slot, entry);
-        Ok(FileHandle(slot))
+        Ok(slot)
     }
 
     /// Removes a file from the fixed table and hands its descriptor back.
@@ -208,7 +208,7 @@ impl Ring {
         let r = unsafe {
             self.ring
                 .submitter()
-                .register_buffers_update(slot, &[iov], None)
+                .register_buffers_update(slot.0, &[iov], None)
         };
         r.map_err(|e| match errno_of(&e) {
             errno @ (Errno::FAULT | Errno::OPNOTSUPP) => Error::Unpinnable {
@@ -231,7 +231,7 @@ impl Ring {
                 users: 0,
             },
         );
-        Ok(WindowHandle(slot))
+        Ok(slot)
     }
 
     /// Adds `len` bytes at `ptr` as a window the kernel does not pin (e.g. GPU ReBAR). Ops on
@@ -263,7 +263,7 @@ impl Ring {
                 users: 0,
             },
         );
-        Ok(WindowHandle(slot))
+        Ok(slot)
     }
 
     /// Removes a window (and unregisters its fixed buffer). Fails with

@@ -35,42 +35,13 @@ pub(crate) struct Window {
 }
 
 /// Sparse table of windows; for registered windows the index is also the fixed buffer index.
-#[derive(Debug)]
-pub(crate) struct WindowTable {
-    slots: Vec<Option<Window>>,
-}
+pub(crate) type WindowTable = crate::table::SparseTable<WindowHandle, Window>;
 
-impl WindowTable {
-    pub fn new(n: u32) -> Self {
-        WindowTable {
-            slots: (0..n).map(|_| None).collect(),
-        }
+impl crate::table::Handle for WindowHandle {
+    fn from_index(i: u32) -> Self {
+        WindowHandle(i)
     }
-
-    pub fn max(&self) -> u32 {
-        self.slots.len() as u32
-    }
-
-    pub fn free_slot(&self) -> Option<u32> {
-        self.slots
-            .iter()
-            .position(Option::is_none)
-            .map(|i| i as u32)
-    }
-
-    pub fn get(&self, h: WindowHandle) -> Option<&Window> {
-        self.slots.get(h.0 as usize).and_then(Option::as_ref)
-    }
-
-    pub fn get_mut(&mut self, h: WindowHandle) -> Option<&mut Window> {
-        self.slots.get_mut(h.0 as usize).and_then(Option::as_mut)
-    }
-
-    pub fn insert(&mut self, slot: u32, w: Window) {
-        self.slots[slot as usize] = Some(w);
-    }
-
-    pub fn take(&mut self, h: WindowHandle) -> Option<Window> {
-        self.slots.get_mut(h.0 as usize).and_then(Option::take)
+    fn index(self) -> u32 {
+        self.0
     }
 }

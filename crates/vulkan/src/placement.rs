@@ -156,26 +156,27 @@ pub enum Registration {
     NoRing(String),
 }
 
-/// Tries to register `len` bytes at `ptr` as a fixed buffer on a throwaway io_uring, then
-/// unregisters it. (The `io-uring` crate is used directly, independent of `gdio-uring`'s ring,
-/// so the probe does not depend on the pump's configuration.)
+/// Tries to register `len` bytes at `ptr` as a window of a throwaway `gdio-uring` ring (the
+/// same registration the pump does), then drops the ring, which unregisters it.
+///
+/// # Safety
+/// `ptr..ptr + len` is a mapping of this process that stays mapped during the call. Nothing is
+/// read or written through it; the kernel only tries to pin its pages.
 #[must_use]
-pub fn try_register(ptr: *mut u8, len: usize) -> Registration {
-    let ring = match io_uring::IoUring::new(4) {
+pub unsafe fn try_register(ptr: *mut u8, len: usize) -> Registration {
+    let mut ring = match gdio_uring::Ring::builder()
+        .entries(4)
+        .max_files(1)
+        .max_windows(1)
+        .build()
+    {
         Ok(r) => r,
         Err(e) => return Registration::NoRing(e.to_string()),
     };
-    let iov = [libc::iovec {
-        iov_base: ptr.cast(),
-        iov_len: len,
-    }];
-    // SAFETY: the caller's memory stays mapped for this call; it is unregistered (and the ring
-    // dropped) before returning, so the kernel keeps no reference to it.
-    match unsafe { ring.submitter().register_buffers(&iov) } {
-        Ok(()) => {
-            let _ = ring.submitter().unregister_buffers();
-            Registration::Registered
-        }
+    // SAFETY: the caller's memory stays mapped for this call; the ring (and with it the
+    // registration) is dropped before returning, with no IO ever submitted.
+    match unsafe { ring.register_window(ptr, len) } {
+        Ok(_) => Registration::Registered,
         Err(e) => Registration::Refused(e.to_string()),
     }
 }
@@ -459,7 +460,8 @@ pub fn probe(ctx: &Context, opts: &ProbeOptions) -> Result<ProbeReport> {
     for &placement in &opts.modes {
         let report = match MappedBuffer::new(ctx, opts.window_bytes, placement) {
             Ok(window) => {
-                let registration = try_register(window.as_ptr(), window.len());
+                // SAFETY: `window` is a live mapped buffer for the whole call.
+                let registration = unsafe { try_register(window.as_ptr(), window.len()) };
                 let fresh = freshness(ctx, &pipeline, &window, &ack, &flag, opts, false)
                     .map_err(|e| e.to_string());
                 ModeReport {

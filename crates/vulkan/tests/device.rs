@@ -164,7 +164,8 @@ fn freshness_checker_reports_exactly_the_stale_words() {
 #[test]
 fn registration_probe_accepts_plain_memory() {
     let mut v = vec![0u8; 1 << 16];
-    let r = try_register(v.as_mut_ptr(), v.len());
+    // SAFETY: `v` is a live allocation for the whole call.
+    let r = unsafe { try_register(v.as_mut_ptr(), v.len()) };
     assert!(
         matches!(r, Registration::Registered | Registration::NoRing(_)),
         "{r:?}"

@@ -162,12 +162,30 @@ fn freshness_checker_reports_exactly_the_stale_words() {
 }
 
 #[test]
-fn registration_probe_accepts_plain_memory() {
+fn registration_probe_accepts_plain_memory_and_refuses_unpinnable() {
     let mut v = vec![0u8; 1 << 16];
     // SAFETY: `v` is a live allocation for the whole call.
     let r = unsafe { try_register(v.as_mut_ptr(), v.len()) };
+    assert_eq!(r, Registration::Registered);
+    // A PROT_NONE mapping cannot be pinned: the probe must say so, not pass.
+    // SAFETY: a fresh private anonymous mapping, unmapped below.
+    let p = unsafe {
+        libc::mmap(
+            std::ptr::null_mut(),
+            1 << 16,
+            libc::PROT_NONE,
+            libc::MAP_PRIVATE | libc::MAP_ANONYMOUS,
+            -1,
+            0,
+        )
+    };
+    assert_ne!(p, libc::MAP_FAILED);
+    // SAFETY: the mapping stays mapped during the call.
+    let r = unsafe { try_register(p.cast(), 1 << 16) };
+    // SAFETY: unmapping the mapping made above.
+    unsafe { libc::munmap(p, 1 << 16) };
     assert!(
-        matches!(r, Registration::Registered | Registration::NoRing(_)),
+        matches!(r, Registration::Refused(ref e) if e.contains("pinned")),
         "{r:?}"
     );
 }

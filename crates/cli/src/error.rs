@@ -4,8 +4,6 @@
 pub const OK: i32 = 0;
 /// Exit status of an error (a message on stderr says what to do).
 pub const FAILED: i32 = 1;
-/// Exit status of a bad command line (clap's).
-pub const USAGE: i32 = 2;
 /// Exit status when `--verify` found a difference between the GPU and the CPU.
 pub const MISMATCH: i32 = 3;
 

@@ -88,12 +88,6 @@ impl Gpu {
         self.ctx.info().is_cpu()
     }
 
-    /// True on NVIDIA.
-    #[must_use]
-    pub fn is_nvidia(&self) -> bool {
-        self.ctx.info().vendor_id == 0x10de
-    }
-
     /// What reports say about the device.
     #[must_use]
     pub fn summary(&self) -> DeviceSummary {

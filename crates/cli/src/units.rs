@@ -18,12 +18,6 @@ pub fn bytes(n: u64) -> String {
     format!("{v:.1} {}", UNITS[u])
 }
 
-/// A data rate in decimal units, as disks and fio report them: "850 MB/s", "3.2 GB/s".
-#[must_use]
-pub fn rate(bytes: u64, elapsed: Duration) -> String {
-    rate_of(bytes_per_sec(bytes, elapsed))
-}
-
 /// Bytes per second (0 for a zero duration).
 #[must_use]
 pub fn bytes_per_sec(bytes: u64, elapsed: Duration) -> f64 {
@@ -143,7 +137,10 @@ mod tests {
         assert!(parse_size("x").is_err());
         assert_eq!(bytes(512), "512 B");
         assert_eq!(bytes(3 << 29), "1.5 GiB");
-        assert_eq!(rate(3_200_000_000, Duration::from_secs(1)), "3.20 GB/s");
+        assert_eq!(
+            rate_of(bytes_per_sec(3_200_000_000, Duration::from_secs(1))),
+            "3.20 GB/s"
+        );
         assert_eq!(duration(Duration::from_micros(12)), "12.00 µs");
         assert_eq!(ratio(6.0, 2.0), "3.00×");
     }

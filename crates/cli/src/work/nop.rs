@@ -1,1 +1,225 @@
-//! NOP round trips.
+//! NOP round trips, for the round-trip benchmark.
+//!
+//! What is measured, honestly: a spinning host thread runs the protocol's host side
+//! (`gdio_protocol::HostQueue`: claim, complete with 0, flush) and timestamps every claim. With
+//! one device lane issuing one NOP at a time, the time between two claims is one full round
+//! trip: the host's completion reaching the device, the device seeing it, publishing the next
+//! NOP, and the host seeing that. The device is either the shader (nop_pingpong.comp) or a CPU
+//! thread (`gdio_pump::emulated::Lane`, the floor); the host loop and the clock are the same.
+//! On lavapipe a shader's run is cut into dispatches (its loop cap): the gaps between dispatches
+//! are in the samples too (they show in the max, rarely in p99).
+
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::{Duration, Instant};
+
+use anyhow::Result;
+use gdio_protocol::{Claim, HostQueue, Op, PumpState, Region, Request};
+use gdio_pump::emulated::Lane;
+use gdio_pump::{HostQueueMemory, Pump, QueueMemory};
+use gdio_vulkan::shaders::{self, LaneState, LaneStatus, NopParams};
+use gdio_vulkan::{
+    BufferSlice, ComputePipeline, PlacementPlan, PumpQueue, QueueBuffers, Redispatch,
+};
+use hdrhistogram::Histogram;
+use serde::Serialize;
+
+use crate::gpu::Gpu;
+use crate::work::lanes;
+
+/// Round-trip latencies.
+#[derive(Debug, Clone, Serialize)]
+pub struct Latency {
+    /// Round trips measured.
+    pub samples: u64,
+    /// Median, ns.
+    pub p50_ns: u64,
+    /// 99th percentile, ns.
+    pub p99_ns: u64,
+    /// Largest, ns.
+    pub max_ns: u64,
+    /// Mean, ns.
+    pub mean_ns: f64,
+}
+
+impl Latency {
+    fn from(h: &Histogram<u64>) -> Latency {
+        Latency {
+            samples: h.len(),
+            p50_ns: h.value_at_quantile(0.5),
+            p99_ns: h.value_at_quantile(0.99),
+            max_ns: h.max(),
+            mean_ns: h.mean(),
+        }
+    }
+}
+
+fn histogram() -> Histogram<u64> {
+    Histogram::new_with_bounds(1, 60_000_000_000, 3).expect("valid bounds")
+}
+
+/// The spinning host: claims and completes NOPs until `stop`, recording claim-to-claim times.
+fn host_loop(
+    req: Region<'_>,
+    cmp: Region<'_>,
+    slots: u32,
+    ready: &AtomicBool,
+    stop: &AtomicBool,
+) -> Result<Histogram<u64>> {
+    let mut hq = HostQueue::init(req, cmp, slots)?;
+    hq.set_pump_state(PumpState::Running, 0);
+    ready.store(true, Ordering::Release);
+    let mut h = histogram();
+    let mut claims = vec![Claim::default(); slots as usize];
+    let mut last: Option<Instant> = None;
+    while !stop.load(Ordering::Relaxed) {
+        let n = hq.claim(&mut claims);
+        if n == 0 {
+            std::hint::spin_loop();
+            continue;
+        }
+        let now = Instant::now();
+        if let Some(t) = last {
+            let _ = h.record(now.duration_since(t).as_nanos().max(1) as u64);
+        }
+        last = Some(now);
+        for c in &claims[..n] {
+            hq.complete(c.slot, c.generation, 0)?;
+        }
+        hq.flush();
+    }
+    hq.set_pump_state(PumpState::Stopped, 0);
+    Ok(h)
+}
+
+/// `count` shader NOP round trips (one lane) against the spinning protocol host.
+pub fn shader(gpu: &Gpu, count: u32) -> Result<Latency> {
+    let ctx = &gpu.ctx;
+    let queue = QueueBuffers::new(ctx, 8, &gpu.plan)?;
+    let state = lanes::state_buffer(ctx, 8)?;
+    let pipe = ComputePipeline::new(ctx, shaders::NOP_PINGPONG, 3, 16)?;
+    let set = pipe.bind(&[
+        queue.request_slice(),
+        queue.completion_slice(),
+        BufferSlice::whole(&state),
+    ])?;
+    let p = NopParams {
+        count,
+        active_lanes: 1,
+        budgets: gpu.budgets,
+    };
+    gpu.warm(
+        &pipe,
+        &set,
+        &NopParams {
+            active_lanes: 0,
+            ..p
+        }
+        .to_bytes(),
+    )?;
+    let (req, cmp) = queue.regions();
+    let ready = AtomicBool::new(false);
+    let stop = AtomicBool::new(false);
+    let h = std::thread::scope(|s| -> Result<Histogram<u64>> {
+        let host = s.spawn(|| host_loop(req, cmp, 8, &ready, &stop));
+        while !ready.load(Ordering::Acquire) && !host.is_finished() {
+            std::hint::spin_loop();
+        }
+        let run = ctx.dispatch_until(
+            &pipe,
+            &set,
+            &p.to_bytes(),
+            [1, 1, 1],
+            Redispatch::new(Duration::from_secs(60), 1_000_000),
+            || LaneState::all_finished(&LaneState::read_all(&state, 1).unwrap_or_default()),
+        );
+        stop.store(true, Ordering::Relaxed);
+        let h = host
+            .join()
+            .map_err(|_| anyhow::anyhow!("host thread panicked"))??;
+        run?;
+        Ok(h)
+    })?;
+    let st = LaneState::read_all(&state, 1)?;
+    if st[0].status != LaneStatus::Done || st[0].progress != count {
+        anyhow::bail!("the NOP shader did not finish: {:?}", st[0]);
+    }
+    Ok(Latency::from(&h))
+}
+
+/// `count` round trips between two CPU threads: an emulated device lane and the same spinning
+/// protocol host (the floor of the protocol on this machine).
+pub fn floor(count: u32) -> Result<Latency> {
+    let mem = HostQueueMemory::new(1)?;
+    let ready = AtomicBool::new(false);
+    let stop = AtomicBool::new(false);
+    std::thread::scope(|s| -> Result<Latency> {
+        let host = s.spawn(|| host_loop(mem.requests(), mem.completions(), 1, &ready, &stop));
+        while !ready.load(Ordering::Acquire) && !host.is_finished() {
+            std::hint::spin_loop();
+        }
+        let mut lane = Lane::new(&mem, 0..1)?;
+        let nop = Request::new(Op::Nop);
+        let mut bad = 0;
+        for _ in 0..count {
+            if lane.run(&nop) != 0 {
+                bad += 1;
+            }
+        }
+        stop.store(true, Ordering::Relaxed);
+        let h = host
+            .join()
+            .map_err(|_| anyhow::anyhow!("host thread panicked"))??;
+        if bad > 0 {
+            anyhow::bail!("{bad} emulated NOPs failed");
+        }
+        Ok(Latency::from(&h))
+    })
+}
+
+/// Mean round trip of `count` shader NOPs through the real pump (gdio-pump with a spinning
+/// idle policy): dispatch wall time / count. Returns ns per round trip.
+pub fn through_pump(gpu: &Gpu, count: u32) -> Result<f64> {
+    let ctx = &gpu.ctx;
+    let plan: PlacementPlan = gpu.plan;
+    let queue = PumpQueue::new(QueueBuffers::new(ctx, 8, &plan)?);
+    let state = lanes::state_buffer(ctx, 8)?;
+    let pipe = ComputePipeline::new(ctx, shaders::NOP_PINGPONG, 3, 16)?;
+    let set = pipe.bind(&[
+        queue.request_slice(),
+        queue.completion_slice(),
+        BufferSlice::whole(&state),
+    ])?;
+    let p = NopParams {
+        count,
+        active_lanes: 1,
+        budgets: gpu.budgets,
+    };
+    let pump = Pump::builder()
+        .queue(queue.clone())
+        .idle(gdio_pump::IdlePolicy::spin())
+        .name("gdio-pump-nop")
+        .spawn()?;
+    gpu.warm(
+        &pipe,
+        &set,
+        &NopParams {
+            active_lanes: 0,
+            ..p
+        }
+        .to_bytes(),
+    )?;
+    let start = Instant::now();
+    let run = ctx.dispatch_until(
+        &pipe,
+        &set,
+        &p.to_bytes(),
+        [1, 1, 1],
+        Redispatch::new(Duration::from_secs(60), 1_000_000),
+        || LaneState::all_finished(&LaneState::read_all(&state, 1).unwrap_or_default()),
+    );
+    let elapsed = start.elapsed();
+    drop(set);
+    pump.stop()?;
+    run?;
+    Ok(elapsed.as_nanos() as f64 / f64::from(count.max(1)))
+}

@@ -1,7 +1,220 @@
-//! `gdio bench`.
+//! `gdio bench --out DIR [--quick]`: the benchmark suite. Every number comes from this run on
+//! this machine, except the one quoted CUDA reference (with its source). Each section prints a
+//! table with ratios; `DIR/bench.json` holds everything and `DIR/*.svg` plots it.
+
+mod btree;
+mod fio;
+mod roundtrip;
+mod scaling;
+mod streaming;
+mod svg;
+
+use std::path::{Path, PathBuf};
+use std::time::Instant;
+
+use anyhow::{Context as _, Result};
+use serde::Serialize;
+
 use crate::cli::BenchArgs;
-use anyhow::Result;
+use crate::error::OK;
+use crate::gpu::{DeviceSummary, Gpu};
+use crate::report::{self, Table};
+
+/// Sizes and counts of a run.
+#[derive(Debug, Clone, Serialize)]
+pub struct Config {
+    /// `--quick`.
+    pub quick: bool,
+    /// NOP round trips per measurement.
+    pub nops: u32,
+    /// Bytes of the streaming file.
+    pub stream_bytes: u64,
+    /// Repetitions of each streaming measurement (the best is reported).
+    pub reps: u32,
+    /// fio's runtime per job, seconds.
+    pub fio_runtime: u32,
+    /// Lanes (= queue depth) of the random-read test.
+    pub random_lanes: u32,
+    /// READs per lane in the random-read test.
+    pub random_reads: u32,
+    /// Keys in the B-tree.
+    pub btree_keys: u64,
+    /// Lookup batches to time.
+    pub lookups: Vec<u64>,
+    /// fio binary.
+    #[serde(skip)]
+    pub fio: PathBuf,
+}
+
+impl Config {
+    fn new(quick: bool, cpu: bool, fio: PathBuf) -> Config {
+        match (quick, cpu) {
+            (true, _) => Config {
+                quick,
+                nops: 20_000,
+                stream_bytes: 32 << 20,
+                reps: 2,
+                fio_runtime: 1,
+                random_lanes: 32,
+                random_reads: 100,
+                btree_keys: 200_000,
+                lookups: vec![64, 2048],
+                fio,
+            },
+            (false, true) => Config {
+                quick,
+                nops: 100_000,
+                stream_bytes: 256 << 20,
+                reps: 3,
+                fio_runtime: 3,
+                random_lanes: 32,
+                random_reads: 500,
+                btree_keys: 2_000_000,
+                lookups: vec![64, 16_384],
+                fio,
+            },
+            (false, false) => Config {
+                quick,
+                nops: 200_000,
+                stream_bytes: 2 << 30,
+                reps: 3,
+                fio_runtime: 3,
+                random_lanes: 1024,
+                random_reads: 200,
+                btree_keys: 20_000_000,
+                lookups: vec![64, 65_536],
+                fio,
+            },
+        }
+    }
+}
+
+/// One part of the suite.
+pub struct Section {
+    /// Key in bench.json and the SVG's file name.
+    pub key: &'static str,
+    /// What is printed.
+    pub table: Table,
+    /// The plot.
+    pub chart: Option<svg::Chart>,
+    /// Raw numbers for bench.json.
+    pub data: serde_json::Value,
+}
+
+#[derive(Serialize)]
+struct BenchReport<'a> {
+    device: DeviceSummary,
+    config: &'a Config,
+    seconds: f64,
+    sections: serde_json::Map<String, serde_json::Value>,
+    tables: Vec<Table>,
+    files: Vec<String>,
+}
+
+fn section_or_note(key: &'static str, title: &str, r: Result<Section>) -> Section {
+    r.unwrap_or_else(|e| {
+        let mut table = Table::new(title, &["result"]);
+        table.row(vec![format!("FAILED: {e:#}")]);
+        Section {
+            key,
+            table,
+            chart: None,
+            data: serde_json::json!({ "error": format!("{e:#}") }),
+        }
+    })
+}
+
 /// Runs `gdio bench`.
-pub fn run(_a: &BenchArgs, _device: Option<&str>, _json: bool) -> Result<i32> {
-    Ok(0)
+pub fn run(args: &BenchArgs, device: Option<&str>, json: bool) -> Result<i32> {
+    let started = Instant::now();
+    std::fs::create_dir_all(&args.out)
+        .with_context(|| format!("cannot create {}", args.out.display()))?;
+    let tmp;
+    let data_dir: PathBuf = match &args.data_dir {
+        Some(d) => {
+            std::fs::create_dir_all(d)?;
+            d.clone()
+        }
+        None => {
+            // Next to the output, not in /tmp: tmpfs would measure memory copies, not the page
+            // cache of the disk the user's files are on.
+            tmp = tempfile::Builder::new()
+                .prefix(".gdio-bench-data")
+                .tempdir_in(&args.out)?;
+            tmp.path().to_path_buf()
+        }
+    };
+    let gpu = Gpu::open(device)?;
+    let cfg = Config::new(args.quick, gpu.is_cpu(), args.fio.clone());
+    if !json {
+        println!("gdio bench{}", if cfg.quick { " --quick" } else { "" });
+        println!("{}", gpu.line());
+        println!(
+            "every number below was measured in this run on this machine; ratios are gdio ÷ the other (above 1: gdio is faster)\n"
+        );
+    }
+    let stream_file = data_dir.join("stream.bin");
+    crate::cmd::gen::file(&stream_file, cfg.stream_bytes, 1, !json)?;
+    let index = data_dir.join("index.btree");
+    crate::btree::build(&index, cfg.btree_keys, 1, |_| {})?;
+
+    let mut sections = Vec::new();
+    let steps: [(&'static str, &str, &dyn Fn() -> Result<Section>); 5] = [
+        ("roundtrip", "1. Round trip", &|| roundtrip::run(&gpu, &cfg)),
+        ("streaming", "2. Streaming", &|| {
+            streaming::run(&gpu, &cfg, &stream_file)
+        }),
+        ("random", "3. Random 4 KiB reads", &|| {
+            streaming::random(&gpu, &cfg, &stream_file)
+        }),
+        ("btree", "4. Data-dependent: B-tree lookups", &|| {
+            btree::run(&gpu, &cfg, &index)
+        }),
+        ("scaling", "5. Scaling over pump threads", &|| {
+            scaling::run(&gpu, &cfg, &stream_file)
+        }),
+    ];
+    for (key, title, f) in steps {
+        let s = section_or_note(key, title, f());
+        if !json {
+            println!("{}", s.table.render());
+        }
+        sections.push(s);
+    }
+    let mut files = vec![write_path(&args.out, "bench.json")];
+    let mut map = serde_json::Map::new();
+    for s in &sections {
+        map.insert(s.key.to_string(), s.data.clone());
+        if let Some(c) = &s.chart {
+            let name = format!("{}.svg", s.key);
+            c.write(&args.out.join(&name))?;
+            files.push(write_path(&args.out, &name));
+        }
+    }
+    let report = BenchReport {
+        device: gpu.summary(),
+        config: &cfg,
+        seconds: started.elapsed().as_secs_f64(),
+        sections: map,
+        tables: sections.iter().map(|s| s.table.clone()).collect(),
+        files: files.clone(),
+    };
+    std::fs::write(
+        args.out.join("bench.json"),
+        serde_json::to_string_pretty(&report)?,
+    )?;
+    if json {
+        report::json(&report)?;
+    } else {
+        println!(
+            "wrote {} in {:.1} s",
+            files.join(", "),
+            started.elapsed().as_secs_f64()
+        );
+    }
+    Ok(OK)
+}
+
+fn write_path(dir: &Path, name: &str) -> String {
+    dir.join(name).display().to_string()
 }

@@ -1,0 +1,81 @@
+//! 4. The data-dependent workload: B-tree lookups through gdio vs. CPU-orchestrated (one
+//! dispatch per level, the host reading what the shader asked for in between).
+
+use std::path::Path;
+
+use anyhow::Result;
+use serde_json::json;
+
+use super::svg::Chart;
+use super::{Config, Section};
+use crate::btree;
+use crate::gpu::Gpu;
+use crate::report::Table;
+use crate::units::{nanos, per_sec, ratio};
+use crate::work::{lookup, orchestrated};
+
+/// Runs the section.
+pub fn run(gpu: &Gpu, cfg: &Config, index: &Path) -> Result<Section> {
+    let (f, sb) = btree::open(index)?;
+    let mut t = Table::new(
+        &format!(
+            "4. Data-dependent: B-tree lookups ({} keys, height {}, 4 KiB nodes; every node read is chosen by the node before)",
+            sb.keys, sb.height
+        ),
+        &["lookups", "gdio (lanes)", "CPU-orchestrated", "gdio lookups/s", "speedup"],
+    );
+    let mut chart = Chart::new("B-tree lookups (higher is better)", "lookups per second");
+    let mut rows = Vec::new();
+    for &n in &cfg.lookups {
+        let keys = btree::make_keys(sb.keys, sb.seed, n, 0.1, 7 + n);
+        let lanes = lookup::default_lanes(gpu).min(n as u32);
+        let g = lookup::lookup(gpu, f.try_clone()?, &sb, &keys, lanes, false)?;
+        let o = orchestrated::lookup(gpu, &f, &sb, &keys)?;
+        if g.results != o.results {
+            anyhow::bail!("gdio and the CPU-orchestrated lookups disagree");
+        }
+        for (k, r) in keys.iter().zip(&g.results).take(256) {
+            if btree::lookup(&f, &sb, *k)?.0 != r.found {
+                anyhow::bail!("key {k}: the GPU's result differs from the CPU's lookup");
+            }
+        }
+        let (gs, os) = (g.elapsed.as_secs_f64(), o.elapsed.as_secs_f64());
+        t.row(vec![
+            n.to_string(),
+            format!("{} ({lanes})", nanos(gs * 1e9)),
+            format!("{} ({} dispatches)", nanos(os * 1e9), o.dispatches),
+            per_sec(n as f64 / gs),
+            ratio(os, gs),
+        ]);
+        chart.bar(
+            format!("gdio, {n} lookups"),
+            n as f64 / gs,
+            per_sec(n as f64 / gs),
+        );
+        chart.bar(
+            format!("orchestrated, {n} lookups"),
+            n as f64 / os,
+            per_sec(n as f64 / os),
+        );
+        rows.push(json!({
+            "lookups": n,
+            "lanes": lanes,
+            "gdio_seconds": gs,
+            "gdio_reads": g.reads,
+            "gdio_dispatches": g.dispatches,
+            "orchestrated_seconds": os,
+            "orchestrated_dispatches": o.dispatches,
+            "orchestrated_reads": o.reads,
+            "speedup": os / gs,
+        }));
+    }
+    t.note("speedup = CPU-orchestrated time ÷ gdio time; results of both equal (and the first 256 checked against the CPU's own lookup)");
+    t.note("CPU-orchestrated: per level, one host thread preads every key's node into a mapped buffer, dispatches btree_step.comp, waits on the fence, reads where each key goes next");
+    t.note("goal on the H100: at least 5× faster");
+    Ok(Section {
+        key: "btree",
+        table: t,
+        chart: Some(chart),
+        data: json!({ "keys": sb.keys, "height": sb.height, "runs": rows }),
+    })
+}

@@ -1,0 +1,108 @@
+//! 1. Round trip: a shader's NOP vs. two CPU threads through the same protocol, and the CUDA
+//! figure from the findings.
+
+use anyhow::Result;
+use serde_json::json;
+
+use super::svg::Chart;
+use super::{Config, Section};
+use crate::gpu::Gpu;
+use crate::report::Table;
+use crate::units::{nanos, ratio};
+use crate::work::nop;
+
+/// The one number not measured here: a CUDA persistent kernel polling pinned host memory, p50
+/// round trip on the H100 (driver 580.159.04), from shared/reference/gpu-findings.md
+/// (measured 2026-11-26, "A shader talking to the host during one dispatch").
+pub const CUDA_DOORBELL_P50_NS: f64 = 1660.0;
+const CUDA_SOURCE: &str = "shared/reference/gpu-findings.md, measured 2026-11-26 on the H100";
+
+/// Runs the section.
+pub fn run(gpu: &Gpu, cfg: &Config) -> Result<Section> {
+    let shader = nop::shader(gpu, cfg.nops)?;
+    let floor = nop::floor(cfg.nops)?;
+    let pump_mean = nop::through_pump(gpu, cfg.nops)?;
+    let mut t = Table::new(
+        "1. Round trip (one lane, one NOP at a time)",
+        &[
+            "device side ↔ host side",
+            "p50",
+            "p99",
+            "max",
+            "samples",
+            "p50 vs floor",
+        ],
+    );
+    t.row(vec![
+        "shader NOP ↔ spinning protocol host".into(),
+        nanos(shader.p50_ns as f64),
+        nanos(shader.p99_ns as f64),
+        nanos(shader.max_ns as f64),
+        shader.samples.to_string(),
+        ratio(shader.p50_ns as f64, floor.p50_ns as f64),
+    ]);
+    t.row(vec![
+        "CPU thread ↔ spinning protocol host (floor)".into(),
+        nanos(floor.p50_ns as f64),
+        nanos(floor.p99_ns as f64),
+        nanos(floor.max_ns as f64),
+        floor.samples.to_string(),
+        "1.00×".into(),
+    ]);
+    t.row(vec![
+        "shader NOP ↔ gdio-pump (spin), mean".into(),
+        nanos(pump_mean),
+        "-".into(),
+        "-".into(),
+        cfg.nops.to_string(),
+        ratio(pump_mean, floor.p50_ns as f64),
+    ]);
+    t.row(vec![
+        "CUDA persistent kernel, pinned memory (quoted)".into(),
+        nanos(CUDA_DOORBELL_P50_NS),
+        "-".into(),
+        "-".into(),
+        "-".into(),
+        "-".into(),
+    ]);
+    t.note("p50/p99 are host-measured: the time between two claims of the single lane's NOPs by a spinning host (gdio_protocol::HostQueue) = one full round trip; the same host loop and clock serve the CPU-thread floor");
+    t.note("the gdio-pump row is dispatch wall time / NOPs (no per-trip samples): the real pump with IdlePolicy::spin()");
+    t.note(format!(
+        "shader p50 vs the CUDA figure: {} (the CUDA figure is {CUDA_SOURCE}; compare only on the H100)",
+        ratio(shader.p50_ns as f64, CUDA_DOORBELL_P50_NS)
+    ));
+    if gpu.is_cpu() {
+        t.note("lavapipe: the shader runs on a CPU thread, and its run is cut into dispatches (loop cap): gaps between dispatches land in max and sometimes p99");
+    }
+    let mut chart = Chart::new("Round trip p50 (lower is better)", "nanoseconds");
+    chart.bar(
+        "shader ↔ host",
+        shader.p50_ns as f64,
+        nanos(shader.p50_ns as f64),
+    );
+    chart.bar(
+        "CPU thread ↔ host (floor)",
+        floor.p50_ns as f64,
+        nanos(floor.p50_ns as f64),
+    );
+    chart.bar("shader ↔ gdio-pump (mean)", pump_mean, nanos(pump_mean));
+    chart.bar(
+        "CUDA doorbell (quoted, H100)",
+        CUDA_DOORBELL_P50_NS,
+        nanos(CUDA_DOORBELL_P50_NS),
+    );
+    Ok(Section {
+        key: "roundtrip",
+        table: t,
+        chart: Some(chart),
+        data: json!({
+            "shader": shader,
+            "cpu_floor": floor,
+            "shader_via_pump_mean_ns": pump_mean,
+            "cuda_reference_p50_ns": CUDA_DOORBELL_P50_NS,
+            "cuda_reference_source": CUDA_SOURCE,
+            "shader_p50_over_floor_p50": shader.p50_ns as f64 / floor.p50_ns.max(1) as f64,
+            "method": "host-side claim-to-claim intervals of a single lane; pump row: wall time / count",
+        }),
+    })
+}

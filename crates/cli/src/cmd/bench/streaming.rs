@@ -1,0 +1,209 @@
+//! 2. Streaming (`gdio sum` vs fio vs the CPU-orchestrated loop) and 3. random 4 KiB reads
+//! (shader lanes vs fio at the same depth).
+
+use std::path::Path;
+use std::time::{Duration, Instant};
+
+use anyhow::Result;
+use serde_json::json;
+
+use super::fio;
+use super::svg::Chart;
+use super::{Config, Section};
+use crate::gpu::Gpu;
+use crate::report::Table;
+use crate::units::{bytes, bytes_per_sec, per_sec, rate_of, ratio};
+use crate::work::sum::{cpu_crc32c, StreamShape, Streamer};
+use crate::work::{orchestrated, random};
+
+fn best(v: &[Duration]) -> Duration {
+    v.iter().copied().min().unwrap_or_default()
+}
+
+/// Section 2.
+pub fn run(gpu: &Gpu, cfg: &Config, file: &Path) -> Result<Section> {
+    let shape = StreamShape::new(gpu, None, None)?;
+    let len = std::fs::metadata(file)?.len();
+    let t = Instant::now();
+    let cpu_crc = cpu_crc32c(file)?;
+    let cpu_time = t.elapsed();
+    let mut streamer = Streamer::new(gpu, shape)?;
+    let mut gdio_times = Vec::new();
+    for _ in 0..cfg.reps {
+        let s = streamer.sum(file, false)?;
+        if s.crc32c != cpu_crc {
+            anyhow::bail!(
+                "gdio's CRC-32C {:08x} differs from the CPU's {cpu_crc:08x}",
+                s.crc32c
+            );
+        }
+        gdio_times.push(s.elapsed);
+    }
+    streamer.finish()?;
+    let mut orch_times = Vec::new();
+    for _ in 0..cfg.reps {
+        let (c, d) = orchestrated::crc(gpu, file, shape)?;
+        if c != cpu_crc {
+            anyhow::bail!(
+                "the CPU-orchestrated CRC-32C {c:08x} differs from the CPU's {cpu_crc:08x}"
+            );
+        }
+        orch_times.push(d);
+    }
+    let fio_args = fio::args(file, "read", "1m", 1, cfg.fio_runtime);
+    let fio_r = fio::run(&cfg.fio, &fio_args);
+    let g = bytes_per_sec(len, best(&gdio_times));
+    let o = bytes_per_sec(len, best(&orch_times));
+    let c = bytes_per_sec(len, cpu_time);
+    let mut t = Table::new(
+        &format!(
+            "2. Streaming a {} file (page cache), best of {}",
+            bytes(len),
+            cfg.reps
+        ),
+        &["method", "throughput", "gdio ÷ this"],
+    );
+    t.row(vec![
+        format!(
+            "gdio sum: shader streams via pump, CRC-32C ({} lanes × 2 × {})",
+            shape.lanes,
+            bytes(u64::from(shape.chunk))
+        ),
+        rate_of(g),
+        "1.00×".into(),
+    ]);
+    let mut chart = Chart::new(
+        &format!("Streaming {} (higher is better)", bytes(len)),
+        "bytes per second",
+    );
+    chart.bar("gdio sum (GPU CRC-32C)", g, rate_of(g));
+    let fio_bps = match &fio_r {
+        Ok(f) => {
+            t.row(vec![
+                "fio io_uring read bs=1m into host memory (no GPU)".into(),
+                rate_of(f.bytes_per_sec),
+                ratio(g, f.bytes_per_sec),
+            ]);
+            chart.bar(
+                "fio read 1m (host memory)",
+                f.bytes_per_sec,
+                rate_of(f.bytes_per_sec),
+            );
+            Some(f.bytes_per_sec)
+        }
+        Err(e) => {
+            t.row(vec![
+                "fio io_uring read bs=1m".into(),
+                "skipped".into(),
+                "-".into(),
+            ]);
+            t.note(format!("fio: {e:#}"));
+            None
+        }
+    };
+    t.row(vec![
+        "CPU-orchestrated Vulkan: pread → dispatch CRC → fence, repeat".into(),
+        rate_of(o),
+        ratio(g, o),
+    ]);
+    chart.bar("CPU-orchestrated Vulkan", o, rate_of(o));
+    t.row(vec![
+        "CPU only: crc32c crate (SSE4.2), for scale".into(),
+        rate_of(c),
+        ratio(g, c),
+    ]);
+    chart.bar("CPU CRC-32C (for scale)", c, rate_of(c));
+    t.note(format!(
+        "all CRC-32Cs equal the CPU's: {cpu_crc:08x}; fio: fio {}",
+        fio_args.join(" ")
+    ));
+    t.note(format!(
+        "the CPU-orchestrated loop reads {} per dispatch (the same lanes × chunk the gdio shader has in flight) with one thread, no overlap",
+        bytes(u64::from(shape.lanes) * u64::from(shape.chunk))
+    ));
+    Ok(Section {
+        key: "streaming",
+        table: t,
+        chart: Some(chart),
+        data: json!({
+            "file_bytes": len,
+            "chunk": shape.chunk,
+            "lanes": shape.lanes,
+            "crc32c": format!("{cpu_crc:08x}"),
+            "gdio_seconds": gdio_times.iter().map(Duration::as_secs_f64).collect::<Vec<_>>(),
+            "orchestrated_seconds": orch_times.iter().map(Duration::as_secs_f64).collect::<Vec<_>>(),
+            "cpu_crc_seconds": cpu_time.as_secs_f64(),
+            "gdio_bytes_per_sec": g,
+            "orchestrated_bytes_per_sec": o,
+            "fio_bytes_per_sec": fio_bps,
+            "fio_args": fio_args,
+            "gdio_over_fio": fio_bps.map(|f| g / f),
+            "gdio_over_orchestrated": g / o,
+        }),
+    })
+}
+
+/// Section 3.
+pub fn random(gpu: &Gpu, cfg: &Config, file: &Path) -> Result<Section> {
+    let lanes = cfg.random_lanes;
+    let r = random::run(gpu, file, 1, lanes, cfg.random_reads, 4096)?;
+    if r.mismatches > 0 {
+        anyhow::bail!(
+            "{} words read by the shader did not match the file",
+            r.mismatches
+        );
+    }
+    let iops = r.reads as f64 / r.elapsed.as_secs_f64().max(1e-9);
+    let fio_args = fio::args(file, "randread", "4k", lanes, cfg.fio_runtime);
+    let fio_r = fio::run(&cfg.fio, &fio_args);
+    let mut t = Table::new(
+        &format!("3. Random 4 KiB reads, queue depth {lanes}"),
+        &["method", "IOPS", "gdio ÷ this"],
+    );
+    t.row(vec![
+        format!("gdio: {lanes} shader lanes, one READ in flight each, data checked"),
+        per_sec(iops),
+        "1.00×".into(),
+    ]);
+    let mut chart = Chart::new(
+        &format!("Random 4 KiB reads at depth {lanes} (higher is better)"),
+        "reads per second",
+    );
+    chart.bar("gdio shader lanes", iops, per_sec(iops));
+    let fio_iops = match &fio_r {
+        Ok(f) => {
+            t.row(vec![
+                format!("fio io_uring randread bs=4k iodepth={lanes}"),
+                per_sec(f.iops),
+                ratio(iops, f.iops),
+            ]);
+            chart.bar("fio randread", f.iops, per_sec(f.iops));
+            Some(f.iops)
+        }
+        Err(e) => {
+            t.row(vec!["fio randread".into(), "skipped".into(), "-".into()]);
+            t.note(format!("fio: {e:#}"));
+            None
+        }
+    };
+    t.note(format!(
+        "{} reads in {:.3} s; fio {}",
+        r.reads,
+        r.elapsed.as_secs_f64(),
+        fio_args.join(" ")
+    ));
+    Ok(Section {
+        key: "random",
+        table: t,
+        chart: Some(chart),
+        data: json!({
+            "lanes": lanes,
+            "reads": r.reads,
+            "seconds": r.elapsed.as_secs_f64(),
+            "gdio_iops": iops,
+            "fio_iops": fio_iops,
+            "fio_args": fio_args,
+            "gdio_over_fio": fio_iops.map(|f| iops / f),
+        }),
+    })
+}

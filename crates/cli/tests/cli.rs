@@ -1,0 +1,259 @@
+//! Runs the built `gdio` binary on the default device (lavapipe here) and checks what users see.
+
+use std::path::Path;
+use std::process::{Command, Output};
+use std::sync::{Mutex, MutexGuard};
+
+/// One gdio at a time: spinning pumps and lavapipe's threads share 2 cores.
+static SERIAL: Mutex<()> = Mutex::new(());
+
+fn lock() -> MutexGuard<'static, ()> {
+    SERIAL.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+fn gdio(args: &[&str]) -> Output {
+    let out = Command::new(env!("CARGO_BIN_EXE_gdio"))
+        .args(args)
+        .env("XDG_RUNTIME_DIR", std::env::temp_dir())
+        .output()
+        .expect("gdio runs");
+    eprintln!(
+        "gdio {}: {}\n{}{}",
+        args.join(" "),
+        out.status,
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    out
+}
+
+fn json(args: &[&str]) -> serde_json::Value {
+    let mut all = vec!["--json"];
+    all.extend_from_slice(args);
+    let out = gdio(&all);
+    assert!(out.status.success(), "gdio {args:?} failed");
+    serde_json::from_slice(&out.stdout).expect("valid JSON on stdout")
+}
+
+fn p(path: &Path) -> &str {
+    path.to_str().unwrap()
+}
+
+/// The CRC-32C of a file, computed bit by bit here (independent of gdio's code).
+fn crc32c(data: &[u8]) -> u32 {
+    let mut c = !0u32;
+    for &b in data {
+        c ^= u32::from(b);
+        for _ in 0..8 {
+            c = if c & 1 != 0 {
+                (c >> 1) ^ 0x82F6_3B78
+            } else {
+                c >> 1
+            };
+        }
+    }
+    !c
+}
+
+#[test]
+fn probe_json_reports_the_lavapipe_device() {
+    let _g = lock();
+    let v = json(&["probe"]);
+    let dev = &v["device"];
+    assert!(dev["name"].as_str().unwrap().contains("llvmpipe"), "{v}");
+    assert_eq!(dev["cpu_fallback"], true);
+    assert_eq!(v["ready"], true, "{v}");
+    let sections: Vec<&str> = v["sections"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| s["title"].as_str().unwrap())
+        .collect();
+    for want in [
+        "Vulkan devices",
+        "Memory",
+        "Window placements",
+        "io_uring",
+        "Limits",
+    ] {
+        assert!(
+            sections.iter().any(|s| s.starts_with(want)),
+            "{want} in {sections:?}"
+        );
+    }
+}
+
+#[test]
+fn sum_verify_agrees_with_a_cpu_crc_for_every_size() {
+    let _g = lock();
+    let dir = tempfile::tempdir().unwrap();
+    let mut args = vec!["sum".to_string(), "--verify".to_string()];
+    let sizes = [0u64, 1, 4097, (3 << 20) + 5];
+    for s in sizes {
+        let f = dir.path().join(format!("f{s}"));
+        let out = gdio(&["gen", "file", "--size", &s.to_string(), p(&f)]);
+        assert!(out.status.success());
+        assert_eq!(std::fs::metadata(&f).unwrap().len(), s);
+        args.push(p(&f).to_string());
+    }
+    let refs: Vec<&str> = args.iter().map(String::as_str).collect();
+    let v = json(&refs);
+    let files = v["files"].as_array().unwrap();
+    assert_eq!(files.len(), sizes.len());
+    for (f, s) in files.iter().zip(sizes) {
+        let data = std::fs::read(f["path"].as_str().unwrap()).unwrap();
+        assert_eq!(f["bytes"], s);
+        assert_eq!(
+            f["crc32c"].as_str().unwrap(),
+            format!("{:08x}", crc32c(&data)),
+            "size {s}"
+        );
+        assert_eq!(f["verified"], true);
+    }
+    // The text output names the CRC first, like rhash/sha256sum.
+    let out = gdio(&["sum", args.last().unwrap()]);
+    assert!(out.status.success());
+    let data = std::fs::read(args.last().unwrap()).unwrap();
+    assert!(String::from_utf8_lossy(&out.stdout).starts_with(&format!("{:08x}", crc32c(&data))));
+}
+
+#[test]
+fn lookup_finds_present_keys_and_reports_absent_ones() {
+    let _g = lock();
+    let dir = tempfile::tempdir().unwrap();
+    let idx = dir.path().join("idx");
+    let keys = dir.path().join("keys");
+    assert!(gdio(&["gen", "btree", "--keys", "70000", p(&idx)])
+        .status
+        .success());
+    let g = json(&[
+        "gen",
+        "keys",
+        "--index",
+        p(&idx),
+        "--count",
+        "500",
+        "--absent",
+        "0.2",
+        p(&keys),
+    ]);
+    let (present, absent) = (
+        g["present_keys"].as_u64().unwrap(),
+        g["absent_keys"].as_u64().unwrap(),
+    );
+    assert_eq!(present + absent, 500);
+    assert!(present > 300 && absent > 50, "{g}");
+    let v = json(&["lookup", "--verify", p(&idx), p(&keys)]);
+    let s = &v["summary"];
+    assert_eq!(s["mismatches"], 0, "{v}");
+    assert_eq!(s["found"].as_u64().unwrap(), present);
+    assert_eq!(s["absent"].as_u64().unwrap(), absent);
+    assert_eq!(s["height"], 3);
+    let results = v["results"].as_array().unwrap();
+    // Present keys are even, absent ones odd (the generator's rule).
+    for r in results {
+        let k = r["key"].as_u64().unwrap();
+        assert_eq!(r["found"].as_bool().unwrap(), k % 2 == 0, "{r}");
+        assert_eq!(r["nodes"], 3);
+    }
+    // A hand-written keys file: comments, hex, a key below every key and one above.
+    let mine = dir.path().join("mine");
+    let first = results.iter().find(|r| r["found"] == true).unwrap()["key"]
+        .as_u64()
+        .unwrap();
+    std::fs::write(
+        &mine,
+        format!("# keys\n{first}\n0x{first:x}\n0\n{}\n", u64::MAX),
+    )
+    .unwrap();
+    let out = gdio(&["lookup", "--verify", p(&idx), p(&mine)]);
+    assert!(out.status.success());
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(text.matches("\tfound\t").count(), 2, "{text}");
+    assert_eq!(text.matches("\tabsent").count(), 2, "{text}");
+}
+
+#[test]
+fn demo_passes() {
+    let _g = lock();
+    let out = gdio(&[
+        "demo",
+        "--size",
+        "8MiB",
+        "--keys",
+        "20000",
+        "--lookups",
+        "300",
+    ]);
+    assert!(out.status.success());
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(text.contains("demo passed"), "{text}");
+    assert!(text.contains("no GPU found: using lavapipe"), "{text}");
+}
+
+#[test]
+fn bench_quick_writes_json_and_svg() {
+    let _g = lock();
+    let dir = tempfile::tempdir().unwrap();
+    let out = gdio(&["bench", "--quick", "--out", p(dir.path())]);
+    assert!(out.status.success());
+    let v: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(dir.path().join("bench.json")).unwrap()).unwrap();
+    for key in ["roundtrip", "streaming", "random", "btree", "scaling"] {
+        assert!(v["sections"][key].is_object(), "{key}: {v}");
+        assert!(
+            v["sections"][key].get("error").is_none(),
+            "{key} failed: {}",
+            v["sections"][key]
+        );
+    }
+    for svg in ["roundtrip.svg", "streaming.svg", "random.svg", "btree.svg"] {
+        let s = std::fs::read_to_string(dir.path().join(svg)).unwrap();
+        assert!(
+            s.starts_with("<svg") && s.trim_end().ends_with("</svg>"),
+            "{svg}"
+        );
+    }
+    assert!(
+        v["sections"]["streaming"]["gdio_bytes_per_sec"]
+            .as_f64()
+            .unwrap()
+            > 0.0
+    );
+}
+
+#[test]
+fn bad_arguments_fail_with_a_clear_message() {
+    let out = gdio(&["sum", "/nonexistent/file"]);
+    assert_eq!(out.status.code(), Some(1));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("/nonexistent/file") && err.contains("no such file"),
+        "{err}"
+    );
+
+    let out = gdio(&["gen", "file", "--size", "12 parsecs", "/tmp/x"]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("unknown size unit"));
+
+    let out = gdio(&["frobnicate"]);
+    assert_eq!(out.status.code(), Some(2));
+
+    let dir = tempfile::tempdir().unwrap();
+    let not_tree = dir.path().join("plain");
+    std::fs::write(&not_tree, vec![0u8; 8192]).unwrap();
+    let keys = dir.path().join("keys");
+    std::fs::write(&keys, "1\n").unwrap();
+    let out = gdio(&["lookup", p(&not_tree), p(&keys)]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("not a gdio B-tree"));
+
+    std::fs::write(&keys, "12\nbanana\n").unwrap();
+    let tree = dir.path().join("t");
+    assert!(gdio(&["gen", "btree", "--keys", "10", p(&tree)])
+        .status
+        .success());
+    let out = gdio(&["lookup", p(&tree), p(&keys)]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&out.stderr).contains(":2: \"banana\""));
+}

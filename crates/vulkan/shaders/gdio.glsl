@@ -184,7 +184,7 @@ uint gdio_publish_write(uint slot, uint file, uint window, uint window_offset,
     return gdio_publish(slot, GDIO_OP_WRITE, file, window, window_offset, file_offset_lo,
                         file_offset_hi, len, tag);
 }
-// FENCE: completes once every request of this queue claimed before it has completed.
+// FENCE: completes once every request of this queue published before it has completed.
 uint gdio_publish_fence(uint slot, uint tag) {
     return gdio_publish(slot, GDIO_OP_FENCE, 0u, 0u, 0u, 0u, 0u, 0u, tag);
 }

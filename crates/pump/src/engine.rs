@@ -70,6 +70,8 @@ struct Engine<'q> {
     tables: PumpTables,
     pending_removals: Vec<Pending>,
     claims: Box<[Claim]>,
+    /// Claims made by a FENCE/FSYNC sweep (kept apart from `claims`, whose closers wait).
+    sweep_buf: Box<[Claim]>,
     reaped: Vec<Completion>,
     limits: Limits,
     batch: usize,
@@ -186,6 +188,7 @@ impl<'q> Engine<'q> {
             tables: PumpTables::default(),
             pending_removals: Vec::new(),
             claims: vec![Claim::default(); cfg.batch].into_boxed_slice(),
+            sweep_buf: vec![Claim::default(); cfg.batch].into_boxed_slice(),
             reaped: Vec::with_capacity(1024),
             limits: cfg.limits,
             batch: cfg.batch,
@@ -402,9 +405,10 @@ impl<'q> Engine<'q> {
                 }
             }
             if closers > 0 {
-                let deferred: Vec<Claim> = self.claims[..closers].to_vec();
                 self.sweep(qi);
-                for c in deferred {
+                // `sweep` claims into its own buffer, so the deferred closers are still here.
+                for i in 0..closers {
+                    let c = self.claims[i];
                     self.dispatch(qi, c);
                 }
             }
@@ -418,7 +422,7 @@ impl<'q> Engine<'q> {
     /// slots lie. Requests published after the closer may be swept up too; waiting for them
     /// as well is harmless. Ring capacity is not a limit here: the backlog holds every slot.
     fn sweep(&mut self, qi: usize) {
-        let mut extra = vec![Claim::default(); self.claims.len()];
+        let mut extra = std::mem::take(&mut self.sweep_buf);
         loop {
             let n = self.queues[qi].host.claim(&mut extra);
             for c in &extra[..n] {
@@ -430,7 +434,9 @@ impl<'q> Engine<'q> {
                 break;
             }
         }
+        self.sweep_buf = extra;
     }
+
     /// One claimed request: validate, then complete at once, order, or submit.
     fn dispatch(&mut self, qi: usize, c: Claim) {
         self.live.claimed.fetch_add(1, Ordering::Relaxed);

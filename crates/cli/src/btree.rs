@@ -79,7 +79,7 @@ pub const fn absent_key(r: u64) -> u64 {
 /// The value stored with `key`.
 #[must_use]
 pub const fn value(key: u64) -> u64 {
-    mix64(key ^ 0x5EED_0F_6D10)
+    mix64(key ^ 0x005E_ED0F_6D10)
 }
 
 fn put32(node: &mut [u8], word: usize, v: u32) {
@@ -324,7 +324,7 @@ mod tests {
     fn groups_are_even_and_never_single_when_avoidable() {
         assert_eq!(groups(0, 255), vec![0]);
         assert_eq!(groups(256, 255), vec![128, 128]);
-        assert!(groups(100_000, 255).iter().all(|&g| g >= 2 && g <= 255));
+        assert!(groups(100_000, 255).iter().all(|g| (2..=255).contains(g)));
     }
 
     #[test]

@@ -21,7 +21,7 @@ pub fn state_buffer(ctx: &Context, lanes: u32) -> Result<MappedBuffer> {
 pub fn describe_result(r: i32) -> String {
     if let Some(code) = ResultCode::from_value(r) {
         format!("{r} ({})", code.name())
-    } else if r < 0 && r >= -4095 {
+    } else if (-4095..0).contains(&r) {
         format!("{r} ({})", std::io::Error::from_raw_os_error(-r))
     } else {
         format!("{r} (a short transfer: {r} bytes)")

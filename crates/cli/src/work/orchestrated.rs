@@ -22,6 +22,29 @@ use crate::gpu::Gpu;
 use crate::work::lookup::{decode, key_buffer, Lookups};
 use crate::work::sum::StreamShape;
 
+/// preads `len` bytes of `f` at `file_offset` straight into `buf` at `offset` (one copy, as a
+/// user would read into mapped memory).
+fn read_into(
+    f: &File,
+    buf: &MappedBuffer,
+    offset: usize,
+    len: usize,
+    file_offset: u64,
+) -> Result<()> {
+    if offset.checked_add(len).is_none_or(|e| e > buf.len()) {
+        anyhow::bail!(
+            "read of {len} bytes at {offset} runs past a buffer of {}",
+            buf.len()
+        );
+    }
+    // SAFETY: the range is inside the mapping (checked above), which lives as long as `buf`;
+    // no dispatch is in flight (every dispatch is waited for before the next read), so neither
+    // the GPU nor another thread touches these bytes while the slice exists.
+    let dst = unsafe { std::slice::from_raw_parts_mut(buf.as_ptr().add(offset), len) };
+    f.read_exact_at(dst, file_offset)?;
+    Ok(())
+}
+
 /// CRC-32C of a file, CPU-orchestrated. Returns the CRC and the time (first pread to last
 /// fence).
 pub fn crc(gpu: &Gpu, path: &Path, shape: StreamShape) -> Result<(u32, Duration)> {
@@ -48,14 +71,12 @@ pub fn crc(gpu: &Gpu, path: &Path, shape: StreamShape) -> Result<(u32, Duration)
         chunks: Chunks::new(0, shape.chunk),
     };
     gpu.warm(&pipe, &set, &warm.to_bytes())?;
-    let mut buf = vec![0u8; block];
     let mut out = Vec::with_capacity(all.count as usize);
     let start = Instant::now();
     let mut off = 0u64;
     while off < len {
         let n = ((len - off) as usize).min(block);
-        f.read_exact_at(&mut buf[..n], off)?;
-        data.write(0, &buf[..n])?;
+        read_into(&f, &data, 0, n, off)?;
         let p = CrcChunksParams {
             chunks: Chunks::new(n as u64, shape.chunk),
         };
@@ -92,7 +113,6 @@ pub fn lookup(gpu: &Gpu, f: &File, sb: &Superblock, keys: &[u64]) -> Result<Look
     gpu.warm(&pipe, &set, &BtreeStepParams { nkeys: 0 }.to_bytes())?;
     let p = BtreeStepParams { nkeys };
     let words = shaders::BTREE_RESULT_WORDS;
-    let mut node = vec![0u8; BTREE_NODE_BYTES];
     let mut dispatches = 0u32;
     let mut reads = 0u64;
     let start = Instant::now();
@@ -107,9 +127,8 @@ pub fn lookup(gpu: &Gpu, f: &File, sb: &Superblock, keys: &[u64]) -> Result<Look
         for k in 0..n {
             if res[k * words] == 0 {
                 let off = u64::from(res[k * words + 1]) | (u64::from(res[k * words + 2]) << 32);
-                f.read_exact_at(&mut node, off)
+                read_into(f, &nodes, k * BTREE_NODE_BYTES, BTREE_NODE_BYTES, off)
                     .with_context(|| format!("reading the node at {off}"))?;
-                nodes.write(k * BTREE_NODE_BYTES, &node)?;
                 active += 1;
                 reads += 1;
             }

@@ -1,5 +1,5 @@
-//! 4. The data-dependent workload: B-tree lookups through gdio vs. CPU-orchestrated (one
-//! dispatch per level, the host reading what the shader asked for in between).
+//! Section 4, the data-dependent workload: B-tree lookups through gdio vs. CPU-orchestrated
+//! (one dispatch per level, the host reading what the shader asked for in between).
 
 use std::path::Path;
 

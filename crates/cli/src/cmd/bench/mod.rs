@@ -101,6 +101,9 @@ pub struct Section {
     pub data: serde_json::Value,
 }
 
+/// A section to run: its key, its title, and the code.
+type Step<'a> = (&'static str, &'a str, &'a dyn Fn() -> Result<Section>);
+
 #[derive(Serialize)]
 struct BenchReport<'a> {
     device: DeviceSummary,
@@ -159,7 +162,7 @@ pub fn run(args: &BenchArgs, device: Option<&str>, json: bool) -> Result<i32> {
     crate::btree::build(&index, cfg.btree_keys, 1, |_| {})?;
 
     let mut sections = Vec::new();
-    let steps: [(&'static str, &str, &dyn Fn() -> Result<Section>); 5] = [
+    let steps: [Step<'_>; 5] = [
         ("roundtrip", "1. Round trip", &|| roundtrip::run(&gpu, &cfg)),
         ("streaming", "2. Streaming", &|| {
             streaming::run(&gpu, &cfg, &stream_file)

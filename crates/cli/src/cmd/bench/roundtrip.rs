@@ -1,5 +1,5 @@
-//! 1. Round trip: a shader's NOP vs. two CPU threads through the same protocol, and the CUDA
-//! figure from the findings.
+//! Section 1, round trip: a shader's NOP vs. two CPU threads through the same protocol, and
+//! the CUDA figure from the findings.
 
 use anyhow::Result;
 use serde_json::json;

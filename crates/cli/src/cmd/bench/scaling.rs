@@ -1,4 +1,4 @@
-//! 5. Scaling over pump threads.
+//! Section 5: scaling over pump threads.
 
 use std::path::Path;
 

@@ -1,5 +1,5 @@
-//! 2. Streaming (`gdio sum` vs fio vs the CPU-orchestrated loop) and 3. random 4 KiB reads
-//! (shader lanes vs fio at the same depth).
+//! Section 2, streaming (`gdio sum` vs fio vs the CPU-orchestrated loop), and section 3,
+//! random 4 KiB reads (shader lanes vs fio at the same depth).
 
 use std::path::Path;
 use std::time::{Duration, Instant};

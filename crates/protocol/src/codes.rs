@@ -109,11 +109,15 @@ pub enum ResultCode {
     /// Device-side only: a bounded wait ran out; the request is still pending.
     #[error("wait budget exhausted: the request is still pending, wait again")]
     Timeout = -4109,
+    /// The descriptor's stamp or check word never matched its publication: write words 0..=7,
+    /// the generation into word 8 and the check of words 0..=8 into word 9 before publishing.
+    #[error("descriptor stamp/check never matched the publication: write the stamp and check words before the publish word")]
+    BadDescriptor = -4110,
 }
 
 impl ResultCode {
     /// Every code, in value order (highest first).
-    pub const ALL: [ResultCode; 13] = [
+    pub const ALL: [ResultCode; 14] = [
         ResultCode::BadOp,
         ResultCode::BadFlags,
         ResultCode::BadFile,
@@ -127,6 +131,7 @@ impl ResultCode {
         ResultCode::Internal,
         ResultCode::PumpGone,
         ResultCode::Timeout,
+        ResultCode::BadDescriptor,
     ];
 
     /// The value stored in a completion's result word.
@@ -158,6 +163,7 @@ impl ResultCode {
             ResultCode::Internal => "INTERNAL",
             ResultCode::PumpGone => "PUMP_GONE",
             ResultCode::Timeout => "TIMEOUT",
+            ResultCode::BadDescriptor => "BAD_DESCRIPTOR",
         }
     }
 }

@@ -109,10 +109,23 @@ impl<'a> DeviceQueue<'a> {
         Ok(generation)
     }
 
-    /// Writes descriptor words and a publish value with no checks at all: what a buggy or hostile
-    /// device can do. For tests and the hostile-lane emulation; an honest device uses
+    /// Writes a request's fields, stamps and checks them for generation `publish`, and
+    /// publishes `publish`, with no other checks: what a buggy or hostile device can do with
+    /// well-formed descriptors. For tests and the hostile-lane emulation; an honest device uses
     /// [`DeviceQueue::publish`].
     pub fn write_raw(&self, slot: u32, words: [u32; descriptor::WORDS], publish: u32) {
+        let mut all = [0u32; descriptor::WRITTEN];
+        all[..descriptor::WORDS].copy_from_slice(&words);
+        all[descriptor::STAMP] = publish;
+        let mut head = [0u32; 9];
+        head.copy_from_slice(&all[..9]);
+        all[descriptor::CHECK] = descriptor::check(&head);
+        self.write_descriptor(slot, all, publish);
+    }
+
+    /// Writes all ten descriptor words exactly as given (stamp and check included) and then the
+    /// publish word: how a test models a descriptor whose words have not all arrived.
+    pub fn write_descriptor(&self, slot: u32, words: [u32; descriptor::WRITTEN], publish: u32) {
         if slot >= self.layout.slot_count() {
             return;
         }
@@ -120,9 +133,19 @@ impl<'a> DeviceQueue<'a> {
             self.requests
                 .store(self.layout.descriptor_word(slot, w), v, Ordering::Relaxed);
         }
-        // Release: the descriptor is visible to a host that acquires this publish word.
+        // Release: the descriptor is visible to a host that acquires this publish word (where
+        // the platform keeps that promise for device writes; the stamp and check cover it where
+        // it does not).
         self.requests
             .store(self.layout.publish_word(slot), publish, Ordering::Release);
+    }
+
+    /// Writes only the publish word (a descriptor still on its way, for tests).
+    pub fn write_publish_word(&self, slot: u32, publish: u32) {
+        if slot < self.layout.slot_count() {
+            self.requests
+                .store(self.layout.publish_word(slot), publish, Ordering::Release);
+        }
     }
 
     /// Polls generation `generation` of `slot` once.

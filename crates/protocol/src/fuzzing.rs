@@ -43,6 +43,7 @@ pub fn run_one(data: &[u8]) {
     let comp_mem = zeroed_words(layout.completion_bytes());
     let (req, comp) = (Region::new(&req_mem), Region::new(&comp_mem));
     let mut host = HostQueue::init(req, comp, slots).expect("sized by layout");
+    host.set_torn_limit(3);
     let device = DeviceQueue::attach(req, comp).expect("initialised");
     let tables = StaticTables {
         files: vec![
@@ -88,13 +89,15 @@ pub fn run_one(data: &[u8]) {
             }
             2 => {
                 let k = usize::from(input.u8().unwrap_or(0)) % (out.len() + 1);
+                let expected: Vec<Generation> = (0..slots)
+                    .map(|s| host.next_generation(s).expect("in range"))
+                    .collect();
                 let got = host.claim(&mut out[..k]);
                 assert!(got <= k);
                 for c in &out[..got] {
                     assert!(c.slot < slots);
                     assert_eq!(
-                        c.generation,
-                        Generation(completed[c.slot as usize]).next(),
+                        c.generation, expected[c.slot as usize],
                         "claim is not the next generation"
                     );
                     assert!(
@@ -138,6 +141,19 @@ pub fn run_one(data: &[u8]) {
                 let s = PumpState::from_code(u32::from(input.u8().unwrap_or(0)) % 5).expect("0..5");
                 host.set_pump_state(s, -1);
                 assert_eq!(device.pump_state().0, Some(s));
+            }
+            7 if input.u8().unwrap_or(0) % 2 == 0 => {
+                // A descriptor whose words have not all arrived, or a bare publish word.
+                let mut words = [0u32; crate::layout::descriptor::WRITTEN];
+                for w in &mut words {
+                    *w = input.u32().unwrap_or(0);
+                }
+                let publish = input.u32().unwrap_or(0);
+                if publish % 2 == 0 {
+                    device.write_descriptor(slot, words, publish);
+                } else {
+                    device.write_publish_word(slot, publish);
+                }
             }
             _ => {
                 // Arbitrary garbage anywhere in the request region's body (never the header,

@@ -55,6 +55,10 @@ pub struct HostStats {
     pub bad_generations: u64,
     /// Calls to [`HostQueue::claim`].
     pub polls: u64,
+    /// Times a changed publish word came with an incomplete descriptor (looked at again later).
+    pub torn: u64,
+    /// Publications answered BAD_DESCRIPTOR (descriptor never became whole).
+    pub bad_descriptors: u64,
 }
 
 /// The host's view of one queue.
@@ -70,6 +74,9 @@ pub struct HostQueue<'a> {
     completed: Box<[u32]>,
     /// Per slot: claimed and not yet completed.
     claimed: Box<[bool]>,
+    /// Per slot: polls that found the publish word changed but the descriptor not whole.
+    torn_polls: Box<[u32]>,
+    torn_limit: u32,
     in_flight: u32,
     cursor: u32,
     state: PumpState,
@@ -111,11 +118,22 @@ impl<'a> HostQueue<'a> {
             seen: vec![0; slot_count as usize].into_boxed_slice(),
             completed: vec![0; slot_count as usize].into_boxed_slice(),
             claimed: vec![false; slot_count as usize].into_boxed_slice(),
+            torn_polls: vec![0; slot_count as usize].into_boxed_slice(),
+            torn_limit: Self::DEFAULT_TORN_LIMIT,
             in_flight: 0,
             cursor: 0,
             state: PumpState::Init,
             stats: HostStats::default(),
         })
+    }
+
+    /// Polls a changed publish word may show an incomplete descriptor before the host answers
+    /// it BAD_DESCRIPTOR (a descriptor still in flight normally completes within a poll or two).
+    pub const DEFAULT_TORN_LIMIT: u32 = 100_000;
+
+    /// Sets how many polls a descriptor may stay incomplete (at least 1).
+    pub fn set_torn_limit(&mut self, polls: u32) {
+        self.torn_limit = polls.max(1);
     }
 
     /// The queue's layout.
@@ -158,8 +176,37 @@ impl<'a> HostQueue<'a> {
                 continue;
             }
             // Pairs with the device's release store of the publish word: the descriptor written
-            // before it is visible below.
+            // before it is visible below (where the platform keeps that promise: see below).
             fence(Ordering::Acquire);
+            let mut desc = [0u32; descriptor::WRITTEN];
+            for (w, v) in desc.iter_mut().enumerate() {
+                *v = self
+                    .requests
+                    .load(self.layout.descriptor_word(slot, w), Ordering::Relaxed);
+            }
+            let mut head = [0u32; 9];
+            head.copy_from_slice(&desc[..9]);
+            if desc[descriptor::STAMP] != p || desc[descriptor::CHECK] != descriptor::check(&head) {
+                // The publish word arrived before the whole descriptor (a GPU's writes to host
+                // memory need not arrive in order): look again on a later poll. A descriptor
+                // that never becomes whole is answered BAD_DESCRIPTOR after `torn_limit` polls.
+                self.stats.torn += 1;
+                self.torn_polls[i] = self.torn_polls[i].saturating_add(1);
+                if self.torn_polls[i] < self.torn_limit {
+                    continue;
+                }
+                self.torn_polls[i] = 0;
+                self.seen[i] = p;
+                if Generation(p) == Generation(self.completed[i]).next() {
+                    // The generation is used up, answered with an error: the device's next
+                    // publication, next(p), is the one the host expects.
+                    self.completed[i] = p;
+                }
+                self.stats.bad_descriptors += 1;
+                self.write_completion(slot, p, ResultCode::BadDescriptor.value());
+                continue;
+            }
+            self.torn_polls[i] = 0;
             self.seen[i] = p;
             let generation = Generation(p);
             if generation != Generation(self.completed[i]).next() {
@@ -170,12 +217,9 @@ impl<'a> HostQueue<'a> {
             self.claimed[i] = true;
             self.in_flight += 1;
             self.stats.claimed += 1;
-            let mut desc = [0u32; descriptor::WORDS];
-            for (w, v) in desc.iter_mut().enumerate() {
-                *v = self
-                    .requests
-                    .load(self.layout.descriptor_word(slot, w), Ordering::Relaxed);
-            }
+            let mut fields = [0u32; descriptor::WORDS];
+            fields.copy_from_slice(&desc[..descriptor::WORDS]);
+            let desc = fields;
             out[n] = Claim {
                 slot,
                 generation,
@@ -262,6 +306,14 @@ impl<'a> HostQueue<'a> {
     #[must_use]
     pub fn pump_state(&self) -> PumpState {
         self.state
+    }
+
+    /// The generation the host will claim next in `slot` (`None` for a slot outside the queue).
+    #[must_use]
+    pub fn next_generation(&self, slot: u32) -> Option<Generation> {
+        self.completed
+            .get(slot as usize)
+            .map(|&c| Generation(c).next())
     }
 
     /// Claims in flight.

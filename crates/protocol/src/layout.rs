@@ -73,8 +73,30 @@ pub mod descriptor {
     pub const LEN: usize = 6;
     /// The caller's tag.
     pub const TAG: usize = 7;
-    /// Words the device writes per request.
+    /// Words of a request's fields (0..=7).
     pub const WORDS: usize = 8;
+    /// The generation being published, stamped into the descriptor itself.
+    pub const STAMP: usize = 8;
+    /// [`check`] of words 0..=8.
+    pub const CHECK: usize = 9;
+    /// Words the device writes per request before its publish word: fields, stamp, check.
+    pub const WRITTEN: usize = 10;
+
+    /// The check word over descriptor words 0..=8 (fields and stamp): lets the host tell a
+    /// descriptor that has fully arrived from one whose words are still in flight. On NVIDIA
+    /// a running shader's writes to host memory may reach the host out of order (measured: a
+    /// publish word seen before the descriptor's `len`); Vulkan promises no order to the host.
+    #[must_use]
+    pub const fn check(words: &[u32; 9]) -> u32 {
+        let mut h: u32 = 0x9E37_79B9;
+        let mut i = 0;
+        while i < 9 {
+            h = (h ^ words[i]).wrapping_mul(0x85EB_CA6B);
+            h ^= h >> 13;
+            i += 1;
+        }
+        h
+    }
 }
 
 /// Why a layout or a region does not describe a version-1 queue.

@@ -1,7 +1,7 @@
 //! Each transition of the slot state machine, host and device side, and each error path.
 use gdio_protocol::codes::Outcome;
 use gdio_protocol::device::DeviceError;
-use gdio_protocol::layout::{completion_header, request_header, LayoutError};
+use gdio_protocol::layout::{self, completion_header, request_header, LayoutError};
 use gdio_protocol::region::zeroed_words;
 use gdio_protocol::sync::{AtomicU32, Ordering};
 use gdio_protocol::*;
@@ -297,4 +297,76 @@ fn device_rejects_slots_outside_the_queue() {
     assert_eq!(dev.publish(2, &read(1)), Err(DeviceError::NoSuchSlot(2)));
     assert_eq!(dev.poll(2, Generation(1)), Err(DeviceError::NoSuchSlot(2)));
     dev.write_raw(5, [1; 8], 1); // ignored, no panic
+}
+
+#[test]
+fn a_publish_word_that_overtakes_its_descriptor_is_claimed_once_the_descriptor_arrives() {
+    // Measured on an H100: a running shader's writes to host memory can reach the host out of
+    // order, so the host may see the publish word before the descriptor's words.
+    let m = mem(2);
+    let (r, c) = (Region::new(&m.req), Region::new(&m.comp));
+    let mut host = HostQueue::init(r, c, 2).unwrap();
+    let dev = DeviceQueue::attach(r, c).unwrap();
+    let mut out = [Claim::default(); 2];
+    let req = read(4096);
+    // Only the publish word has arrived.
+    dev.write_publish_word(1, 1);
+    assert_eq!(host.claim(&mut out), 0);
+    assert_eq!(host.stats().torn, 1);
+    // Part of the descriptor has arrived: fields but not the check word.
+    let mut words = [0u32; layout::descriptor::WRITTEN];
+    words[..8].copy_from_slice(&req.to_words());
+    words[layout::descriptor::STAMP] = 1;
+    dev.write_descriptor(1, words, 1);
+    assert_eq!(host.claim(&mut out), 0, "no claim with a wrong check word");
+    // Everything has arrived: claimed once, with the full descriptor.
+    dev.write_raw(1, req.to_words(), 1);
+    assert_eq!(host.claim(&mut out), 1);
+    assert_eq!(out[0].request, req);
+    assert_eq!(out[0].generation, Generation(1));
+    assert_eq!(host.claim(&mut out), 0);
+}
+
+#[test]
+fn a_descriptor_that_never_becomes_whole_is_answered_bad_descriptor() {
+    let m = mem(1);
+    let (r, c) = (Region::new(&m.req), Region::new(&m.comp));
+    let mut host = HostQueue::init(r, c, 1).unwrap();
+    let dev = DeviceQueue::attach(r, c).unwrap();
+    host.set_torn_limit(3);
+    let mut out = [Claim::default(); 1];
+    dev.write_publish_word(0, 1);
+    for _ in 0..2 {
+        assert_eq!(host.claim(&mut out), 0);
+        assert_eq!(dev.poll(0, Generation(1)).unwrap(), Poll::Pending);
+    }
+    assert_eq!(host.claim(&mut out), 0);
+    assert_eq!(
+        dev.poll(0, Generation(1)).unwrap(),
+        Poll::Done(ResultCode::BadDescriptor.value())
+    );
+    assert_eq!(host.stats().bad_descriptors, 1);
+    // Generation 1 is used up (answered); the device goes on with next(1) = 2, as it would
+    // after any completion, and that is claimed.
+    assert!(dev.is_idle(0).unwrap());
+    assert_eq!(dev.publish(0, &read(1)).unwrap(), Generation(2));
+    assert_eq!(host.claim(&mut out), 1);
+    assert_eq!(out[0].generation, Generation(2));
+}
+
+#[test]
+fn check_word_is_the_documented_function() {
+    // docs/protocol.md gives this value; the GLSL implements the same function.
+    assert_eq!(layout::descriptor::check(&[0; 9]), {
+        let mut h: u32 = 0x9E37_79B9;
+        for _ in 0..9 {
+            h = h.wrapping_mul(0x85EB_CA6B);
+            h ^= h >> 13;
+        }
+        h
+    });
+    assert_ne!(
+        layout::descriptor::check(&[1, 0, 0, 0, 0, 0, 0, 0, 1]),
+        layout::descriptor::check(&[0, 1, 0, 0, 0, 0, 0, 0, 1])
+    );
 }

@@ -144,11 +144,31 @@ int gdio_pump_error() {
                           gl_StorageSemanticsBuffer, gl_SemanticsRelaxed));
 }
 
-// Writes descriptor words 0..7 and release-stores `g` as the slot's publication. No checks:
-// the caller guarantees the slot is idle, owned by this invocation, and g = next(last).
+// The check word over descriptor words 0..8 (fields and stamp), as
+// gdio_protocol::layout::descriptor::check: it lets the host tell a descriptor that has fully
+// arrived from one whose words are still in flight (a running shader's writes to host memory
+// can reach the host out of order; measured on an H100).
+uint gdio_check_step(uint h, uint w) {
+    h = (h ^ w) * 0x85EBCA6Bu;
+    return h ^ (h >> 13);
+}
+
+// Writes descriptor words 0..7, the stamp g (word 8) and the check (word 9), then
+// release-stores `g` as the slot's publication. No checks: the caller guarantees the slot is
+// idle, owned by this invocation, and g = next(last).
 void gdio_publish_raw(uint slot, uint g, uint op, uint file, uint window, uint window_offset,
                       uint file_offset_lo, uint file_offset_hi, uint len, uint tag) {
     uint d = gdio_desc_base + 16u * slot;
+    uint h = 0x9E3779B9u;
+    h = gdio_check_step(h, op);
+    h = gdio_check_step(h, file);
+    h = gdio_check_step(h, window);
+    h = gdio_check_step(h, window_offset);
+    h = gdio_check_step(h, file_offset_lo);
+    h = gdio_check_step(h, file_offset_hi);
+    h = gdio_check_step(h, len);
+    h = gdio_check_step(h, tag);
+    h = gdio_check_step(h, g);
     atomicStore(gdio_req[d + 0u], op, gl_ScopeDevice, gl_StorageSemanticsBuffer, gl_SemanticsRelaxed);
     atomicStore(gdio_req[d + 1u], file, gl_ScopeDevice, gl_StorageSemanticsBuffer, gl_SemanticsRelaxed);
     atomicStore(gdio_req[d + 2u], window, gl_ScopeDevice, gl_StorageSemanticsBuffer, gl_SemanticsRelaxed);
@@ -157,8 +177,12 @@ void gdio_publish_raw(uint slot, uint g, uint op, uint file, uint window, uint w
     atomicStore(gdio_req[d + 5u], file_offset_hi, gl_ScopeDevice, gl_StorageSemanticsBuffer, gl_SemanticsRelaxed);
     atomicStore(gdio_req[d + 6u], len, gl_ScopeDevice, gl_StorageSemanticsBuffer, gl_SemanticsRelaxed);
     atomicStore(gdio_req[d + 7u], tag, gl_ScopeDevice, gl_StorageSemanticsBuffer, gl_SemanticsRelaxed);
+    atomicStore(gdio_req[d + 8u], g, gl_ScopeDevice, gl_StorageSemanticsBuffer, gl_SemanticsRelaxed);
+    atomicStore(gdio_req[d + 9u], h, gl_ScopeDevice, gl_StorageSemanticsBuffer, gl_SemanticsRelaxed);
     // Release (and make available): the descriptor, and every earlier write of this invocation
-    // to buffer memory (e.g. a WRITE's window data), is visible to a host that acquires this.
+    // to buffer memory (e.g. a WRITE's window data), is visible to a host that acquires this
+    // (on devices that keep the order for host memory; the stamp and check cover those that
+    // do not).
     atomicStore(gdio_req[gdio_publish_word(slot)], g, gl_ScopeDevice, gl_StorageSemanticsBuffer,
                 gl_SemanticsRelease | gl_SemanticsMakeAvailable);
 }

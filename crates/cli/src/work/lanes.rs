@@ -36,10 +36,17 @@ pub fn check(state: &MappedBuffer, lanes: u32, item: &str) -> Result<(Vec<LaneSt
         .enumerate()
         .find(|(_, s)| s.status == LaneStatus::Failed)
     {
+        let failed = states
+            .iter()
+            .filter(|s| s.status == LaneStatus::Failed)
+            .count();
         anyhow::bail!(
-            "shader lane {i} failed at {item} {}: result {}",
+            "shader lane {i} failed at {item} {}: result {} ({failed} of {lanes} lanes failed; lane words {:#x} {:#x} {:#x})",
             s.at,
-            describe_result(s.error)
+            describe_result(s.error),
+            s.extra[0],
+            s.extra[1],
+            s.extra[2]
         );
     }
     let done = LaneState::all_finished(&states);

@@ -47,6 +47,7 @@ pub struct PumpBuilder {
     pub(crate) idle: IdlePolicy,
     pub(crate) limits: Limits,
     pub(crate) sqpoll: Option<u32>,
+    pub(crate) async_min: Option<u32>,
     pub(crate) name: String,
 }
 
@@ -64,6 +65,7 @@ impl Default for PumpBuilder {
             idle: IdlePolicy::default(),
             limits: Limits::default(),
             sqpoll: None,
+            async_min: None,
             name: "gdio-pump".to_string(),
         }
     }
@@ -152,6 +154,15 @@ impl PumpBuilder {
     #[must_use]
     pub fn sqpoll(mut self, idle_ms: u32) -> Self {
         self.sqpoll = Some(idle_ms);
+        self
+    }
+
+    /// Hands transfers of at least `min_bytes` to the kernel's io-wq workers, so large copies
+    /// run on several threads while the pump thread goes on claiming (see
+    /// `gdio_uring::RingBuilder::async_transfers`). Worth it for large READs into GPU ReBAR.
+    #[must_use]
+    pub fn async_transfers(mut self, min_bytes: u32) -> Self {
+        self.async_min = Some(min_bytes);
         self
     }
 

@@ -181,6 +181,9 @@ impl<'q> Engine<'q> {
         if let Some(ms) = cfg.sqpoll {
             rb = rb.sqpoll(ms, None);
         }
+        if let Some(min) = cfg.async_min {
+            rb = rb.async_transfers(min);
+        }
         let ring = rb.build()?;
         let mut engine = Engine {
             ring,

@@ -56,6 +56,8 @@ struct State {
     /// Cancel SQEs in the SQ or the kernel.
     cancels: usize,
     features: Features,
+    /// Transfers of at least this many bytes go to io-wq (`IOSQE_ASYNC`).
+    async_min: Option<u32>,
 }
 
 impl std::fmt::Debug for Ring {
@@ -98,6 +100,7 @@ impl Ring {
                 kernel_cap,
                 cancels: 0,
                 features,
+                async_min: b.async_min,
             },
         }
     }
@@ -597,7 +600,7 @@ impl State {
                 let ptr = base.wrapping_add(s.window_offset as usize);
                 let fd = Fixed(s.file);
                 let buf = s.window as u16;
-                match (s.code, kind) {
+                let e = match (s.code, kind) {
                     (Code::Read, WindowKind::Registered) => {
                         opcode::ReadFixed::new(fd, ptr, s.remaining, buf)
                             .offset(off)
@@ -614,6 +617,10 @@ impl State {
                     (_, WindowKind::Unregistered) => {
                         opcode::Write::new(fd, ptr, s.remaining).offset(off).build()
                     }
+                };
+                match self.async_min {
+                    Some(min) if s.remaining >= min => e.flags(io_uring::squeue::Flags::ASYNC),
+                    _ => e,
                 }
             }
         };

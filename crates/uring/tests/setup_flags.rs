@@ -72,3 +72,12 @@ fn defer_taskrun_without_single_issuer_is_a_typed_error() {
         other => panic!("expected InvalidConfig, got {:?}", other.map(|_| ())),
     }
 }
+
+#[test]
+fn async_transfers_ring_serves_reads() {
+    // Every read of 4 KiB or more goes through io-wq: the bytes must be the same.
+    reads_work(
+        Ring::builder().entries(16).async_transfers(4096),
+        "async_transfers",
+    );
+}

@@ -13,8 +13,8 @@ use crate::PumpError;
 /// How a window is given to the kernel.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum WindowMode {
-    /// Register it as a fixed buffer; if the kernel cannot pin it (EFAULT, e.g. ReBAR), serve it
-    /// with plain READ/WRITE instead.
+    /// Register it as a fixed buffer; if the kernel cannot pin it (EFAULT, e.g. ReBAR) or it is
+    /// larger than one fixed buffer may be (1 GiB), serve it with plain READ/WRITE instead.
     #[default]
     Auto,
     /// Register it as a fixed buffer or fail.

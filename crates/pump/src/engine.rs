@@ -245,9 +245,11 @@ impl<'q> Engine<'q> {
                 WindowMode::Unregistered => self.ring.add_unregistered_window(ptr, len)?,
                 WindowMode::Auto => match self.ring.register_window(ptr, len) {
                     Ok(h) => h,
-                    Err(gdio_uring::Error::Unpinnable { .. }) => {
-                        self.ring.add_unregistered_window(ptr, len)?
-                    }
+                    // Memory the kernel cannot pin (ReBAR), or more than one fixed buffer holds.
+                    Err(
+                        gdio_uring::Error::Unpinnable { .. }
+                        | gdio_uring::Error::WindowTooLarge { .. },
+                    ) => self.ring.add_unregistered_window(ptr, len)?,
                     Err(e) => return Err(e.into()),
                 },
             }

@@ -290,3 +290,27 @@ fn two_queues_on_one_pump() {
     assert_eq!(b2, &data[99_950..]);
     pump.stop().unwrap();
 }
+
+#[test]
+fn an_auto_window_larger_than_a_fixed_buffer_is_served_with_plain_io() {
+    let dir = tempfile::tempdir().unwrap();
+    let (path, data) = random_file(&dir, "data", 8192, 31);
+    let queue = Arc::new(HostQueueMemory::new(1).unwrap());
+    // Over the kernel's 1 GiB limit for one fixed buffer; anonymous memory, touched only where
+    // the read lands.
+    let big = window((1 << 30) + 65536);
+    let pump = add_window(
+        builder(&queue).file(open_ro(&path), RO),
+        &big,
+        WindowMode::Auto,
+    )
+    .spawn()
+    .unwrap();
+    let mut lane = Lane::new(&*queue, 0..1).unwrap();
+    let at = (1u32 << 30) - 100;
+    assert_eq!(lane.run(&read_req(0, 0, at, 0, 8192)), 8192);
+    let mut buf = vec![0u8; 8192];
+    big.copy_out(at as usize, &mut buf);
+    assert_eq!(buf, data);
+    pump.stop().unwrap();
+}

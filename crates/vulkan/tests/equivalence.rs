@@ -8,7 +8,7 @@ mod common;
 use std::io::Write;
 use std::sync::Arc;
 
-use common::{gpu, TIMEOUT};
+use common::{gpu, run_with_pump, TIMEOUT};
 use gdio_protocol::codes::ResultCode;
 use gdio_protocol::{FileAccess, Op, Request};
 use gdio_pump::emulated::Lane;
@@ -247,36 +247,17 @@ fn many_shader_lanes_read_random_offsets_through_the_pump() {
         budgets: Budgets::for_device(ctx.info()),
         seed,
     };
-    let state = MappedBuffer::new(
+    let states = run_with_pump(
         ctx,
-        lanes as usize * shaders::STATE_WORDS * 4,
-        Placement::HostCached,
-    )
-    .unwrap();
-    let slices = [
-        queue.request_slice(),
-        queue.completion_slice(),
-        BufferSlice::whole(window.buffer()),
-        BufferSlice::whole(&state),
-    ];
-    let pipe =
-        ComputePipeline::new(ctx, shaders::RANDOM_READ, 4, p.to_bytes().len() as u32).unwrap();
-    let set = pipe.bind(&slices).unwrap();
-    ctx.dispatch_until(
-        &pipe,
-        &set,
+        &pump,
+        &queue,
+        &window,
+        shaders::RANDOM_READ,
         &p.to_bytes(),
-        [lanes.div_ceil(shaders::LANES_PER_GROUP), 1, 1],
-        Redispatch::new(TIMEOUT, 2000),
-        || LaneState::all_finished(&LaneState::read_all(&state, lanes).unwrap()),
-    )
-    .unwrap();
+        lanes,
+    );
     let report = pump.stop().unwrap();
-    for (i, s) in LaneState::read_all(&state, lanes)
-        .unwrap()
-        .iter()
-        .enumerate()
-    {
+    for (i, s) in states.iter().enumerate() {
         assert_eq!(s.status, LaneStatus::Done, "lane {i}: {s:?}");
         assert_eq!(s.extra[0], 0, "lane {i}: mismatching words");
         assert_eq!(s.extra[1], 40 * read_len, "lane {i}: bytes read");

@@ -9,10 +9,10 @@ mod common;
 
 use std::io::Write;
 
-use common::{gpu, TIMEOUT};
+use common::{gpu, run_with_pump as run, TIMEOUT};
 use gdio_protocol::codes::ResultCode;
 use gdio_protocol::{FileAccess, WindowAccess};
-use gdio_pump::{Pump, PumpHandle, WindowMode};
+use gdio_pump::{Pump, WindowMode};
 use gdio_vulkan::shaders::{
     self, Budgets, Chunks, LaneState, LaneStatus, StreamSumParams, WriteFileParams,
 };
@@ -31,43 +31,6 @@ const RW: FileAccess = FileAccess {
 
 fn access(w: &Window) -> WindowAccess {
     w.read_access()
-}
-
-/// Runs a 4-binding demo shader (requests, completions, window, state) with a running pump.
-fn run(
-    ctx: &Context,
-    pump: &PumpHandle,
-    queue: &Queue,
-    window: &Window,
-    spv: &[u8],
-    push: &[u8],
-    lanes: u32,
-) -> Vec<LaneState> {
-    let state = MappedBuffer::new(
-        ctx,
-        lanes as usize * shaders::STATE_WORDS * 4,
-        Placement::HostCached,
-    )
-    .unwrap();
-    let slices = [
-        queue.request_slice(),
-        queue.completion_slice(),
-        BufferSlice::whole(window.buffer()),
-        BufferSlice::whole(&state),
-    ];
-    let pipe = ComputePipeline::new(ctx, spv, 4, push.len() as u32).unwrap();
-    let set = pipe.bind(&slices).unwrap();
-    let groups = lanes.div_ceil(shaders::LANES_PER_GROUP);
-    ctx.dispatch_until(
-        &pipe,
-        &set,
-        push,
-        [groups, 1, 1],
-        Redispatch::new(TIMEOUT, 2000),
-        || LaneState::all_finished(&LaneState::read_all(&state, lanes).unwrap()),
-    )
-    .unwrap_or_else(|e| panic!("{e}; pump: {:?}", pump.stats()));
-    LaneState::read_all(&state, lanes).unwrap()
 }
 
 fn temp_file(content: &[u8]) -> tempfile::NamedTempFile {

@@ -150,3 +150,44 @@ impl<'a> FakeHost<'a> {
         q.stats()
     }
 }
+
+/// Runs a 4-binding demo shader (requests, completions, window, state) with a running pump.
+pub fn run_with_pump(
+    ctx: &Context,
+    pump: &gdio_pump::PumpHandle,
+    queue: &gdio_vulkan::PumpQueue,
+    window: &gdio_vulkan::PumpWindow,
+    spv: &[u8],
+    push: &[u8],
+    lanes: u32,
+) -> Vec<gdio_vulkan::shaders::LaneState> {
+    let state = MappedBuffer::new(
+        ctx,
+        lanes as usize * gdio_vulkan::shaders::STATE_WORDS * 4,
+        gdio_vulkan::Placement::HostCached,
+    )
+    .unwrap();
+    let slices = [
+        queue.request_slice(),
+        queue.completion_slice(),
+        gdio_vulkan::BufferSlice::whole(window.buffer()),
+        gdio_vulkan::BufferSlice::whole(&state),
+    ];
+    let pipe = gdio_vulkan::ComputePipeline::new(ctx, spv, 4, push.len() as u32).unwrap();
+    let set = pipe.bind(&slices).unwrap();
+    let groups = lanes.div_ceil(gdio_vulkan::shaders::LANES_PER_GROUP);
+    ctx.dispatch_until(
+        &pipe,
+        &set,
+        push,
+        [groups, 1, 1],
+        gdio_vulkan::Redispatch::new(TIMEOUT, 2000),
+        || {
+            gdio_vulkan::shaders::LaneState::all_finished(
+                &gdio_vulkan::shaders::LaneState::read_all(&state, lanes).unwrap(),
+            )
+        },
+    )
+    .unwrap_or_else(|e| panic!("{e}; pump: {:?}", pump.stats()));
+    gdio_vulkan::shaders::LaneState::read_all(&state, lanes).unwrap()
+}

@@ -113,11 +113,14 @@ pub enum ResultCode {
     /// the generation into word 8 and the check of words 0..=8 into word 9 before publishing.
     #[error("descriptor stamp/check never matched the publication: write the stamp and check words before the publish word")]
     BadDescriptor = -4110,
+    /// A WRITE with FLAG_DATA_CHECK whose window bytes never matched its data check.
+    #[error("WRITE data never matched its data check: compute it over exactly the bytes written")]
+    BadData = -4111,
 }
 
 impl ResultCode {
     /// Every code, in value order (highest first).
-    pub const ALL: [ResultCode; 14] = [
+    pub const ALL: [ResultCode; 15] = [
         ResultCode::BadOp,
         ResultCode::BadFlags,
         ResultCode::BadFile,
@@ -132,6 +135,7 @@ impl ResultCode {
         ResultCode::PumpGone,
         ResultCode::Timeout,
         ResultCode::BadDescriptor,
+        ResultCode::BadData,
     ];
 
     /// The value stored in a completion's result word.
@@ -164,6 +168,7 @@ impl ResultCode {
             ResultCode::PumpGone => "PUMP_GONE",
             ResultCode::Timeout => "TIMEOUT",
             ResultCode::BadDescriptor => "BAD_DESCRIPTOR",
+            ResultCode::BadData => "BAD_DATA",
         }
     }
 }

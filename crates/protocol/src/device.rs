@@ -140,6 +140,29 @@ impl<'a> DeviceQueue<'a> {
             .store(self.layout.publish_word(slot), publish, Ordering::Release);
     }
 
+    /// Publishes a WRITE with [`FLAG_DATA_CHECK`](crate::request::FLAG_DATA_CHECK): `data` is
+    /// what the device put in the window, and its check goes into descriptor word 10.
+    pub fn publish_checked_write(
+        &self,
+        slot: u32,
+        request: &Request,
+        data: &[u8],
+    ) -> Result<Generation, DeviceError> {
+        if !self.is_idle(slot)? {
+            return Err(DeviceError::Busy(slot));
+        }
+        self.requests.store(
+            self.layout.descriptor_word(slot, descriptor::DATA_CHECK),
+            descriptor::data_check(data),
+            Ordering::Relaxed,
+        );
+        let r = Request {
+            op_word: request.op_word | crate::request::FLAG_DATA_CHECK,
+            ..*request
+        };
+        self.publish(slot, &r)
+    }
+
     /// Writes only the publish word (a descriptor still on its way, for tests).
     pub fn write_publish_word(&self, slot: u32, publish: u32) {
         if slot < self.layout.slot_count() {

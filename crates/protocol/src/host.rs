@@ -220,10 +220,17 @@ impl<'a> HostQueue<'a> {
             let mut fields = [0u32; descriptor::WORDS];
             fields.copy_from_slice(&desc[..descriptor::WORDS]);
             let desc = fields;
+            let data_check = self.requests.load(
+                self.layout.descriptor_word(slot, descriptor::DATA_CHECK),
+                Ordering::Relaxed,
+            );
             out[n] = Claim {
                 slot,
                 generation,
-                request: Request::from_words(desc),
+                request: Request {
+                    data_check,
+                    ..Request::from_words(desc)
+                },
             };
             n += 1;
             if n == out.len() {

@@ -81,6 +81,78 @@ pub mod descriptor {
     pub const CHECK: usize = 9;
     /// Words the device writes per request before its publish word: fields, stamp, check.
     pub const WRITTEN: usize = 10;
+    /// [`data_check`] of a WRITE's bytes, when the op word has
+    /// [`FLAG_DATA_CHECK`](crate::request::FLAG_DATA_CHECK). Not covered by [`CHECK`]: a late
+    /// data check word only makes the data look unarrived for a little longer.
+    pub const DATA_CHECK: usize = 10;
+
+    /// One step of the fold both checks use.
+    #[inline]
+    #[must_use]
+    pub const fn check_step(h: u32, w: u32) -> u32 {
+        let h = (h ^ w).wrapping_mul(0x85EB_CA6B);
+        h ^ (h >> 13)
+    }
+
+    /// The data check of a WRITE's bytes: the fold over them as little-endian 32-bit words
+    /// (the last one zero-padded), seeded with 0x6A09E667, then over their length. The device
+    /// computes it while it fills the window; the host recomputes it before it writes, and
+    /// waits while they differ (the device's data has not all reached host memory yet).
+    #[must_use]
+    pub fn data_check(bytes: &[u8]) -> u32 {
+        let mut c = DataCheck::new();
+        c.update(bytes);
+        c.finish()
+    }
+
+    /// [`data_check`] computed piece by piece (every piece but the last a multiple of 4 bytes
+    /// long), for data read out of shared memory in chunks.
+    #[derive(Debug, Clone, Copy)]
+    pub struct DataCheck {
+        h: u32,
+        len: u32,
+    }
+
+    impl DataCheck {
+        /// An empty check.
+        #[must_use]
+        pub const fn new() -> DataCheck {
+            DataCheck {
+                h: DATA_CHECK_SEED,
+                len: 0,
+            }
+        }
+
+        /// Folds in the next piece.
+        pub fn update(&mut self, bytes: &[u8]) {
+            let mut chunks = bytes.chunks_exact(4);
+            for c in &mut chunks {
+                self.h = check_step(self.h, u32::from_le_bytes([c[0], c[1], c[2], c[3]]));
+            }
+            let rest = chunks.remainder();
+            if !rest.is_empty() {
+                let mut w = [0u8; 4];
+                w[..rest.len()].copy_from_slice(rest);
+                self.h = check_step(self.h, u32::from_le_bytes(w));
+            }
+            self.len = self.len.wrapping_add(bytes.len() as u32);
+        }
+
+        /// The check.
+        #[must_use]
+        pub const fn finish(self) -> u32 {
+            check_step(self.h, self.len)
+        }
+    }
+
+    impl Default for DataCheck {
+        fn default() -> DataCheck {
+            DataCheck::new()
+        }
+    }
+
+    /// Seed of [`data_check`].
+    pub const DATA_CHECK_SEED: u32 = 0x6A09_E667;
 
     /// The check word over descriptor words 0..=8 (fields and stamp): lets the host tell a
     /// descriptor that has fully arrived from one whose words are still in flight. On NVIDIA
@@ -91,8 +163,7 @@ pub mod descriptor {
         let mut h: u32 = 0x9E37_79B9;
         let mut i = 0;
         while i < 9 {
-            h = (h ^ words[i]).wrapping_mul(0x85EB_CA6B);
-            h ^= h >> 13;
+            h = check_step(h, words[i]);
             i += 1;
         }
         h

@@ -6,6 +6,12 @@
 use crate::codes::{Op, ResultCode};
 use crate::layout::descriptor;
 
+/// Op-word flag (bit 8), WRITE only: descriptor word 10 holds the
+/// [`data_check`](crate::layout::descriptor::data_check) of the bytes to write, and the host
+/// writes only once the window holds bytes that match it. For devices whose writes to host
+/// memory may reach the host out of order (measured on NVIDIA).
+pub const FLAG_DATA_CHECK: u32 = 1 << 8;
+
 /// The eight descriptor words of one request, decoded into fields but not yet trusted.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub struct Request {
@@ -23,6 +29,8 @@ pub struct Request {
     pub len: u32,
     /// The caller's tag, carried for tracing only.
     pub tag: u32,
+    /// Descriptor word 10: the data check of a WRITE with [`FLAG_DATA_CHECK`] (else unused).
+    pub data_check: u32,
 }
 
 impl Request {
@@ -62,6 +70,7 @@ impl Request {
                 | (u64::from(w[descriptor::FILE_OFFSET_HI]) << 32),
             len: w[descriptor::LEN],
             tag: w[descriptor::TAG],
+            data_check: 0,
         }
     }
 
@@ -78,7 +87,8 @@ impl Request {
         tables: &impl Tables,
     ) -> Result<ValidRequest, ResultCode> {
         let op = self.op().ok_or(ResultCode::BadOp)?;
-        if self.op_word & !0xFF != 0 {
+        let flags = self.op_word & !0xFF;
+        if flags != 0 && !(op == Op::Write && flags == FLAG_DATA_CHECK) {
             return Err(ResultCode::BadFlags);
         }
         match op {
@@ -124,6 +134,7 @@ impl Request {
                     window_offset: self.window_offset,
                     file_offset: self.file_offset,
                     len: self.len,
+                    data_check: (flags == FLAG_DATA_CHECK).then_some(self.data_check),
                 };
                 Ok(if op == Op::Read {
                     ValidRequest::Read(t)
@@ -148,6 +159,8 @@ pub struct Transfer {
     pub file_offset: u64,
     /// Bytes, at most the host's `max_len`.
     pub len: u32,
+    /// For a WRITE with [`FLAG_DATA_CHECK`]: the check its bytes must match before writing.
+    pub data_check: Option<u32>,
 }
 
 /// A request that passed validation: safe for the host to execute.
@@ -308,6 +321,7 @@ mod tests {
             file_offset: 0x1234_5678_9abc_def0,
             len: 7,
             tag: 8,
+            data_check: 0,
         };
         assert_eq!(Request::from_words(r.to_words()), r);
     }
@@ -423,6 +437,53 @@ mod tests {
             .unwrap();
             assert_eq!(v.op(), op);
         }
+    }
+
+    #[test]
+    fn the_data_check_flag_is_valid_on_write_only() {
+        let t = tables();
+        let l = Limits::default();
+        let w = Request {
+            window: 1,
+            len: 10,
+            data_check: 77,
+            op_word: Op::Write.code() | FLAG_DATA_CHECK,
+            ..Request::default()
+        };
+        match w.validate(&l, &t) {
+            Ok(ValidRequest::Write(t)) => assert_eq!(t.data_check, Some(77)),
+            other => panic!("{other:?}"),
+        }
+        let plain = Request {
+            op_word: Op::Write.code(),
+            ..w
+        };
+        assert!(matches!(
+            plain.validate(&l, &t),
+            Ok(ValidRequest::Write(Transfer {
+                data_check: None,
+                ..
+            }))
+        ));
+        let r = Request {
+            op_word: Op::Read.code() | FLAG_DATA_CHECK,
+            window: 0,
+            ..w
+        };
+        assert_eq!(r.validate(&l, &t), Err(ResultCode::BadFlags));
+        let other = Request {
+            op_word: Op::Write.code() | FLAG_DATA_CHECK << 1,
+            ..w
+        };
+        assert_eq!(other.validate(&l, &t), Err(ResultCode::BadFlags));
+    }
+
+    #[test]
+    fn data_check_pads_and_counts_length() {
+        use crate::layout::descriptor::data_check;
+        assert_ne!(data_check(&[]), data_check(&[0]));
+        assert_ne!(data_check(&[1, 2, 3]), data_check(&[1, 2, 3, 0]));
+        assert_ne!(data_check(&[1, 2, 3, 4]), data_check(&[1, 2, 4, 3]));
     }
 
     #[test]

@@ -48,6 +48,7 @@ pub struct PumpBuilder {
     pub(crate) limits: Limits,
     pub(crate) sqpoll: Option<u32>,
     pub(crate) async_min: Option<u32>,
+    pub(crate) data_timeout: std::time::Duration,
     pub(crate) name: String,
 }
 
@@ -66,6 +67,7 @@ impl Default for PumpBuilder {
             limits: Limits::default(),
             sqpoll: None,
             async_min: None,
+            data_timeout: std::time::Duration::from_secs(1),
             name: "gdio-pump".to_string(),
         }
     }
@@ -163,6 +165,15 @@ impl PumpBuilder {
     #[must_use]
     pub fn async_transfers(mut self, min_bytes: u32) -> Self {
         self.async_min = Some(min_bytes);
+        self
+    }
+
+    /// How long a WRITE published with `FLAG_DATA_CHECK` may wait for its window bytes to
+    /// match their check (the device's writes still reaching host memory) before it is answered
+    /// BAD_DATA (default 1 s).
+    #[must_use]
+    pub fn data_timeout(mut self, timeout: std::time::Duration) -> Self {
+        self.data_timeout = timeout;
         self
     }
 

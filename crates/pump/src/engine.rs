@@ -5,6 +5,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{mpsc, Arc};
 use std::time::{Duration, Instant};
 
+use gdio_protocol::layout::descriptor::DataCheck;
 use gdio_protocol::{
     Claim, Generation, HostQueue, Limits, Op, PumpState, ResultCode, ValidRequest,
 };
@@ -62,6 +63,14 @@ enum Pending {
     Window(WindowId, WindowEntry, Reply<()>),
 }
 
+/// A checked WRITE held until its data matches its data check.
+struct Unarrived {
+    qi: usize,
+    claim: Claim,
+    transfer: gdio_protocol::request::Transfer,
+    since: Instant,
+}
+
 struct Engine<'q> {
     // Field order is drop order: the ring (which drains on drop) goes before the tables and
     // pending removals that keep window memory alive.
@@ -70,6 +79,12 @@ struct Engine<'q> {
     tables: PumpTables,
     pending_removals: Vec<Pending>,
     claims: Box<[Claim]>,
+    /// Checked WRITEs whose data has not all arrived in host memory yet.
+    unarrived: Vec<Unarrived>,
+    /// How long a checked WRITE may wait for its data before BAD_DATA.
+    data_timeout: Duration,
+    /// Buffer for reading window bytes to check them.
+    scratch: Box<[u8]>,
     /// Claims made by a FENCE/FSYNC sweep (kept apart from `claims`, whose closers wait).
     sweep_buf: Box<[Claim]>,
     reaped: Vec<Completion>,
@@ -192,6 +207,9 @@ impl<'q> Engine<'q> {
             pending_removals: Vec::new(),
             claims: vec![Claim::default(); cfg.batch].into_boxed_slice(),
             sweep_buf: vec![Claim::default(); cfg.batch].into_boxed_slice(),
+            unarrived: Vec::new(),
+            data_timeout: cfg.data_timeout,
+            scratch: vec![0u8; 64 << 10].into_boxed_slice(),
             reaped: Vec::with_capacity(1024),
             limits: cfg.limits,
             batch: cfg.batch,
@@ -258,7 +276,7 @@ impl<'q> Engine<'q> {
             h.0,
             Some(WindowEntry {
                 access: spec.access,
-                _memory: spec.memory,
+                memory: spec.memory,
             }),
         );
         Ok(WindowId(h.0))
@@ -276,6 +294,7 @@ impl<'q> Engine<'q> {
             }
             self.report.turns += 1;
             let mut worked = self.reap();
+            worked |= self.retry_unarrived();
             worked |= self.take_commands(commands)?;
             worked |= self.claim_all()?;
             if self.ring.backlogged() > 0 || worked {
@@ -481,33 +500,111 @@ impl<'q> Engine<'q> {
             ValidRequest::Read(t) | ValidRequest::Write(t) => {
                 let epoch = q.epochs.track();
                 q.meta[c.slot as usize].epoch = Some(epoch);
-                let transfer = Transfer {
-                    file: FileHandle(t.file),
-                    window: WindowHandle(t.window),
-                    window_offset: u64::from(t.window_offset),
-                    file_offset: t.file_offset,
-                    len: t.len,
-                };
-                let op = if matches!(valid, ValidRequest::Read(_)) {
-                    OpKind::Read(transfer)
-                } else {
-                    OpKind::Write(transfer)
-                };
-                if self
-                    .ring
-                    .push(encode(qi, c.slot, c.generation), op)
-                    .is_err()
-                {
-                    // Tables and ring agree, and claiming is bounded by ring capacity, so this is
-                    // an internal fault; the slot still gets its answer.
-                    let q = &mut self.queues[qi];
-                    q.epochs.done(epoch);
-                    q.meta[c.slot as usize].epoch = None;
-                    self.complete(qi, c.slot, c.generation, ResultCode::Internal.value());
-                    self.release(qi);
+                let write = matches!(valid, ValidRequest::Write(_));
+                if write && t.data_check.is_some() && !self.data_arrived(&t) {
+                    // The device's data has not all reached host memory: hold the write.
+                    self.unarrived.push(Unarrived {
+                        qi,
+                        claim: c,
+                        transfer: t,
+                        since: Instant::now(),
+                    });
+                    return;
                 }
+                self.submit_transfer(qi, c, t, write);
             }
         }
+    }
+
+    /// Pushes a validated READ or WRITE to the ring (its epoch is already tracked).
+    fn submit_transfer(
+        &mut self,
+        qi: usize,
+        c: Claim,
+        t: gdio_protocol::request::Transfer,
+        write: bool,
+    ) {
+        let transfer = Transfer {
+            file: FileHandle(t.file),
+            window: WindowHandle(t.window),
+            window_offset: u64::from(t.window_offset),
+            file_offset: t.file_offset,
+            len: t.len,
+        };
+        let op = if write {
+            OpKind::Write(transfer)
+        } else {
+            OpKind::Read(transfer)
+        };
+        if self
+            .ring
+            .push(encode(qi, c.slot, c.generation), op)
+            .is_err()
+        {
+            // Tables and ring agree, and claiming is bounded by ring capacity, so this is an
+            // internal fault; the slot still gets its answer.
+            self.fail_tracked(qi, c, ResultCode::Internal.value());
+        }
+    }
+
+    /// Completes a claimed, epoch-tracked request without IO.
+    fn fail_tracked(&mut self, qi: usize, c: Claim, result: i32) {
+        let q = &mut self.queues[qi];
+        if let Some(epoch) = q.meta[c.slot as usize].epoch.take() {
+            q.epochs.done(epoch);
+        }
+        self.complete(qi, c.slot, c.generation, result);
+        self.release(qi);
+    }
+
+    /// Whether a checked WRITE's window bytes match its data check.
+    fn data_arrived(&mut self, t: &gdio_protocol::request::Transfer) -> bool {
+        let Some(mem) = self.tables.window_memory(t.window) else {
+            return false;
+        };
+        let mut check = DataCheck::new();
+        let (mut off, end) = (
+            t.window_offset as usize,
+            t.window_offset as usize + t.len as usize,
+        );
+        while off < end {
+            let n = (end - off).min(self.scratch.len());
+            // SAFETY: validation put `window_offset + len` inside the window, whose memory the
+            // pump keeps alive; the device may still be writing it (that is what this checks),
+            // and a plain copy of bytes another agent writes is what io_uring itself would do.
+            unsafe {
+                std::ptr::copy_nonoverlapping(mem.as_ptr().add(off), self.scratch.as_mut_ptr(), n)
+            };
+            check.update(&self.scratch[..n]);
+            off += n;
+        }
+        Some(check.finish()) == t.data_check
+    }
+
+    /// Looks again at held WRITEs; submits those whose data has arrived, and answers BAD_DATA
+    /// for those that never match.
+    fn retry_unarrived(&mut self) -> bool {
+        if self.unarrived.is_empty() {
+            return false;
+        }
+        let mut held = std::mem::take(&mut self.unarrived);
+        let mut worked = false;
+        held.retain_mut(|u| {
+            if self.data_arrived(&u.transfer) {
+                self.submit_transfer(u.qi, u.claim, u.transfer, true);
+                worked = true;
+                return false;
+            }
+            if u.since.elapsed() > self.data_timeout {
+                self.fail_tracked(u.qi, u.claim, ResultCode::BadData.value());
+                worked = true;
+                return false;
+            }
+            true
+        });
+        held.append(&mut self.unarrived);
+        self.unarrived = held;
+        worked
     }
 
     fn flush_queues(&mut self) {
@@ -628,6 +725,14 @@ impl<'q> Engine<'q> {
         self.stopping = true;
         for q in &mut self.queues {
             q.host.set_pump_state(PumpState::Stopping, 0);
+        }
+        // Held WRITEs never reached the ring: answer them now.
+        let leftover_code = match failure {
+            Some(_) => ResultCode::Internal.value(),
+            None => ResultCode::Stopped.value(),
+        };
+        for u in std::mem::take(&mut self.unarrived) {
+            self.fail_tracked(u.qi, u.claim, leftover_code);
         }
         let mut reaped = Vec::new();
         let _ = self.ring.cancel_all();

@@ -9,7 +9,7 @@ use crate::memory::WindowMemory;
 pub(crate) struct WindowEntry {
     pub access: WindowAccess,
     /// Keeps the memory alive while the ring may use it.
-    pub _memory: Arc<dyn WindowMemory>,
+    pub memory: Arc<dyn WindowMemory>,
 }
 
 /// Indexed by the uring layer's handles, which are also the protocol's handles.
@@ -38,6 +38,16 @@ impl PumpTables {
         entry: Option<WindowEntry>,
     ) -> Option<WindowEntry> {
         put(&mut self.windows, handle, entry)
+    }
+}
+
+impl PumpTables {
+    /// The memory of window `handle`, if registered.
+    pub(crate) fn window_memory(&self, handle: u32) -> Option<&dyn WindowMemory> {
+        self.windows
+            .get(handle as usize)?
+            .as_ref()
+            .map(|w| &*w.memory)
     }
 }
 

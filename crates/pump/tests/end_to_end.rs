@@ -314,3 +314,49 @@ fn an_auto_window_larger_than_a_fixed_buffer_is_served_with_plain_io() {
     assert_eq!(buf, data);
     pump.stop().unwrap();
 }
+
+#[test]
+fn a_checked_write_waits_for_its_data_and_writes_the_bytes_that_match() {
+    // Models a GPU whose data reaches host memory after its publication (out of order): the
+    // pump must write the bytes the device meant, not what the window held at claim time.
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("out");
+    std::fs::File::create(&path).unwrap();
+    let queue = Arc::new(HostQueueMemory::new(2).unwrap());
+    let win = window(1 << 16);
+    let b = builder(&queue)
+        .file(open_rw(&path), RW)
+        .data_timeout(std::time::Duration::from_millis(200));
+    let pump = add_window(b, &win, WindowMode::Auto).spawn().unwrap();
+    let lane = Lane::new(&*queue, 0..2).unwrap();
+    let dev = lane.queue();
+    let mut meant = vec![0u8; 40_001];
+    rand::RngCore::fill_bytes(&mut rng(9), &mut meant);
+    win.fill(0xEE); // stale bytes
+    let g = dev
+        .publish_checked_write(0, &write_req(0, 0, 0, 0, meant.len() as u32), &meant)
+        .unwrap();
+    std::thread::sleep(std::time::Duration::from_millis(30));
+    assert_eq!(
+        dev.poll(0, g).unwrap(),
+        gdio_protocol::Poll::Pending,
+        "held while the data differs"
+    );
+    win.copy_in(0, &meant); // the data arrives
+    let r = dev.wait(0, g, u64::MAX).unwrap();
+    assert_eq!(r, meant.len() as i32);
+    assert_eq!(std::fs::read(&path).unwrap(), meant);
+    // A check that never matches: BAD_DATA after the pump's data timeout.
+    let g = dev
+        .publish_checked_write(1, &write_req(0, 0, 0, 0, 100), &[1; 100])
+        .unwrap();
+    assert_eq!(
+        dev.wait(1, g, u64::MAX).unwrap(),
+        gdio_protocol::ResultCode::BadData.value()
+    );
+    let report = pump.stop().unwrap();
+    assert_eq!(
+        report.count_of(gdio_protocol::ResultCode::BadData.value()),
+        1
+    );
+}

@@ -62,6 +62,11 @@ const int GDIO_STOPPED = -4106;
 const int GDIO_INTERNAL = -4107;
 const int GDIO_PUMP_GONE = -4108;
 const int GDIO_TIMEOUT = -4109;
+const int GDIO_BAD_DESCRIPTOR = -4110;
+const int GDIO_BAD_DATA = -4111;
+// Op-word flag (WRITE only): descriptor word 10 holds the data check of the bytes to write.
+const uint GDIO_FLAG_DATA_CHECK = 0x100u;
+const uint GDIO_DATA_CHECK_SEED = 0x6A09E667u;
 
 // ---- pump states (completion header word 3) ----
 const uint GDIO_PUMP_INIT = 0u;
@@ -217,6 +222,24 @@ uint gdio_publish_fsync(uint slot, uint file, bool data_only, uint tag) {
     return gdio_publish(slot, data_only ? GDIO_OP_FDATASYNC : GDIO_OP_FSYNC, file, 0u, 0u, 0u,
                         0u, 0u, tag);
 }
+// WRITE with a data check: `data_check` is gdio_data_check_finish() over exactly the `len` bytes
+// written (as little-endian words, the last one zero-padded). The host writes only once the
+// window holds bytes that match it, so data still on its way to host memory is never written
+// stale (NVIDIA does not promise a running shader's writes reach the host in order).
+uint gdio_publish_write_checked(uint slot, uint file, uint window, uint window_offset,
+                                uint file_offset_lo, uint file_offset_hi, uint len, uint tag,
+                                uint data_check) {
+    atomicStore(gdio_req[gdio_desc_base + 16u * slot + 10u], data_check, gl_ScopeDevice,
+                gl_StorageSemanticsBuffer, gl_SemanticsRelaxed);
+    return gdio_publish(slot, GDIO_OP_WRITE | GDIO_FLAG_DATA_CHECK, file, window, window_offset,
+                        file_offset_lo, file_offset_hi, len, tag);
+}
+// The data check, word by word: h = GDIO_DATA_CHECK_SEED; h = gdio_check_step(h, word) for each
+// word (mask the last one's bytes past `len` to 0); then gdio_check_step(h, len).
+uint gdio_data_check_finish(uint h, uint len) {
+    return gdio_check_step(h, len);
+}
+
 // NOP: completes with 0 (round-trip measurement).
 uint gdio_publish_nop(uint slot, uint tag) {
     return gdio_publish(slot, GDIO_OP_NOP, 0u, 0u, 0u, 0u, 0u, 0u, tag);

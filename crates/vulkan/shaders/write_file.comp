@@ -51,13 +51,21 @@ void main() {
             if (syncing) {
                 gdio_publish_fsync(slot, pc.file, false, 0xFFFFFFFFu);
             } else {
-                uint n = (len_of(c) + 3u) / 4u;
+                uint len = len_of(c);
+                uint n = (len + 3u) / 4u;
                 uint base = slot * (pc.chunk / 4u);
                 uint gw = c * (pc.chunk / 4u);
+                // Bytes of the last word past `len` are not written to the file: mask them
+                // out of the data check.
+                uint tail = len & 3u;
+                uint last_mask = tail == 0u ? 0xFFFFFFFFu : (1u << (8u * tail)) - 1u;
+                uint h = GDIO_DATA_CHECK_SEED;
                 for (uint k = 0u; k < n; k += 4u) {
                     for (uint u = 0u; u < 4u; u++) {
                         if (k + u < n) {
-                            win[base + k + u] = gdio_file_word(gw + k + u, pc.seed);
+                            uint w = gdio_file_word(gw + k + u, pc.seed);
+                            win[base + k + u] = w;
+                            h = gdio_check_step(h, k + u + 1u == n ? (w & last_mask) : w);
                         }
                     }
                     gdio_iters += 1u;
@@ -65,9 +73,10 @@ void main() {
                 uint off_hi;
                 uint off_lo;
                 umulExtended(c, pc.chunk, off_hi, off_lo);
-                // The release in publish makes the window writes above visible to the host.
-                gdio_publish_write(slot, pc.file, pc.window, slot * pc.chunk, off_lo, off_hi,
-                                   len_of(c), c);
+                // The release in publish orders the window writes above for the device; the
+                // data check covers hosts that see them late.
+                gdio_publish_write_checked(slot, pc.file, pc.window, slot * pc.chunk, off_lo,
+                                           off_hi, len, c, gdio_data_check_finish(h, len));
             }
             published = true;
         }

@@ -18,7 +18,8 @@ use gdio_pump::emulated::Lane;
 use gdio_pump::{HostQueueMemory, Pump, QueueMemory};
 use gdio_vulkan::shaders::{self, LaneState, LaneStatus, NopParams};
 use gdio_vulkan::{
-    BufferSlice, ComputePipeline, PlacementPlan, PumpQueue, QueueBuffers, Redispatch,
+    BufferSlice, ComputePipeline, DescriptorSet, MappedBuffer, PlacementPlan, PumpQueue,
+    QueueBuffers, Redispatch,
 };
 use hdrhistogram::Histogram;
 use serde::Serialize;
@@ -95,27 +96,9 @@ fn host_loop(
 pub fn shader(gpu: &Gpu, count: u32) -> Result<Latency> {
     let ctx = &gpu.ctx;
     let queue = QueueBuffers::new(ctx, 8, &gpu.plan)?;
-    let state = lanes::state_buffer(ctx, 8)?;
-    let pipe = ComputePipeline::new(ctx, shaders::NOP_PINGPONG, 3, 16)?;
-    let set = pipe.bind(&[
-        queue.request_slice(),
-        queue.completion_slice(),
-        BufferSlice::whole(&state),
-    ])?;
-    let p = NopParams {
-        count,
-        active_lanes: 1,
-        budgets: gpu.budgets,
-    };
-    gpu.warm(
-        &pipe,
-        &set,
-        &NopParams {
-            active_lanes: 0,
-            ..p
-        }
-        .to_bytes(),
-    )?;
+    let nops = NopShader::new(gpu, count)?;
+    let set = nops.bind(&queue)?;
+    nops.warm(gpu, &set)?;
     let (req, cmp) = queue.regions();
     let ready = AtomicBool::new(false);
     let stop = AtomicBool::new(false);
@@ -124,14 +107,7 @@ pub fn shader(gpu: &Gpu, count: u32) -> Result<Latency> {
         while !ready.load(Ordering::Acquire) && !host.is_finished() {
             std::hint::spin_loop();
         }
-        let run = ctx.dispatch_until(
-            &pipe,
-            &set,
-            &p.to_bytes(),
-            [1, 1, 1],
-            Redispatch::new(Duration::from_secs(60), 1_000_000),
-            || LaneState::all_finished(&LaneState::read_all(&state, 1).unwrap_or_default()),
-        );
+        let run = nops.run(gpu, &set);
         stop.store(true, Ordering::Relaxed);
         let h = host
             .join()
@@ -139,10 +115,7 @@ pub fn shader(gpu: &Gpu, count: u32) -> Result<Latency> {
         run?;
         Ok(h)
     })?;
-    let st = LaneState::read_all(&state, 1)?;
-    if st[0].status != LaneStatus::Done || st[0].progress != count {
-        anyhow::bail!("the NOP shader did not finish: {:?}", st[0]);
-    }
+    nops.check()?;
     Ok(Latency::from(&h))
 }
 
@@ -179,47 +152,86 @@ pub fn floor(count: u32) -> Result<Latency> {
 /// Mean round trip of `count` shader NOPs through the real pump (gdio-pump with a spinning
 /// idle policy): dispatch wall time / count. Returns ns per round trip.
 pub fn through_pump(gpu: &Gpu, count: u32) -> Result<f64> {
-    let ctx = &gpu.ctx;
     let plan: PlacementPlan = gpu.plan;
-    let queue = PumpQueue::new(QueueBuffers::new(ctx, 8, &plan)?);
-    let state = lanes::state_buffer(ctx, 8)?;
-    let pipe = ComputePipeline::new(ctx, shaders::NOP_PINGPONG, 3, 16)?;
-    let set = pipe.bind(&[
-        queue.request_slice(),
-        queue.completion_slice(),
-        BufferSlice::whole(&state),
-    ])?;
-    let p = NopParams {
-        count,
-        active_lanes: 1,
-        budgets: gpu.budgets,
-    };
+    let queue = PumpQueue::new(QueueBuffers::new(&gpu.ctx, 8, &plan)?);
+    let nops = NopShader::new(gpu, count)?;
+    let set = nops.bind(&queue)?;
     let pump = Pump::builder()
         .queue(queue.clone())
         .idle(gdio_pump::IdlePolicy::spin())
         .name("gdio-pump-nop")
         .spawn()?;
-    gpu.warm(
-        &pipe,
-        &set,
-        &NopParams {
-            active_lanes: 0,
-            ..p
-        }
-        .to_bytes(),
-    )?;
+    nops.warm(gpu, &set)?;
     let start = Instant::now();
-    let run = ctx.dispatch_until(
-        &pipe,
-        &set,
-        &p.to_bytes(),
-        [1, 1, 1],
-        Redispatch::new(Duration::from_secs(60), 1_000_000),
-        || LaneState::all_finished(&LaneState::read_all(&state, 1).unwrap_or_default()),
-    );
+    let run = nops.run(gpu, &set);
     let elapsed = start.elapsed();
     drop(set);
     pump.stop()?;
     run?;
+    nops.check()?;
     Ok(elapsed.as_nanos() as f64 / f64::from(count.max(1)))
+}
+
+/// The NOP ping-pong shader, one active lane, with its state buffer.
+struct NopShader {
+    state: MappedBuffer,
+    pipe: ComputePipeline,
+    params: NopParams,
+}
+
+impl NopShader {
+    fn new(gpu: &Gpu, count: u32) -> Result<NopShader> {
+        Ok(NopShader {
+            state: lanes::state_buffer(&gpu.ctx, 8)?,
+            pipe: ComputePipeline::new(&gpu.ctx, shaders::NOP_PINGPONG, 3, 16)?,
+            params: NopParams {
+                count,
+                active_lanes: 1,
+                budgets: gpu.budgets,
+            },
+        })
+    }
+
+    fn bind<'a>(&'a self, queue: &'a QueueBuffers) -> Result<DescriptorSet<'a>> {
+        Ok(self.pipe.bind(&[
+            queue.request_slice(),
+            queue.completion_slice(),
+            BufferSlice::whole(&self.state),
+        ])?)
+    }
+
+    /// One dispatch with no active lane: compiles the shader outside the timings.
+    fn warm(&self, gpu: &Gpu, set: &DescriptorSet<'_>) -> Result<()> {
+        gpu.warm(
+            &self.pipe,
+            set,
+            &NopParams {
+                active_lanes: 0,
+                ..self.params
+            }
+            .to_bytes(),
+        )?;
+        Ok(())
+    }
+
+    fn run(&self, gpu: &Gpu, set: &DescriptorSet<'_>) -> Result<()> {
+        gpu.ctx.dispatch_until(
+            &self.pipe,
+            set,
+            &self.params.to_bytes(),
+            [1, 1, 1],
+            Redispatch::new(Duration::from_secs(60), 1_000_000),
+            || LaneState::all_finished(&LaneState::read_all(&self.state, 1).unwrap_or_default()),
+        )?;
+        Ok(())
+    }
+
+    /// Fails unless the lane finished every round trip.
+    fn check(&self) -> Result<()> {
+        let st = LaneState::read_all(&self.state, 1)?;
+        if st[0].status != LaneStatus::Done || st[0].progress != self.params.count {
+            anyhow::bail!("the NOP shader did not finish: {:?}", st[0]);
+        }
+        Ok(())
+    }
 }

@@ -103,12 +103,27 @@ layout(set = GDIO_SET, binding = GDIO_COMPLETION_BINDING, std430) buffer GdioCom
 uint gdio_iters = 0u;
 // Word index of descriptor 0, read from the request header by gdio_begin().
 uint gdio_desc_base = 0u;
+// Word offsets of this invocation's queue inside the request and completion buffers: 0 for a
+// buffer holding one queue; several queues (one pump each) may sit back to back.
+uint gdio_req_base = 0u;
+uint gdio_cmp_base = 0u;
 
-// Call once at the start of the shader, before any other gdio_ function.
-void gdio_begin() {
-    gdio_desc_base = atomicLoad(gdio_req[GDIO_REQ_DESCRIPTOR_OFFSET], gl_ScopeDevice,
-                                gl_StorageSemanticsBuffer, gl_SemanticsRelaxed) >> 2;
+// Call once at the start of the shader, before any other gdio_ function, when the bound
+// buffers hold several queues: this invocation uses the queue whose request region starts at
+// word `req_base` of binding 0 and whose completion region starts at word `cmp_base` of
+// binding 1. Slots are that queue's own.
+void gdio_begin_queue(uint req_base, uint cmp_base) {
+    gdio_req_base = req_base;
+    gdio_cmp_base = cmp_base;
+    gdio_desc_base = req_base + (atomicLoad(gdio_req[req_base + GDIO_REQ_DESCRIPTOR_OFFSET],
+                                            gl_ScopeDevice, gl_StorageSemanticsBuffer,
+                                            gl_SemanticsRelaxed) >> 2);
     gdio_iters = 0u;
+}
+
+// Call once at the start of the shader, before any other gdio_ function (one queue).
+void gdio_begin() {
+    gdio_begin_queue(0u, 0u);
 }
 
 // next(g): counts up and skips 0 on wrap.
@@ -116,9 +131,9 @@ uint gdio_next(uint g) {
     return g == 0xFFFFFFFFu ? 1u : g + 1u;
 }
 
-uint gdio_publish_word(uint slot) { return GDIO_HEADER_WORDS + slot; }
-uint gdio_result_word(uint slot) { return GDIO_HEADER_WORDS + 2u * slot; }
-uint gdio_generation_word(uint slot) { return GDIO_HEADER_WORDS + 2u * slot + 1u; }
+uint gdio_publish_word(uint slot) { return gdio_req_base + GDIO_HEADER_WORDS + slot; }
+uint gdio_result_word(uint slot) { return gdio_cmp_base + GDIO_HEADER_WORDS + 2u * slot; }
+uint gdio_generation_word(uint slot) { return gdio_cmp_base + GDIO_HEADER_WORDS + 2u * slot + 1u; }
 
 // The generation this device last published in `slot` (its own write; 0 = never).
 uint gdio_last_published(uint slot) {
@@ -141,11 +156,11 @@ uint gdio_pending(uint slot) {
 
 // The pump state word (acquire) and the pump error word.
 uint gdio_pump_state() {
-    return atomicLoad(gdio_cmp[GDIO_CMP_PUMP_STATE], gl_ScopeDevice, gl_StorageSemanticsBuffer,
+    return atomicLoad(gdio_cmp[gdio_cmp_base + GDIO_CMP_PUMP_STATE], gl_ScopeDevice, gl_StorageSemanticsBuffer,
                       gl_SemanticsAcquire | gl_SemanticsMakeVisible);
 }
 int gdio_pump_error() {
-    return int(atomicLoad(gdio_cmp[GDIO_CMP_PUMP_ERROR], gl_ScopeDevice,
+    return int(atomicLoad(gdio_cmp[gdio_cmp_base + GDIO_CMP_PUMP_ERROR], gl_ScopeDevice,
                           gl_StorageSemanticsBuffer, gl_SemanticsRelaxed));
 }
 

@@ -45,7 +45,7 @@ use gdio_pump::{QueueMemory, WindowMemory};
 
 use crate::memory::MappedBuffer;
 use crate::pipeline::BufferSlice;
-use crate::queue::QueueBuffers;
+use crate::queue::{QueueBuffers, QueueGroup};
 
 /// A queue's regions ([`QueueBuffers`]) as [`QueueMemory`] for the pump.
 ///
@@ -87,6 +87,44 @@ impl QueueMemory for PumpQueue {
     }
     fn slot_count(&self) -> u32 {
         self.buffers.layout().slot_count()
+    }
+}
+
+/// One queue of a [`QueueGroup`] as [`QueueMemory`], for one pump of several.
+#[derive(Debug)]
+pub struct PumpGroupQueue {
+    group: Arc<QueueGroup>,
+    queue: u32,
+}
+
+impl PumpGroupQueue {
+    /// Queue `queue` of `group` (`None` past its last queue).
+    #[must_use]
+    pub fn new(group: &Arc<QueueGroup>, queue: u32) -> Option<Arc<PumpGroupQueue>> {
+        (queue < group.queues()).then(|| {
+            Arc::new(PumpGroupQueue {
+                group: group.clone(),
+                queue,
+            })
+        })
+    }
+}
+
+impl QueueMemory for PumpGroupQueue {
+    fn requests(&self) -> Region<'_> {
+        self.group
+            .regions(self.queue)
+            .expect("queue index checked in new")
+            .0
+    }
+    fn completions(&self) -> Region<'_> {
+        self.group
+            .regions(self.queue)
+            .expect("queue index checked in new")
+            .1
+    }
+    fn slot_count(&self) -> u32 {
+        self.group.layout().slot_count()
     }
 }
 

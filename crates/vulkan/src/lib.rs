@@ -32,7 +32,7 @@ pub mod placement;
 pub mod queue;
 pub mod shaders;
 
-pub use bridge::{PumpQueue, PumpWindow};
+pub use bridge::{PumpGroupQueue, PumpQueue, PumpWindow};
 pub use context::{
     Context, DeviceInfo, DeviceSelector, MemoryHeapInfo, MemoryTypeInfo, DEVICE_ENV,
 };
@@ -41,7 +41,7 @@ pub use error::{Error, Result};
 pub use memory::{MappedBuffer, Placement};
 pub use pipeline::{spirv_words, BufferSlice, ComputePipeline, DescriptorSet};
 pub use placement::{probe, PlacementPlan, ProbeOptions, ProbeReport};
-pub use queue::QueueBuffers;
+pub use queue::{QueueBuffers, QueueGroup};
 
 /// Re-exported so users need not depend on ash directly for flags and handles.
 pub use ash::vk;

@@ -129,3 +129,90 @@ impl QueueBuffers {
         drop(self);
     }
 }
+
+/// Several queues side by side in one request buffer and one completion buffer, so one
+/// dispatch can spread its lanes over them (each queue served by its own pump): the shader
+/// calls `gdio_begin_queue(q * request_stride_words(), q * completion_stride_words())`.
+#[derive(Debug)]
+pub struct QueueGroup {
+    layout: Layout,
+    queues: u32,
+    request: MappedBuffer,
+    completion: MappedBuffer,
+}
+
+impl QueueGroup {
+    /// `queues` queues of `slot_count` slots each, placed as `plan` says (zeroed; each pump
+    /// initialises its own queue).
+    pub fn new(
+        ctx: &Context,
+        queues: u32,
+        slot_count: u32,
+        plan: &PlacementPlan,
+    ) -> Result<QueueGroup> {
+        let layout = Layout::new(slot_count)?;
+        let queues = queues.max(1);
+        Ok(QueueGroup {
+            layout,
+            queues,
+            request: MappedBuffer::new(
+                ctx,
+                layout.request_bytes() * queues as usize,
+                plan.request,
+            )?,
+            completion: MappedBuffer::new(
+                ctx,
+                layout.completion_bytes() * queues as usize,
+                plan.completion,
+            )?,
+        })
+    }
+
+    /// Each queue's layout.
+    #[must_use]
+    pub fn layout(&self) -> Layout {
+        self.layout
+    }
+
+    /// How many queues.
+    #[must_use]
+    pub fn queues(&self) -> u32 {
+        self.queues
+    }
+
+    /// Words from one queue's request region to the next (both regions are 64-byte multiples).
+    #[must_use]
+    pub fn request_stride_words(&self) -> u32 {
+        (self.layout.request_bytes() / 4) as u32
+    }
+
+    /// Words from one queue's completion region to the next.
+    #[must_use]
+    pub fn completion_stride_words(&self) -> u32 {
+        (self.layout.completion_bytes() / 4) as u32
+    }
+
+    /// Queue `q`'s regions (request, completion); `None` past the last queue.
+    #[must_use]
+    pub fn regions(&self, q: u32) -> Option<(Region<'_>, Region<'_>)> {
+        if q >= self.queues {
+            return None;
+        }
+        let (rb, cb) = (self.layout.request_bytes(), self.layout.completion_bytes());
+        let req = self.request.region(q as usize * rb, rb).ok()?;
+        let cmp = self.completion.region(q as usize * cb, cb).ok()?;
+        Some((req, cmp))
+    }
+
+    /// Every queue's request regions, to bind at binding 0.
+    #[must_use]
+    pub fn request_slice(&self) -> BufferSlice<'_> {
+        BufferSlice::whole(&self.request)
+    }
+
+    /// Every queue's completion regions, to bind at binding 1.
+    #[must_use]
+    pub fn completion_slice(&self) -> BufferSlice<'_> {
+        BufferSlice::whole(&self.completion)
+    }
+}

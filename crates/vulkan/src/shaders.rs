@@ -34,9 +34,13 @@ pub const BTREE_LOOKUP: &[u8] = include_bytes!("../shaders/spv/btree_lookup.spv"
 /// btree_step.comp: one B-tree level per dispatch over nodes the host read (the
 /// CPU-orchestrated baseline; bindings: nodes, keys, results).
 pub const BTREE_STEP: &[u8] = include_bytes!("../shaders/spv/btree_step.spv");
+/// random_read.comp over several queues (one pump each) in one dispatch.
+pub const SCALING_READ: &[u8] = include_bytes!("../shaders/spv/scaling_read.spv");
+/// Replays raw request lists (the GLSL side of the device-equivalence test).
+pub const REPLAY: &[u8] = include_bytes!("../shaders/spv/replay.spv");
 
 /// Every embedded shader, by source name (for checks and reports).
-pub const ALL: [(&str, &[u8]); 9] = [
+pub const ALL: [(&str, &[u8]); 11] = [
     ("freshness", FRESHNESS),
     ("nop_pingpong", NOP_PINGPONG),
     ("stream_sum", STREAM_SUM),
@@ -46,6 +50,8 @@ pub const ALL: [(&str, &[u8]); 9] = [
     ("crc_chunks", CRC_CHUNKS),
     ("btree_lookup", BTREE_LOOKUP),
     ("btree_step", BTREE_STEP),
+    ("scaling_read", SCALING_READ),
+    ("replay", REPLAY),
 ];
 
 /// Words of the CRC-32C table buffer (`patterns::crc32c_tables`).
@@ -370,6 +376,29 @@ impl RandomReadParams {
             self.budgets.wait_budget,
             self.seed,
         ])
+    }
+}
+
+/// Push constants of scaling_read.comp: random_read.comp's, plus the queue split.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ScalingReadParams {
+    /// The random-read parameters (file and window handles are the same in every pump).
+    pub read: RandomReadParams,
+    /// Queues; lane L uses queue `L % queues`, slot `L / queues`.
+    pub queues: u32,
+    /// Words between consecutive queues' request regions ([`crate::QueueGroup`]).
+    pub req_stride: u32,
+    /// Words between consecutive queues' completion regions.
+    pub cmp_stride: u32,
+}
+
+impl ScalingReadParams {
+    /// Push-constant bytes.
+    #[must_use]
+    pub fn to_bytes(&self) -> Vec<u8> {
+        let mut b = self.read.to_bytes();
+        b.extend(bytes(&[self.queues, self.req_stride, self.cmp_stride]));
+        b
     }
 }
 

@@ -19,7 +19,6 @@ use gdio_vulkan::{
     PumpWindow, QueueBuffers, Redispatch,
 };
 
-const REPLAY: &[u8] = include_bytes!("../shaders/spv/replay.spv");
 const RO: FileAccess = FileAccess {
     readable: true,
     writable: false,
@@ -132,7 +131,7 @@ fn glsl_and_rust_devices_agree_on_every_result_and_byte() {
         Placement::HostCached,
     )
     .unwrap();
-    let pipe = ComputePipeline::new(ctx, REPLAY, 5, 16).unwrap();
+    let pipe = ComputePipeline::new(ctx, shaders::REPLAY, 5, 16).unwrap();
     let slices = [
         vk_queue.request_slice(),
         vk_queue.completion_slice(),

@@ -1,17 +1,19 @@
-//! Random 4 KiB reads issued by many shader lanes (random_read.comp through the real pump):
+//! Random 4 KiB reads issued by many shader lanes (scaling_read.comp, i.e. random_read.comp
+//! over one or more queues, through the real pump or one pump per queue):
 //! every lane has one READ in flight, so the queue depth is the number of lanes. Each lane
 //! checks every word it reads against the test pattern (`gdio gen file` content).
 
 use std::fs::File;
 use std::path::Path;
+use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::{Context as _, Result};
 use gdio_protocol::FileAccess;
 use gdio_pump::Pump;
-use gdio_vulkan::shaders::{self, RandomReadParams};
+use gdio_vulkan::shaders::{self, RandomReadParams, ScalingReadParams};
 use gdio_vulkan::{
-    BufferSlice, ComputePipeline, MappedBuffer, PumpQueue, PumpWindow, QueueBuffers,
+    BufferSlice, ComputePipeline, MappedBuffer, PumpGroupQueue, PumpWindow, QueueGroup,
 };
 
 use crate::gpu::Gpu;
@@ -29,7 +31,7 @@ pub struct RandomRun {
 }
 
 /// `reads` READs of `read_len` bytes per lane, `lanes` lanes, over the file at `path` made by
-/// `gdio gen file --seed seed`.
+/// `gdio gen file --seed seed`, through one queue and one pump.
 pub fn run(
     gpu: &Gpu,
     path: &Path,
@@ -38,60 +40,99 @@ pub fn run(
     reads: u32,
     read_len: u32,
 ) -> Result<RandomRun> {
+    run_queues(gpu, path, seed, lanes, reads, read_len, 1)
+}
+
+/// As [`run`], with the lanes spread over `queues` queues in one dispatch (lane L uses queue
+/// L % queues), each queue served by its own pump thread.
+pub fn run_queues(
+    gpu: &Gpu,
+    path: &Path,
+    seed: u32,
+    lanes: u32,
+    reads: u32,
+    read_len: u32,
+    queues: u32,
+) -> Result<RandomRun> {
     let ctx = &gpu.ctx;
-    let f = File::open(path).with_context(|| format!("cannot open {}", path.display()))?;
-    let len = f.metadata()?.len();
+    let len = std::fs::metadata(path)
+        .with_context(|| format!("cannot open {}", path.display()))?
+        .len();
     if len < u64::from(read_len) || len / 4 > u64::from(u32::MAX) {
         anyhow::bail!("the random-read file must be between {read_len} bytes and 16 GiB");
     }
-    let queue = PumpQueue::new(QueueBuffers::new(ctx, lanes, &gpu.plan)?);
+    let queues = queues.clamp(1, lanes.max(1));
+    let group = Arc::new(QueueGroup::new(
+        ctx,
+        queues,
+        lanes.div_ceil(queues),
+        &gpu.plan,
+    )?);
     let window = PumpWindow::new(MappedBuffer::new(
         ctx,
         lanes as usize * read_len as usize,
         gpu.plan.read_window,
     )?);
     let state = lanes::state_buffer(ctx, lanes)?;
-    let pipe = ComputePipeline::new(ctx, shaders::RANDOM_READ, 4, 36)?;
-    let pump = gpu.spawn_pump(|mode| {
-        Pump::builder()
-            .queue(queue.clone())
-            .window(window.clone(), mode, window.read_access())
-            .name("gdio-pump-random")
-    })?;
-    let fid = pump.add_file(
-        f,
-        FileAccess {
-            readable: true,
-            writable: false,
+    let mut pumps = Vec::with_capacity(queues as usize);
+    for q in 0..queues {
+        let queue = PumpGroupQueue::new(&group, q).context("queue index")?;
+        let f = File::open(path).with_context(|| format!("cannot open {}", path.display()))?;
+        let pump = gpu.spawn_pump(|mode| {
+            Pump::builder()
+                .queue(queue.clone())
+                .window(window.clone(), mode, window.read_access())
+                .name(format!("gdio-pump-random-{q}"))
+        })?;
+        // Every pump has this one file and this one window: handles 0 and 0 in each.
+        pump.add_file(
+            f,
+            FileAccess {
+                readable: true,
+                writable: false,
+            },
+        )?;
+        pumps.push(pump);
+    }
+    let p = ScalingReadParams {
+        read: RandomReadParams {
+            file: 0,
+            window: 0,
+            file_words: (len / 4) as u32,
+            read_len,
+            reads,
+            lanes,
+            budgets: gpu.budgets,
+            seed,
         },
-    )?;
-    let p = RandomReadParams {
-        file: fid.0,
-        window: 0,
-        file_words: (len / 4) as u32,
-        read_len,
-        reads,
-        lanes,
-        budgets: gpu.budgets,
-        seed,
+        queues,
+        req_stride: group.request_stride_words(),
+        cmp_stride: group.completion_stride_words(),
     };
+    let pipe = ComputePipeline::new(ctx, shaders::SCALING_READ, 4, p.to_bytes().len() as u32)?;
     let set = pipe.bind(&[
-        queue.request_slice(),
-        queue.completion_slice(),
+        group.request_slice(),
+        group.completion_slice(),
         window.slice(),
         BufferSlice::whole(&state),
     ])?;
-    gpu.warm(&pipe, &set, &RandomReadParams { lanes: 0, ..p }.to_bytes())?;
+    let idle = ScalingReadParams {
+        read: RandomReadParams { lanes: 0, ..p.read },
+        ..p
+    };
+    gpu.warm(&pipe, &set, &idle.to_bytes())?;
     let driven = gpu.drive(
         &pipe,
         &set,
         &p.to_bytes(),
         lanes.div_ceil(shaders::LANES_PER_GROUP),
         || Ok(lanes::check(&state, lanes, "read")?.1),
-        || pump.stats().completed,
+        || pumps.iter().map(|p| p.stats().completed).sum(),
     );
     drop(set);
-    pump.stop()?;
+    for pump in pumps {
+        pump.stop()?;
+    }
     let driven = driven?;
     let (states, _) = lanes::check(&state, lanes, "read")?;
     Ok(RandomRun {

@@ -12,6 +12,7 @@ use crate::gpu::Gpu;
 use crate::report::Table;
 use crate::units::{per_sec, ratio};
 use crate::work::random;
+use crate::work::sum::{StreamShape, Streamer};
 
 /// Runs the section.
 pub fn run(gpu: &Gpu, cfg: &Config, file: &Path) -> Result<Section> {
@@ -36,13 +37,106 @@ pub fn run(gpu: &Gpu, cfg: &Config, file: &Path) -> Result<Section> {
         rows.push(json!({ "pumps": queues, "iops": iops, "reads": r.reads, "seconds": r.elapsed.as_secs_f64() }));
     }
     t.note("lane L uses queue L % pumps (gdio_begin_queue); every pump has the same file and window; every word read is checked");
-    t.note(
-        "not measured: several GPUs (one queue per GPU); gdio drives one Vulkan device per process",
-    );
+    let gpus = multi_gpu(file)?;
+    match &gpus {
+        Some(m) => {
+            t.row(vec![
+                format!("{} GPUs: streaming", m.gpus),
+                format!("{:.2} GB/s", m.total_gbps),
+                format!("{:.2}×", m.total_gbps / m.one_gbps),
+            ]);
+            t.note(format!(
+                "GPU row: gdio sum (CRC-32C) of the same page-cached {}-byte file on each GPU at once, one queue and one pump per GPU, each thread its own Vulkan device; one GPU alone: {:.2} GB/s; every CRC equal to the CPU's",
+                m.bytes, m.one_gbps
+            ));
+        }
+        None => t.note("several GPUs: not measured (fewer than two discrete GPUs here)"),
+    }
+    let gpu_data =
+        gpus.map(|m| json!({ "gpus": m.gpus, "one_gbps": m.one_gbps, "total_gbps": m.total_gbps }));
     Ok(Section {
         key: "scaling",
         table: t,
         chart: None,
-        data: json!({ "rows": rows }),
+        data: json!({ "rows": rows, "gpus": gpu_data }),
+    })
+}
+
+/// Streaming on every discrete GPU at once against one GPU alone.
+struct MultiGpu {
+    gpus: usize,
+    bytes: u64,
+    one_gbps: f64,
+    total_gbps: f64,
+}
+
+fn multi_gpu(file: &Path) -> Result<Option<MultiGpu>> {
+    let devices: Vec<usize> = gdio_vulkan::Context::devices()?
+        .into_iter()
+        .filter(|d| d.device_type == gdio_vulkan::vk::PhysicalDeviceType::DISCRETE_GPU)
+        .map(|d| d.index)
+        .collect();
+    if devices.len() < 2 {
+        return Ok(None);
+    }
+    let bytes = std::fs::metadata(file)?.len();
+    let want = crate::work::sum::cpu_crc32c(file)?;
+    let one = stream_on(&devices[..1], file, bytes, want)?;
+    let total = stream_on(&devices, file, bytes, want)?;
+    Ok(Some(MultiGpu {
+        gpus: devices.len(),
+        bytes,
+        one_gbps: one,
+        total_gbps: total,
+    }))
+}
+
+/// GB/s of `gdio sum` of `file` on every device in `set` at once. Each thread opens its own
+/// device and warms up once; the timed sums start together after a barrier.
+fn stream_on(set: &[usize], file: &Path, bytes: u64, want: u32) -> Result<f64> {
+    let barrier = std::sync::Barrier::new(set.len());
+    let start = std::sync::Mutex::new(None::<std::time::Instant>);
+    std::thread::scope(|s| {
+        let handles: Vec<_> = set
+            .iter()
+            .map(|&i| {
+                let (barrier, start) = (&barrier, &start);
+                s.spawn(move || -> Result<std::time::Instant> {
+                    let gpu = Gpu::open(Some(&i.to_string()))?;
+                    let shape = StreamShape::new(&gpu, None, None)?;
+                    let mut st = Streamer::new(&gpu, shape)?;
+                    st.sum(file, false)?;
+                    barrier.wait();
+                    start
+                        .lock()
+                        .map_err(|_| anyhow::anyhow!("start lock poisoned"))?
+                        .get_or_insert_with(std::time::Instant::now);
+                    let r = st.sum(file, false)?;
+                    let end = std::time::Instant::now();
+                    st.finish()?;
+                    if r.crc32c != want {
+                        anyhow::bail!(
+                            "GPU {i}: CRC-32C {:08x} differs from the CPU's {want:08x}",
+                            r.crc32c
+                        );
+                    }
+                    Ok(end)
+                })
+            })
+            .collect();
+        let mut last = None;
+        for h in handles {
+            let end = h
+                .join()
+                .map_err(|_| anyhow::anyhow!("a GPU thread panicked"))??;
+            last = last.max(Some(end));
+        }
+        let began = start
+            .lock()
+            .map_err(|_| anyhow::anyhow!("start lock poisoned"))?
+            .ok_or_else(|| anyhow::anyhow!("no GPU thread started"))?;
+        let end = last.ok_or_else(|| anyhow::anyhow!("no GPU"))?;
+        let secs = end.duration_since(began).as_secs_f64();
+        Ok(bytes as f64 * set.len() as f64 / secs.max(1e-9) / 1e9)
     })
 }

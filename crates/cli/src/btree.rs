@@ -105,14 +105,20 @@ fn groups(n: usize, max: usize) -> Vec<usize> {
     (0..g).map(|i| n / g + usize::from(i < n % g)).collect()
 }
 
-/// Writes a tree of `keys` keys (`key(i, seed)` for `i < keys`) to `path`, calling
-/// `progress(keys_written)` now and then.
+/// Writes a tree of `keys` keys (`key(i, seed)` for `i < keys`) to `path`, with at most
+/// `fanout` keys per leaf and `fanout` children per internal node (3..=255; the node format is
+/// the same for every fanout), calling `progress(keys_written)` now and then.
 pub fn build(
     path: &Path,
     keys: u64,
     seed: u64,
+    fanout: usize,
     mut progress: impl FnMut(u64),
 ) -> Result<Superblock> {
+    // At 2 an internal level of odd width would need a node with one child and no key.
+    if !(3..=FANOUT).contains(&fanout) {
+        anyhow::bail!("--fanout {fanout}: use 3..=255");
+    }
     let file = File::create(path).with_context(|| format!("cannot create {}", path.display()))?;
     let mut w = BufWriter::with_capacity(1 << 20, file);
     w.write_all(&[0u8; NODE])?;
@@ -121,7 +127,7 @@ pub fn build(
     // Leaves: (first key, offset) of each.
     let mut level: Vec<(u64, u64)> = Vec::new();
     let mut i = 0u64;
-    let leaf_sizes = groups(keys as usize, LEAF_MAX);
+    let leaf_sizes = groups(keys as usize, fanout.min(LEAF_MAX));
     for n in leaf_sizes {
         node.fill(0);
         put32(&mut node, 0, LEAF);
@@ -144,7 +150,7 @@ pub fn build(
     while level.len() > 1 {
         let mut up = Vec::new();
         let mut it = level.iter();
-        for n in groups(level.len(), FANOUT) {
+        for n in groups(level.len(), fanout) {
             let children: Vec<(u64, u64)> = it.by_ref().take(n).copied().collect();
             node.fill(0);
             put32(&mut node, 0, INTERNAL);
@@ -328,11 +334,33 @@ mod tests {
     }
 
     #[test]
+    fn fanout_out_of_range_is_refused() {
+        let dir = tempfile::tempdir().unwrap();
+        assert!(build(&dir.path().join("x"), 10, 1, 2, |_| {}).is_err());
+        assert!(build(&dir.path().join("y"), 10, 1, 256, |_| {}).is_err());
+    }
+
+    #[test]
     fn built_trees_find_every_key_and_no_absent_one() {
         let dir = tempfile::tempdir().unwrap();
-        for n in [0u64, 1, 255, 256, 65_026, 70_000] {
-            let p = dir.path().join(format!("t{n}"));
-            let sb = build(&p, n, 3, |_| {}).unwrap();
+        for (n, fanout) in [
+            (0u64, 255),
+            (1, 255),
+            (255, 255),
+            (256, 255),
+            (65_026, 255),
+            (70_000, 255),
+            (5_000, 4),
+            (5_000, 3),
+        ] {
+            let p = dir.path().join(format!("t{n}-{fanout}"));
+            let sb = build(&p, n, 3, fanout, |_| {}).unwrap();
+            if fanout == 4 {
+                assert_eq!(
+                    sb.height, 7,
+                    "5,000 keys at fanout 4: 1,250 leaves, 7 levels"
+                );
+            }
             let (f, sb2) = open(&p).unwrap();
             assert_eq!(sb, sb2);
             for i in (0..n).step_by(97).chain(n.checked_sub(1)) {
@@ -340,7 +368,7 @@ mod tests {
                 assert_eq!(
                     lookup(&f, &sb, k).unwrap().0,
                     Found::Value(value(k)),
-                    "n {n} i {i}"
+                    "n {n} fanout {fanout} i {i}"
                 );
             }
             for r in 0..50 {

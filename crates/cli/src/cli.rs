@@ -116,6 +116,10 @@ pub enum GenCommand {
         /// Seed of the keys.
         #[arg(long, default_value_t = 1)]
         seed: u64,
+        /// Most keys per leaf and children per internal node (3..=255). Smaller makes a deeper
+        /// tree of the same 4 KiB nodes: more dependent reads per lookup.
+        #[arg(long, default_value_t = 255)]
+        fanout: u32,
         /// Where to write it.
         out: PathBuf,
     },

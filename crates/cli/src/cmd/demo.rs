@@ -79,7 +79,7 @@ pub fn run(args: &DemoArgs, device: Option<&str>, json: bool) -> Result<i32> {
     ));
 
     let index = dir.join("demo.btree");
-    let sb = btree::build(&index, args.keys, 1, |_| {})?;
+    let sb = btree::build(&index, args.keys, 1, btree::FANOUT, |_| {})?;
     let keys = btree::make_keys(sb.keys, sb.seed, args.lookups, 0.1, 2);
     let lanes = default_lanes(&gpu);
     let (look, _) = run_lookups(&gpu, &index, &keys, lanes, true, !json)?;

@@ -80,12 +80,17 @@ pub fn run(g: &GenCommand, json: bool) -> Result<i32> {
             file(out, *size, *seed, !json)?;
             (out, None, None)
         }
-        GenCommand::Btree { keys, seed, out } => {
+        GenCommand::Btree {
+            keys,
+            seed,
+            fanout,
+            out,
+        } => {
             if *keys >= 1 << 43 {
                 anyhow::bail!("--keys {keys}: at most 2^43 keys");
             }
             let mut bar = Progress::new(*keys, "build", false, !json);
-            let sb = btree::build(out, *keys, *seed, |n| bar.set(n))?;
+            let sb = btree::build(out, *keys, *seed, *fanout as usize, |n| bar.set(n))?;
             bar.finish();
             (out, Some(sb), None)
         }

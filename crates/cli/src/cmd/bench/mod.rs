@@ -41,6 +41,8 @@ pub struct Config {
     pub btree_keys: u64,
     /// Lookup batches to time.
     pub lookups: Vec<u64>,
+    /// Keys of the deep tree (same nodes, fanout 8: more dependent reads per lookup).
+    pub deep_keys: u64,
     /// fio binary.
     #[serde(skip)]
     pub fio: PathBuf,
@@ -59,6 +61,7 @@ impl Config {
                 random_reads: 100,
                 btree_keys: 200_000,
                 lookups: vec![64, 2048],
+                deep_keys: 5_000,
                 fio,
             },
             (false, true) => Config {
@@ -71,6 +74,7 @@ impl Config {
                 random_reads: 500,
                 btree_keys: 2_000_000,
                 lookups: vec![64, 16_384],
+                deep_keys: 20_000,
                 fio,
             },
             (false, false) => Config {
@@ -83,6 +87,7 @@ impl Config {
                 random_reads: 200,
                 btree_keys: 20_000_000,
                 lookups: vec![64, 65_536],
+                deep_keys: 200_000,
                 fio,
             },
         }
@@ -159,7 +164,9 @@ pub fn run(args: &BenchArgs, device: Option<&str>, json: bool) -> Result<i32> {
     let stream_file = data_dir.join("stream.bin");
     crate::cmd::gen::file(&stream_file, cfg.stream_bytes, 1, !json)?;
     let index = data_dir.join("index.btree");
-    crate::btree::build(&index, cfg.btree_keys, 1, |_| {})?;
+    crate::btree::build(&index, cfg.btree_keys, 1, crate::btree::FANOUT, |_| {})?;
+    let deep = data_dir.join("deep.btree");
+    crate::btree::build(&deep, cfg.deep_keys, 2, btree::DEEP_FANOUT, |_| {})?;
 
     let mut sections = Vec::new();
     let steps: [Step<'_>; 5] = [
@@ -171,7 +178,7 @@ pub fn run(args: &BenchArgs, device: Option<&str>, json: bool) -> Result<i32> {
             streaming::random(&gpu, &cfg, &stream_file)
         }),
         ("btree", "4. Data-dependent: B-tree lookups", &|| {
-            btree::run(&gpu, &cfg, &index)
+            btree::run(&gpu, &cfg, &index, &deep)
         }),
         ("scaling", "5. Scaling over pump threads", &|| {
             scaling::run(&gpu, &cfg, &stream_file)

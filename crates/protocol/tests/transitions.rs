@@ -356,7 +356,7 @@ fn a_descriptor_that_never_becomes_whole_is_answered_bad_descriptor() {
 
 #[test]
 fn check_word_is_the_documented_function() {
-    // docs/protocol.md gives this value; the GLSL implements the same function.
+    // docs/protocol.md specifies this fold; gdio.glsl implements the same one.
     assert_eq!(layout::descriptor::check(&[0; 9]), {
         let mut h: u32 = 0x9E37_79B9;
         for _ in 0..9 {

@@ -75,18 +75,6 @@ pub struct GpuSum {
     pub dispatches: u32,
 }
 
-/// Chunks of at least this many bytes (default 64 KiB) are copied by the kernel's io-wq workers
-/// rather than the pump thread when READ windows are in ReBAR, where one thread copies at about
-/// 6 GB/s (measured: 5.9 GB/s without, 12.8-23.7 GB/s with, on the H100):
-/// `GDIO_ASYNC_MIN=BYTES` changes the bound, `GDIO_ASYNC_MIN=off` turns it off.
-fn async_min(gpu: &Gpu) -> Option<u32> {
-    match std::env::var("GDIO_ASYNC_MIN").ok().as_deref() {
-        Some("off") | Some("0") => None,
-        Some(v) => v.parse().ok(),
-        None => (gpu.plan.read_window == Placement::DeviceLocalHostVisible).then_some(64 << 10),
-    }
-}
-
 /// A pump, a queue, a window ring and the pipeline, reused for several files.
 pub struct Streamer<'g> {
     gpu: &'g Gpu,
@@ -114,14 +102,10 @@ impl<'g> Streamer<'g> {
         let state = lanes::state_buffer(ctx, shape.lanes)?;
         let pipe = ComputePipeline::new(ctx, shaders::CRC_STREAM, 6, 32)?;
         let pump = gpu.spawn_pump(|mode| {
-            let b = Pump::builder()
+            Pump::builder()
                 .queue(queue.clone())
                 .window(window.clone(), mode, window.read_access())
-                .name("gdio-pump-sum");
-            match async_min(gpu) {
-                Some(min) => b.async_transfers(min),
-                None => b,
-            }
+                .name("gdio-pump-sum")
         })?;
         Ok(Streamer {
             gpu,

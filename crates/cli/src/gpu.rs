@@ -6,7 +6,7 @@ use std::time::{Duration, Instant};
 use anyhow::{Context as _, Result};
 use gdio_pump::{IdlePolicy, PumpBuilder, PumpError, PumpHandle, WindowMode};
 use gdio_vulkan::shaders::Budgets;
-use gdio_vulkan::{vk, ComputePipeline, Context, DescriptorSet, DeviceSelector, PlacementPlan};
+use gdio_vulkan::{ComputePipeline, Context, DescriptorSet, DeviceSelector, PlacementPlan};
 use serde::Serialize;
 
 /// An open device and how gdio uses it.
@@ -40,16 +40,6 @@ pub struct DeviceSummary {
 
 /// The sentence `gdio` prints when it runs on lavapipe because no GPU was found.
 pub const LAVAPIPE_NOTE: &str = "no GPU found: using lavapipe, Mesa's CPU Vulkan driver";
-
-fn kind_name(t: vk::PhysicalDeviceType) -> &'static str {
-    match t {
-        vk::PhysicalDeviceType::DISCRETE_GPU => "discrete GPU",
-        vk::PhysicalDeviceType::INTEGRATED_GPU => "integrated GPU",
-        vk::PhysicalDeviceType::VIRTUAL_GPU => "virtual GPU",
-        vk::PhysicalDeviceType::CPU => "CPU",
-        _ => "other",
-    }
-}
 
 /// Sets up the environment lavapipe needs (XDG_RUNTIME_DIR) before Vulkan is loaded.
 pub fn prepare_env() {
@@ -101,7 +91,7 @@ impl Gpu {
         };
         DeviceSummary {
             name: i.name.clone(),
-            kind: kind_name(i.device_type).to_string(),
+            kind: gdio_vulkan::context::type_name(i.device_type).to_string(),
             driver: format!("{} {}", i.driver_name, i.driver_info),
             vulkan: i.api_version.clone(),
             cpu_fallback: i.is_cpu(),

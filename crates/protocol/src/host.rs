@@ -345,3 +345,46 @@ impl<'a> HostQueue<'a> {
         self.stats
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::codes::Op;
+    use crate::device::DeviceQueue;
+    use crate::region::zeroed_words;
+
+    /// Through both sides: a slot at the top of the generation space goes on at 1, never 0.
+    /// (Reaching u32::MAX by honest use takes 4 billion requests, so the host's bookkeeping is
+    /// set there directly; the device's side follows from its own publish word.)
+    #[test]
+    fn generations_wrap_to_one_through_host_and_device() {
+        let layout = Layout::new(1).unwrap();
+        let req = zeroed_words(layout.request_bytes());
+        let comp = zeroed_words(layout.completion_bytes());
+        let (r, c) = (Region::new(&req), Region::new(&comp));
+        let mut host = HostQueue::init(r, c, 1).unwrap();
+        let dev = DeviceQueue::attach(r, c).unwrap();
+        let top = u32::MAX - 1;
+        host.completed[0] = top;
+        host.seen[0] = top;
+        let nop = Request::new(Op::Nop);
+        let mut out = [Claim::default(); 1];
+        // The device's last publication was `top` too (as after honest use).
+        dev.write_raw(0, nop.to_words(), top);
+        assert_eq!(
+            host.claim(&mut out),
+            0,
+            "an already-completed generation is not claimed"
+        );
+        dev.write_raw(0, nop.to_words(), u32::MAX);
+        assert_eq!(host.claim(&mut out), 1);
+        assert_eq!(out[0].generation, Generation(u32::MAX));
+        host.complete(0, Generation(u32::MAX), 0).unwrap();
+        let g = dev.publish(0, &nop).unwrap();
+        assert_eq!(g, Generation(1), "the device wraps to 1");
+        assert_eq!(host.claim(&mut out), 1, "the host expects 1 after u32::MAX");
+        assert_eq!(out[0].generation, Generation(1));
+        host.complete(0, g, 7).unwrap();
+        assert_eq!(dev.poll(0, g).unwrap(), crate::device::Poll::Done(7));
+    }
+}

@@ -119,7 +119,9 @@ impl DeviceInfo {
     }
 }
 
-fn type_name(t: vk::PhysicalDeviceType) -> &'static str {
+/// A device type in words ("discrete GPU", "CPU", ...).
+#[must_use]
+pub fn type_name(t: vk::PhysicalDeviceType) -> &'static str {
     match t {
         vk::PhysicalDeviceType::DISCRETE_GPU => "discrete GPU",
         vk::PhysicalDeviceType::INTEGRATED_GPU => "integrated GPU",

@@ -31,20 +31,8 @@ pub struct RandomRun {
 }
 
 /// `reads` READs of `read_len` bytes per lane, `lanes` lanes, over the file at `path` made by
-/// `gdio gen file --seed seed`, through one queue and one pump.
-pub fn run(
-    gpu: &Gpu,
-    path: &Path,
-    seed: u32,
-    lanes: u32,
-    reads: u32,
-    read_len: u32,
-) -> Result<RandomRun> {
-    run_queues(gpu, path, seed, lanes, reads, read_len, 1)
-}
-
-/// As [`run`], with the lanes spread over `queues` queues in one dispatch (lane L uses queue
-/// L % queues), each queue served by its own pump thread.
+/// `gdio gen file --seed seed`, with the lanes spread over `queues` queues in one dispatch (lane
+/// L uses queue L % queues), each queue served by its own pump thread.
 pub fn run_queues(
     gpu: &Gpu,
     path: &Path,

@@ -146,7 +146,7 @@ pub fn run(gpu: &Gpu, cfg: &Config, file: &Path) -> Result<Section> {
 /// Section 3.
 pub fn random(gpu: &Gpu, cfg: &Config, file: &Path) -> Result<Section> {
     let lanes = cfg.random_lanes;
-    let r = random::run(gpu, file, 1, lanes, cfg.random_reads, 4096)?;
+    let r = random::run_queues(gpu, file, 1, lanes, cfg.random_reads, 4096, 1)?;
     if r.mismatches > 0 {
         anyhow::bail!(
             "{} words read by the shader did not match the file",

@@ -92,10 +92,7 @@ impl<'a> DeviceQueue<'a> {
     /// True when the slot's last publication has completed, so it may be reused.
     pub fn is_idle(&self, slot: u32) -> Result<bool, DeviceError> {
         let published = self.last_published(slot)?;
-        let done = self.completions.load(
-            self.layout.completion_generation_word(slot),
-            Ordering::Acquire,
-        );
+        let (_, done) = self.entry(slot, Ordering::Acquire);
         Ok(done == published.0)
     }
 
@@ -174,16 +171,19 @@ impl<'a> DeviceQueue<'a> {
     /// Polls generation `generation` of `slot` once.
     pub fn poll(&self, slot: u32, generation: Generation) -> Result<Poll, DeviceError> {
         self.check(slot)?;
-        let gen_word = self.layout.completion_generation_word(slot);
-        if self.completions.load(gen_word, Ordering::Acquire) == generation.0 {
-            return Ok(Poll::Done(self.result(slot)));
+        // Result and generation in one load: the result read is the one written with the
+        // generation (the host stores the pair at once).
+        let (result, done) = self.entry(slot, Ordering::Acquire);
+        if done == generation.0 {
+            return Ok(Poll::Done(result as i32));
         }
         let (state, error) = self.pump_state();
         match state {
             Some(s) if s.is_terminal() => {
                 // The host writes every completion before STOPPED: look once more.
-                if self.completions.load(gen_word, Ordering::Acquire) == generation.0 {
-                    Ok(Poll::Done(self.result(slot)))
+                let (result, done) = self.entry(slot, Ordering::Acquire);
+                if done == generation.0 {
+                    Ok(Poll::Done(result as i32))
                 } else {
                     Ok(Poll::PumpGone { state: s, error })
                 }
@@ -204,9 +204,10 @@ impl<'a> DeviceQueue<'a> {
         Ok(ResultCode::Timeout.value())
     }
 
-    fn result(&self, slot: u32) -> i32 {
+    /// The completion entry of `slot`: (result word, generation), loaded together.
+    fn entry(&self, slot: u32, order: Ordering) -> (u32, u32) {
         self.completions
-            .load(self.layout.result_word(slot), Ordering::Relaxed) as i32
+            .load_pair(self.layout.result_word(slot), order)
     }
 
     /// The pump state word (decoded; `None` if it holds an unknown value) and the error word.

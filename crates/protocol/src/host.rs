@@ -243,8 +243,9 @@ impl<'a> HostQueue<'a> {
 
     /// Completes a claimed request with `result` (bytes, `-errno` or a [`ResultCode`] value).
     ///
-    /// Writes the result, a full fence, then the generation with release, so a device that sees
-    /// the generation sees the result (also through write-combined ReBAR mappings).
+    /// Writes the result and the generation as one 64-bit release store (the entry is 8-byte
+    /// aligned), so a device that sees the generation sees the result with it; see
+    /// [`HostQueue::flush`] for pushing write-combined (ReBAR) stores out.
     pub fn complete(
         &mut self,
         slot: u32,
@@ -271,16 +272,12 @@ impl<'a> HostQueue<'a> {
     }
 
     fn write_completion(&self, slot: u32, generation: u32, result: i32) {
-        self.completions.store(
+        // Result and generation in one 64-bit release store: a device that loads the entry at
+        // once sees the result with its generation, without a fence between two stores (which
+        // costs a write-combining drain on ReBAR).
+        self.completions.store_pair(
             self.layout.result_word(slot),
             result as u32,
-            Ordering::Relaxed,
-        );
-        // A full fence (mfence on x86) orders the two stores even on write-combined memory,
-        // where a release store alone would not.
-        fence(Ordering::SeqCst);
-        self.completions.store(
-            self.layout.completion_generation_word(slot),
             generation,
             Ordering::Release,
         );

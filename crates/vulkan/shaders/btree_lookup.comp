@@ -49,6 +49,9 @@ void main() {
     bool published = st[s + ST_PHASE] == 1u;
     uvec2 off = uvec2(st[s + ST_A], st[s + ST_B]);
     uint steps = st[s + ST_C];
+    // The generation in flight: resumed from the publish word once per dispatch, then kept
+    // here (reading the publish word back would cross the bus every request).
+    uint g = published ? gdio_last_published(lane) : 0u;
     bool go = j < mine;
     while (go) {
         uint k = lane + j * pc.lanes;
@@ -56,11 +59,11 @@ void main() {
             off = uvec2(pc.root_lo, pc.root_hi);
         }
         if (!published) {
-            gdio_publish_read(lane, pc.file, pc.window, lane * NODE_BYTES, off.x, off.y,
+            g = gdio_publish_read(lane, pc.file, pc.window, lane * NODE_BYTES, off.x, off.y,
                               NODE_BYTES, k);
             published = true;
         }
-        int r = gdio_wait(lane, gdio_last_published(lane), pc.wait_budget);
+        int r = gdio_wait(lane, g, pc.wait_budget);
         if (r == GDIO_TIMEOUT) {
             go = false;
         } else if (r != int(NODE_BYTES)) {

@@ -54,6 +54,13 @@ void main() {
     uint issued = st[s + ST_B];
     uint bytes = st[s + ST_C];
     uint chunk_iters = pc.chunk / 16u + 2u;
+    // Generations in flight per slot: read back from the publish words once per dispatch
+    // (a resumed run), then kept here (reading them back would cross the bus every chunk).
+    uint gens[DEPTH];
+    for (uint i = 0u; i < DEPTH; i++) {
+        gens[i] = gdio_last_published(lane * DEPTH + i);
+    }
+    gdio_iters += DEPTH;
     bool go = consumed < mine;
     while (go) {
         while (issued < mine && issued - consumed < DEPTH) {
@@ -62,14 +69,14 @@ void main() {
             uint off_hi;
             uint off_lo;
             umulExtended(c, pc.chunk, off_hi, off_lo);
-            gdio_publish_read(slot, pc.file, pc.window, slot * pc.chunk, off_lo, off_hi,
+            gens[issued % DEPTH] = gdio_publish_read(slot, pc.file, pc.window, slot * pc.chunk, off_lo, off_hi,
                               len_of(c), c);
             issued += 1u;
             gdio_iters += 1u;
         }
         uint c = chunk_of(lane, consumed);
         uint slot = slot_of(lane, consumed);
-        int r = gdio_wait(slot, gdio_last_published(slot), pc.wait_budget);
+        int r = gdio_wait(slot, gens[consumed % DEPTH], pc.wait_budget);
         if (r == GDIO_TIMEOUT) {
             go = false;
         } else if (r < 0 || uint(r) != len_of(c)) {

@@ -27,13 +27,16 @@ void main() {
     gdio_begin();
     uint n = st[s + ST_PROGRESS];
     bool published = st[s + ST_PHASE] == 1u;
+    // The generation in flight: resumed from the publish word once per dispatch, then kept
+    // here (reading the publish word back would cross the bus every request).
+    uint g = published ? gdio_last_published(lane) : 0u;
     bool go = n < pc.count;
     while (go) {
         if (!published) {
-            gdio_publish_nop(lane, n);
+            g = gdio_publish_nop(lane, n);
             published = true;
         }
-        int r = gdio_wait(lane, gdio_last_published(lane), pc.wait_budget);
+        int r = gdio_wait(lane, g, pc.wait_budget);
         if (r == GDIO_TIMEOUT) {
             go = false;
         } else if (r != 0) {

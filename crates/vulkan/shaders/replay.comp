@@ -34,16 +34,17 @@ void main() {
     uint k = st[s + ST_PROGRESS];
     bool published = st[s + ST_PHASE] == 1u;
     uint slot = lane;
+    uint g = published ? gdio_last_published(slot) : 0u;
     bool go = k < pc.count;
     while (go) {
         uint d = (lane * pc.count + k) * 8u;
         if (!published) {
-            uint g = gdio_next(gdio_last_published(slot));
+            g = gdio_next(gdio_last_completed(slot));
             gdio_publish_raw(slot, g, list[d], list[d + 1u], list[d + 2u], list[d + 3u],
                              list[d + 4u], list[d + 5u], list[d + 6u], list[d + 7u]);
             published = true;
         }
-        int r = gdio_wait(slot, gdio_last_published(slot), pc.wait_budget);
+        int r = gdio_wait(slot, g, pc.wait_budget);
         if (r == GDIO_TIMEOUT) {
             go = false;
         } else {

@@ -53,15 +53,18 @@ void main() {
     uint slot = lane / pc.queues;
     uint n = pc.read_len / 4u;
     uint check_iters = n / 4u + 2u;
+    // The generation in flight: resumed from the publish word once per dispatch, then kept
+    // here (reading the publish word back would cross the bus every request).
+    uint g = published ? gdio_last_published(slot) : 0u;
     bool go = k < pc.reads;
     while (go) {
         uint w0 = start_word(lane, k);
         if (!published) {
-            gdio_publish_read(slot, pc.file, pc.window, lane * pc.read_len, w0 * 4u,
+            g = gdio_publish_read(slot, pc.file, pc.window, lane * pc.read_len, w0 * 4u,
                               w0 >> 30, pc.read_len, k);
             published = true;
         }
-        int r = gdio_wait(slot, gdio_last_published(slot), pc.wait_budget);
+        int r = gdio_wait(slot, g, pc.wait_budget);
         if (r == GDIO_TIMEOUT) {
             go = false;
         } else if (r < 0 || uint(r) != pc.read_len) {

@@ -43,13 +43,16 @@ void main() {
     bool synced = st[s + ST_A] == 1u;
     uint slot = lane;
     uint fill_iters = pc.chunk / 16u + 2u;
+    // The generation in flight: resumed from the publish word once per dispatch, then kept
+    // here (reading the publish word back would cross the bus every request).
+    uint g = published ? gdio_last_published(slot) : 0u;
     bool go = !synced;
     while (go) {
         bool syncing = done >= mine;
         uint c = lane + done * pc.lanes;
         if (!published) {
             if (syncing) {
-                gdio_publish_fsync(slot, pc.file, false, 0xFFFFFFFFu);
+                g = gdio_publish_fsync(slot, pc.file, false, 0xFFFFFFFFu);
             } else {
                 uint len = len_of(c);
                 uint n = (len + 3u) / 4u;
@@ -75,12 +78,12 @@ void main() {
                 umulExtended(c, pc.chunk, off_hi, off_lo);
                 // The release in publish orders the window writes above for the device; the
                 // data check covers hosts that see them late.
-                gdio_publish_write_checked(slot, pc.file, pc.window, slot * pc.chunk, off_lo,
+                g = gdio_publish_write_checked(slot, pc.file, pc.window, slot * pc.chunk, off_lo,
                                            off_hi, len, c, gdio_data_check_finish(h, len));
             }
             published = true;
         }
-        int r = gdio_wait(slot, gdio_last_published(slot), pc.wait_budget);
+        int r = gdio_wait(slot, g, pc.wait_budget);
         uint want = syncing ? 0u : len_of(c);
         if (r == GDIO_TIMEOUT) {
             go = false;

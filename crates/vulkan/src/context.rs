@@ -103,6 +103,8 @@ pub struct DeviceInfo {
     pub memory_heaps: Vec<MemoryHeapInfo>,
     /// `vulkanMemoryModel` and `vulkanMemoryModelDeviceScope` both supported.
     pub memory_model: bool,
+    /// `shaderInt64` and `shaderBufferInt64Atomics` both supported (64-bit completion entries).
+    pub int64_atomics: bool,
     /// VK_EXT_external_memory_host's import alignment, if the extension is supported.
     pub host_import_alignment: Option<u64>,
     /// `maxStorageBufferRange`.
@@ -254,6 +256,7 @@ fn describe(instance: &ash::Instance, pd: vk::PhysicalDevice, index: usize) -> D
         instance.get_physical_device_features2(pd, &mut features2);
         instance.get_physical_device_memory_properties(pd)
     };
+    let int64 = features2.features.shader_int64 == vk::TRUE;
     let p = props2.properties;
     let v = p.api_version;
     DeviceInfo {
@@ -291,6 +294,7 @@ fn describe(instance: &ash::Instance, pd: vk::PhysicalDevice, index: usize) -> D
             .collect(),
         memory_model: f12.vulkan_memory_model == vk::TRUE
             && f12.vulkan_memory_model_device_scope == vk::TRUE,
+        int64_atomics: int64 && f12.shader_buffer_int64_atomics == vk::TRUE,
         host_import_alignment: host_ext.then_some(host.min_imported_host_pointer_alignment),
         max_storage_buffer_range: p.limits.max_storage_buffer_range,
         min_storage_buffer_offset_alignment: p.limits.min_storage_buffer_offset_alignment,
@@ -400,6 +404,12 @@ impl Context {
                 feature: "vulkanMemoryModel + vulkanMemoryModelDeviceScope",
             });
         }
+        if !info.int64_atomics {
+            return Err(Error::MissingFeature {
+                device: info.name,
+                feature: "shaderInt64 + shaderBufferInt64Atomics (gdio.glsl loads each completion entry in one 64-bit atomic load)",
+            });
+        }
         // SAFETY: `pd` belongs to `instance`.
         let families = unsafe { instance.get_physical_device_queue_family_properties(pd) };
         // Prefer a compute queue without graphics (NVIDIA's async compute family), else any.
@@ -420,8 +430,11 @@ impl Context {
         }
         let mut f12 = vk::PhysicalDeviceVulkan12Features::default()
             .vulkan_memory_model(true)
-            .vulkan_memory_model_device_scope(true);
+            .vulkan_memory_model_device_scope(true)
+            .shader_buffer_int64_atomics(true);
+        let core = vk::PhysicalDeviceFeatures::default().shader_int64(true);
         let create = vk::DeviceCreateInfo::default()
+            .enabled_features(&core)
             .queue_create_infos(&queues)
             .enabled_extension_names(&extensions)
             .push_next(&mut f12);
@@ -531,6 +544,7 @@ mod tests {
             memory_types: vec![],
             memory_heaps: vec![],
             memory_model: true,
+            int64_atomics: true,
             host_import_alignment: None,
             max_storage_buffer_range: 0,
             min_storage_buffer_offset_alignment: 0,

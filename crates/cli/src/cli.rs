@@ -157,6 +157,9 @@ pub struct BenchArgs {
     /// Folder for the generated input files (default: a temporary folder, removed after).
     #[arg(long)]
     pub data_dir: Option<PathBuf>,
+    /// Run only these sections (comma-separated): roundtrip, streaming, random, btree, scaling.
+    #[arg(long, value_delimiter = ',', value_parser = ["roundtrip", "streaming", "random", "btree", "scaling"])]
+    pub only: Vec<String>,
 }
 
 /// `gdio demo`.

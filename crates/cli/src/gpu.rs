@@ -6,7 +6,9 @@ use std::time::{Duration, Instant};
 use anyhow::{Context as _, Result};
 use gdio_pump::{IdlePolicy, PumpBuilder, PumpError, PumpHandle, WindowMode};
 use gdio_vulkan::shaders::Budgets;
-use gdio_vulkan::{ComputePipeline, Context, DescriptorSet, DeviceSelector, PlacementPlan};
+use gdio_vulkan::{
+    ComputePipeline, Context, DescriptorSet, DeviceSelector, Dispatch, FenceWait, PlacementPlan,
+};
 use serde::Serialize;
 
 /// An open device and how gdio uses it.
@@ -19,6 +21,8 @@ pub struct Gpu {
     pub budgets: Budgets,
     /// Whether the device was picked automatically.
     pub auto: bool,
+    /// How the host waits for dispatches (gdio's and the CPU-orchestrated baselines' alike).
+    pub fence_wait: FenceWait,
 }
 
 /// What a report says about the device.
@@ -64,12 +68,19 @@ impl Gpu {
             .with_env_overrides()
             .context("reading GDIO_PLACE_* overrides")?;
         let budgets = Budgets::for_device(ctx.info());
+        let fence_wait = fence_wait(ctx.info().is_cpu())?;
         Ok(Gpu {
             ctx,
             plan,
             budgets,
             auto: sel == DeviceSelector::Auto,
+            fence_wait,
         })
+    }
+
+    /// Waits for `d` the way this device's dispatches are waited for ([`Gpu::fence_wait`]).
+    pub fn wait(&self, d: &mut Dispatch<'_>, timeout: Duration) -> Result<Duration> {
+        Ok(d.wait_with(self.fence_wait, timeout)?)
     }
 
     /// True on lavapipe.
@@ -169,13 +180,15 @@ impl Gpu {
     ) -> Result<Duration> {
         let start = Instant::now();
         let mut d = self.ctx.dispatch(pipe, set, push, [1, 1, 1])?;
-        d.wait(Duration::from_secs(120))?;
+        self.wait(&mut d, Duration::from_secs(120))?;
         Ok(start.elapsed())
     }
 
-    /// Runs dispatches of `groups` workgroups until `done()`, calling `tick()` about every
-    /// 100 ms while a dispatch runs. `tick` returns a progress counter: if it and `done` show
-    /// no progress for `stall`, gives up with an error that says what to check.
+    /// Runs dispatches of `groups` workgroups until `done()`, calling `tick()` while a dispatch
+    /// runs (every poll when spinning on the fence, about every 100 ms when blocking). `tick`
+    /// returns a progress counter: if it and `done` show no progress for `stall`, gives up with
+    /// an error that says what to check. The times of the first and the last change of the
+    /// counter are kept (with a spinning wait, to within a poll).
     pub fn drive(
         &self,
         pipe: &ComputePipeline,
@@ -187,40 +200,54 @@ impl Gpu {
     ) -> Result<Driven> {
         let stall = Duration::from_secs(60);
         let start = Instant::now();
-        let mut last = (tick(), Instant::now());
-        let mut dispatches = 0u32;
+        let first = tick();
+        let mut last = (first, Instant::now());
+        let mut driven = Driven {
+            dispatches: 0,
+            elapsed: Duration::ZERO,
+            first_progress: None,
+            last_progress: None,
+        };
+        let slice = match self.fence_wait {
+            FenceWait::Spin => Duration::ZERO,
+            FenceWait::Block => Duration::from_millis(100),
+        };
+        let mut observe = |driven: &mut Driven| {
+            let p = tick();
+            if p != last.0 {
+                last = (p, Instant::now());
+                driven.first_progress.get_or_insert(start.elapsed());
+                driven.last_progress = Some(start.elapsed());
+            }
+            last.1.elapsed() > stall
+        };
         loop {
             let mut d = self.ctx.dispatch(pipe, set, push, [groups, 1, 1])?;
-            dispatches += 1;
+            driven.dispatches += 1;
             loop {
-                match d.wait(Duration::from_millis(100)) {
+                match d.wait_with(self.fence_wait, slice) {
                     Ok(_) => break,
                     Err(gdio_vulkan::Error::Timeout { .. }) => {}
                     Err(e) => return Err(e.into()),
                 }
-                let p = tick();
-                if p != last.0 {
-                    last = (p, Instant::now());
-                } else if last.1.elapsed() > stall {
+                if observe(&mut driven) {
                     anyhow::bail!(
                         "no progress for {stall:?}: the shader is waiting for IO that does not \
                          complete; check the file is readable and `gdio probe`"
                     );
                 }
             }
+            let finished = start.elapsed();
             if done()? {
-                return Ok(Driven {
-                    dispatches,
-                    elapsed: start.elapsed(),
-                });
+                driven.elapsed = finished;
+                observe(&mut driven);
+                return Ok(driven);
             }
-            let p = tick();
-            if p != last.0 {
-                last = (p, Instant::now());
-            } else if last.1.elapsed() > stall {
+            if observe(&mut driven) {
                 anyhow::bail!(
-                    "no progress for {stall:?} over {dispatches} dispatches: check that the \
-                     pump is running and `gdio probe`"
+                    "no progress for {stall:?} over {} dispatches: check that the \
+                     pump is running and `gdio probe`",
+                    driven.dispatches
                 );
             }
         }
@@ -234,4 +261,21 @@ pub struct Driven {
     pub dispatches: u32,
     /// Wall time from the first submission to the last completion.
     pub elapsed: Duration,
+    /// When the progress counter first moved (from the first submission).
+    pub first_progress: Option<Duration>,
+    /// When it last moved.
+    pub last_progress: Option<Duration>,
+}
+
+/// How dispatches are waited for: spinning on a GPU, where a blocked wait's wake-up costs more
+/// than a short dispatch (measured in `gdio bench`, section 1); blocking on a CPU device, whose
+/// shader needs the cores. `GDIO_FENCE_WAIT=spin|block` overrides.
+fn fence_wait(cpu: bool) -> Result<FenceWait> {
+    match std::env::var("GDIO_FENCE_WAIT").ok().as_deref() {
+        Some("spin") => Ok(FenceWait::Spin),
+        Some("block") => Ok(FenceWait::Block),
+        Some(other) => anyhow::bail!("GDIO_FENCE_WAIT={other}: use spin or block"),
+        None if cpu => Ok(FenceWait::Block),
+        None => Ok(FenceWait::Spin),
+    }
 }

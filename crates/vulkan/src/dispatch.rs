@@ -13,6 +13,20 @@ use crate::pipeline::{ComputePipeline, DescriptorSet};
 /// timeout is noticed promptly and no call ever blocks without bound.
 pub const WAIT_SLICE: Duration = Duration::from_millis(20);
 
+/// How the host waits for a dispatch's fence.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum FenceWait {
+    /// `vkWaitForFences` in slices of [`WAIT_SLICE`]: the thread sleeps until the driver wakes
+    /// it (no CPU used; the wake-up can cost hundreds of microseconds on some drivers).
+    #[default]
+    Block,
+    /// `vkGetFenceStatus` in a loop: the completion is noticed within about a microsecond, at
+    /// the price of one busy core while the dispatch runs. For short dispatches where latency
+    /// is the point (a CPU-orchestrated loop, a small lookup batch); never on a CPU device,
+    /// where the spinning thread takes a core from the shader.
+    Spin,
+}
+
 /// A dispatch in flight. It borrows the pipeline and the descriptor set (and through the set,
 /// every buffer bound), so none of them can be freed while the GPU may still use them.
 ///
@@ -238,6 +252,26 @@ impl Dispatch<'_> {
                     })
                 }
             }
+        }
+    }
+
+    /// Waits as [`Dispatch::wait`] does, or (with [`FenceWait::Spin`]) by polling the fence
+    /// without sleeping; the same timeout and error rules.
+    pub fn wait_with(&mut self, how: FenceWait, timeout: Duration) -> Result<Duration> {
+        if how == FenceWait::Block {
+            return self.wait(timeout);
+        }
+        let start = Instant::now();
+        loop {
+            if self.is_done()? {
+                return Ok(self.finished.unwrap_or_default());
+            }
+            if start.elapsed() >= timeout {
+                return Err(Error::Timeout {
+                    waited: start.elapsed(),
+                });
+            }
+            std::hint::spin_loop();
         }
     }
 

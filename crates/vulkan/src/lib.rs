@@ -36,7 +36,7 @@ pub use bridge::{PumpGroupQueue, PumpQueue, PumpWindow};
 pub use context::{
     Context, DeviceInfo, DeviceSelector, MemoryHeapInfo, MemoryTypeInfo, DEVICE_ENV,
 };
-pub use dispatch::{Dispatch, Redispatch, WAIT_SLICE};
+pub use dispatch::{Dispatch, FenceWait, Redispatch, WAIT_SLICE};
 pub use error::{Error, Result};
 pub use memory::{MappedBuffer, Placement};
 pub use pipeline::{spirv_words, BufferSlice, ComputePipeline, DescriptorSet};

@@ -37,6 +37,8 @@ pub struct Lookups {
     pub dispatches: u32,
     /// Node READs.
     pub reads: u64,
+    /// Where the time went, in order (names say what each part is).
+    pub phases: Vec<(&'static str, Duration)>,
 }
 
 /// Default lanes for a device.
@@ -164,10 +166,30 @@ pub fn lookup(
     pump.stop()?;
     let driven = driven?;
     let words = results.read_u32s(0, keys.len() * shaders::BTREE_RESULT_WORDS)?;
+    let first = driven.first_progress.unwrap_or(driven.elapsed);
+    let last = driven
+        .last_progress
+        .unwrap_or(driven.elapsed)
+        .min(driven.elapsed);
     Ok(Lookups {
         results: decode(&words)?,
         elapsed: driven.elapsed,
         dispatches: driven.dispatches,
         reads,
+        phases: if gpu.fence_wait == gdio_vulkan::FenceWait::Spin {
+            vec![
+                ("submit → first node read done", first),
+                ("node reads", last.saturating_sub(first)),
+                (
+                    "last node read → fence noticed",
+                    driven.elapsed.saturating_sub(last),
+                ),
+            ]
+        } else {
+            vec![(
+                "submit → fence (blocking wait: no breakdown)",
+                driven.elapsed,
+            )]
+        },
     })
 }

@@ -18,7 +18,7 @@ use gdio_pump::emulated::Lane;
 use gdio_pump::{HostQueueMemory, Pump, QueueMemory};
 use gdio_vulkan::shaders::{self, LaneState, LaneStatus, NopParams};
 use gdio_vulkan::{
-    BufferSlice, ComputePipeline, DescriptorSet, MappedBuffer, PlacementPlan, PumpQueue,
+    BufferSlice, ComputePipeline, DescriptorSet, FenceWait, MappedBuffer, PlacementPlan, PumpQueue,
     QueueBuffers, Redispatch,
 };
 use hdrhistogram::Histogram;
@@ -170,6 +170,28 @@ pub fn through_pump(gpu: &Gpu, count: u32) -> Result<f64> {
     run?;
     nops.check()?;
     Ok(elapsed.as_nanos() as f64 / f64::from(count.max(1)))
+}
+
+/// Submit-to-noticed time of `count` empty dispatches (the NOP shader with no active lane),
+/// waited for with `how`: what a CPU-orchestrated loop pays per step on top of its own work.
+pub fn empty_dispatch(gpu: &Gpu, count: u32, how: FenceWait) -> Result<Latency> {
+    let queue = QueueBuffers::new(&gpu.ctx, 8, &gpu.plan)?;
+    let nops = NopShader::new(gpu, 0)?;
+    let set = nops.bind(&queue)?;
+    nops.warm(gpu, &set)?;
+    let push = NopParams {
+        active_lanes: 0,
+        ..nops.params
+    }
+    .to_bytes();
+    let mut h = histogram();
+    for _ in 0..count {
+        let start = Instant::now();
+        let mut d = gpu.ctx.dispatch(&nops.pipe, &set, &push, [1, 1, 1])?;
+        d.wait_with(how, Duration::from_secs(10))?;
+        let _ = h.record(start.elapsed().as_nanos().max(1) as u64);
+    }
+    Ok(Latency::from(&h))
 }
 
 /// The NOP ping-pong shader, one active lane, with its state buffer.

@@ -81,7 +81,7 @@ pub fn crc(gpu: &Gpu, path: &Path, shape: StreamShape) -> Result<(u32, Duration)
             chunks: Chunks::new(n as u64, shape.chunk),
         };
         let mut d = ctx.dispatch(&pipe, &set, &p.to_bytes(), [p.groups(), 1, 1])?;
-        d.wait(Duration::from_secs(600))?;
+        gpu.wait(&mut d, Duration::from_secs(600))?;
         out.extend(crcs.read_u32s(0, p.chunks.count as usize)?);
         off += n as u64;
     }
@@ -122,7 +122,9 @@ pub fn lookup(gpu: &Gpu, f: &File, sb: &Superblock, keys: &[u64]) -> Result<Look
         .collect();
     results.write_u32s(0, &init)?;
     let mut res = init;
+    let (mut t_reads, mut t_dispatch) = (Duration::ZERO, Duration::ZERO);
     loop {
+        let t0 = Instant::now();
         let mut active = 0;
         for k in 0..n {
             if res[k * words] == 0 {
@@ -136,8 +138,11 @@ pub fn lookup(gpu: &Gpu, f: &File, sb: &Superblock, keys: &[u64]) -> Result<Look
         if active == 0 {
             break;
         }
+        let t1 = Instant::now();
+        t_reads += t1 - t0;
         let mut d = ctx.dispatch(&pipe, &set, &p.to_bytes(), [p.groups(), 1, 1])?;
-        d.wait(Duration::from_secs(600))?;
+        gpu.wait(&mut d, Duration::from_secs(600))?;
+        t_dispatch += t1.elapsed();
         dispatches += 1;
         res = results.read_u32s(0, n * words)?;
         if dispatches > 64 {
@@ -150,5 +155,13 @@ pub fn lookup(gpu: &Gpu, f: &File, sb: &Superblock, keys: &[u64]) -> Result<Look
         elapsed,
         dispatches,
         reads,
+        phases: vec![
+            ("host preads", t_reads),
+            ("dispatch + fence", t_dispatch),
+            (
+                "the rest (result reads)",
+                elapsed.saturating_sub(t_reads + t_dispatch),
+            ),
+        ],
     })
 }

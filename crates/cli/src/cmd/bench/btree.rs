@@ -71,6 +71,24 @@ pub fn run(gpu: &Gpu, cfg: &Config, index: &Path, deep: &Path) -> Result<Section
             n as f64 / os,
             per_sec(n as f64 / os),
         );
+        let phases = |l: &lookup::Lookups| {
+            l.phases
+                .iter()
+                .map(|(what, d)| format!("{what} {}", nanos(d.as_secs_f64() * 1e9)))
+                .collect::<Vec<_>>()
+                .join(", ")
+        };
+        t.note(format!(
+            "{tree}, {n} lookups: gdio: {}; orchestrated: {}",
+            phases(&g),
+            phases(&o)
+        ));
+        let phases_json = |l: &lookup::Lookups| {
+            l.phases
+                .iter()
+                .map(|(what, d)| json!({ "phase": what, "seconds": d.as_secs_f64() }))
+                .collect::<Vec<_>>()
+        };
         rows.push(json!({
             "tree": tree,
             "height": sb.height,
@@ -83,6 +101,8 @@ pub fn run(gpu: &Gpu, cfg: &Config, index: &Path, deep: &Path) -> Result<Section
             "orchestrated_dispatches": o.dispatches,
             "orchestrated_reads": o.reads,
             "speedup": os / gs,
+            "gdio_phases": phases_json(&g),
+            "orchestrated_phases": phases_json(&o),
         }));
     }
     t.note("speedup = CPU-orchestrated time ÷ gdio time; results of both equal (and the first 256 checked against the CPU's own lookup)");

@@ -161,12 +161,17 @@ pub fn run(args: &BenchArgs, device: Option<&str>, json: bool) -> Result<i32> {
             "every number below was measured in this run on this machine; ratios are gdio ÷ the other (above 1: gdio is faster)\n"
         );
     }
+    let wanted = |key: &str| args.only.is_empty() || args.only.iter().any(|k| k == key);
     let stream_file = data_dir.join("stream.bin");
-    crate::cmd::gen::file(&stream_file, cfg.stream_bytes, 1, !json)?;
+    if wanted("streaming") || wanted("random") || wanted("scaling") {
+        crate::cmd::gen::file(&stream_file, cfg.stream_bytes, 1, !json)?;
+    }
     let index = data_dir.join("index.btree");
-    crate::btree::build(&index, cfg.btree_keys, 1, crate::btree::FANOUT, |_| {})?;
     let deep = data_dir.join("deep.btree");
-    crate::btree::build(&deep, cfg.deep_keys, 2, btree::DEEP_FANOUT, |_| {})?;
+    if wanted("btree") {
+        crate::btree::build(&index, cfg.btree_keys, 1, crate::btree::FANOUT, |_| {})?;
+        crate::btree::build(&deep, cfg.deep_keys, 2, btree::DEEP_FANOUT, |_| {})?;
+    }
 
     let mut sections = Vec::new();
     let steps: [Step<'_>; 5] = [
@@ -185,6 +190,9 @@ pub fn run(args: &BenchArgs, device: Option<&str>, json: bool) -> Result<i32> {
         }),
     ];
     for (key, title, f) in steps {
+        if !wanted(key) {
+            continue;
+        }
         let s = section_or_note(key, title, f());
         if !json {
             println!("{}", s.table.render());

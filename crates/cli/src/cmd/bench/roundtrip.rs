@@ -2,6 +2,7 @@
 //! the CUDA figure from the findings.
 
 use anyhow::Result;
+use gdio_vulkan::FenceWait;
 use serde_json::json;
 
 use super::svg::Chart;
@@ -22,6 +23,9 @@ pub fn run(gpu: &Gpu, cfg: &Config) -> Result<Section> {
     let shader = nop::shader(gpu, cfg.nops)?;
     let floor = nop::floor(cfg.nops)?;
     let pump_mean = nop::through_pump(gpu, cfg.nops)?;
+    let dispatches = (cfg.nops / 100).clamp(100, 2000);
+    let blocked = nop::empty_dispatch(gpu, dispatches, FenceWait::Block)?;
+    let spun = nop::empty_dispatch(gpu, dispatches, FenceWait::Spin)?;
     let mut t = Table::new(
         "1. Round trip (one lane, one NOP at a time)",
         &[
@@ -57,6 +61,22 @@ pub fn run(gpu: &Gpu, cfg: &Config) -> Result<Section> {
         cfg.nops.to_string(),
         ratio(pump_mean, floor.p50_ns as f64),
     ]);
+    for (name, l) in [
+        ("empty dispatch, submit → fence (vkWaitForFences)", &blocked),
+        (
+            "empty dispatch, submit → fence (spin on vkGetFenceStatus)",
+            &spun,
+        ),
+    ] {
+        t.row(vec![
+            name.into(),
+            nanos(l.p50_ns as f64),
+            nanos(l.p99_ns as f64),
+            nanos(l.max_ns as f64),
+            l.samples.to_string(),
+            ratio(l.p50_ns as f64, floor.p50_ns as f64),
+        ]);
+    }
     t.row(vec![
         "CUDA persistent kernel, pinned memory (quoted)".into(),
         nanos(CUDA_DOORBELL_P50_NS),
@@ -67,6 +87,10 @@ pub fn run(gpu: &Gpu, cfg: &Config) -> Result<Section> {
     ]);
     t.note("p50/p99 are host-measured: the time between two claims of the single lane's NOPs by a spinning host (gdio_protocol::HostQueue) = one full round trip; the same host loop and clock serve the CPU-thread floor");
     t.note("the gdio-pump row is dispatch wall time / NOPs (no per-trip samples): the real pump with IdlePolicy::spin()");
+    t.note(format!(
+        "the empty-dispatch rows are what a CPU-orchestrated loop pays per step before any work (record, submit, run, notice the fence); this run waits with {:?}",
+        gpu.fence_wait
+    ));
     t.note(format!(
         "shader p50 vs the CUDA figure: {} (the CUDA figure is {CUDA_SOURCE}; compare only on the H100)",
         ratio(shader.p50_ns as f64, CUDA_DOORBELL_P50_NS)
@@ -99,6 +123,9 @@ pub fn run(gpu: &Gpu, cfg: &Config) -> Result<Section> {
             "shader": shader,
             "cpu_floor": floor,
             "shader_via_pump_mean_ns": pump_mean,
+            "empty_dispatch_block": blocked,
+            "empty_dispatch_spin": spun,
+            "fence_wait": format!("{:?}", gpu.fence_wait),
             "cuda_reference_p50_ns": CUDA_DOORBELL_P50_NS,
             "cuda_reference_source": CUDA_SOURCE,
             "shader_p50_over_floor_p50": shader.p50_ns as f64 / floor.p50_ns.max(1) as f64,

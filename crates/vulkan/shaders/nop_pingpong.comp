@@ -1,5 +1,5 @@
 #version 460
-// NOP round trips: each active lane owns slot `lane` and runs `count` NOPs, one at a time,
+// NOP (or FENCE) round trips: each active lane owns slot `lane` and runs `count` NOPs, one at a time,
 // checking each result is 0. The host measures the time (dispatch wall time / round trips).
 // Resumable: progress lives in the state buffer; a lane whose wait ran out of budget ends the
 // dispatch with its NOP still published (ST_PHASE = 1) and waits for it in the next one.
@@ -16,6 +16,7 @@ layout(push_constant) uniform Params {
     uint active_lanes; // lanes 0..active_lanes-1 run; others end at once
     uint iter_budget;  // loop iterations this invocation may run (lavapipe: < 65,535)
     uint wait_budget;  // iterations per gdio_wait
+    uint fenced;       // 1: FENCEs (an ordered publication) instead of NOPs
 } pc;
 
 void main() {
@@ -33,7 +34,7 @@ void main() {
     bool go = n < pc.count;
     while (go) {
         if (!published) {
-            g = gdio_publish_nop(lane, n);
+            g = pc.fenced != 0u ? gdio_publish_fence(lane, n) : gdio_publish_nop(lane, n);
             published = true;
         }
         int r = gdio_wait(lane, g, pc.wait_budget);

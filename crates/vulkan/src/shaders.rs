@@ -135,6 +135,9 @@ pub struct NopParams {
     pub active_lanes: u32,
     /// Loop budgets.
     pub budgets: Budgets,
+    /// Issue FENCEs (published with the release fence every ordered request pays) instead of
+    /// NOPs (published without it).
+    pub fenced: bool,
 }
 
 impl NopParams {
@@ -146,6 +149,7 @@ impl NopParams {
             self.active_lanes,
             self.budgets.iter_budget,
             self.budgets.wait_budget,
+            u32::from(self.fenced),
         ])
     }
 }

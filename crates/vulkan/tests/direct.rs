@@ -92,6 +92,7 @@ fn nop_round_trips_complete_in_order() {
         count,
         active_lanes: lanes,
         budgets: Budgets::for_device(g.ctx.info()),
+        fenced: false,
     };
     let r = run(
         &g.ctx,
@@ -366,6 +367,7 @@ fn pump_failure_mid_run_ends_waits_with_pump_gone() {
         count: 1_000_000,
         active_lanes: lanes,
         budgets,
+        fenced: false,
     };
     let mut host = FakeHost::new(vec![], vec![]);
     host.fail_after = Some(100);

@@ -11,7 +11,7 @@ use std::io::Write;
 
 use common::{gpu, run_with_pump as run, TIMEOUT};
 use gdio_protocol::codes::ResultCode;
-use gdio_protocol::{FileAccess, WindowAccess};
+use gdio_protocol::{FileAccess, Op, WindowAccess};
 use gdio_pump::{Pump, WindowMode};
 use gdio_vulkan::shaders::{
     self, Budgets, Chunks, LaneState, LaneStatus, StreamSumParams, WriteFileParams,
@@ -272,26 +272,34 @@ fn run_nops(
 }
 
 #[test]
-fn nop_round_trips_through_the_pump() {
+fn nop_and_fence_round_trips_through_the_pump() {
     let g = gpu();
     let ctx = &g.ctx;
-    let queue = PumpQueue::new(QueueBuffers::new(ctx, 8, &PlacementPlan::defaults()).unwrap());
-    let pump = Pump::builder().queue(queue.clone()).spawn().unwrap();
-    let count = 2000;
-    let p = shaders::NopParams {
-        count,
-        active_lanes: 1,
-        budgets: Budgets::for_device(ctx.info()),
-    };
-    let (states, elapsed) = run_nops(ctx, &queue, &p, 8);
-    pump.stop().unwrap();
-    assert_eq!(states[0].status, LaneStatus::Done, "{:?}", states[0]);
-    assert_eq!(states[0].progress, count);
-    eprintln!(
-        "NOP round trip through the pump, one lane: {:.2} us (incl. {} dispatches)",
-        elapsed.as_secs_f64() * 1e6 / f64::from(count),
-        states[0].extra[0]
-    );
+    // NOPs are published without the release fence, FENCEs with it: both must complete with 0,
+    // one after another, through the real pump.
+    for fenced in [false, true] {
+        let queue = PumpQueue::new(QueueBuffers::new(ctx, 8, &PlacementPlan::defaults()).unwrap());
+        let pump = Pump::builder().queue(queue.clone()).spawn().unwrap();
+        let count = 2000;
+        let p = shaders::NopParams {
+            count,
+            active_lanes: 1,
+            budgets: Budgets::for_device(ctx.info()),
+            fenced,
+        };
+        let (states, elapsed) = run_nops(ctx, &queue, &p, 8);
+        let report = pump.stop().unwrap();
+        assert_eq!(states[0].status, LaneStatus::Done, "{:?}", states[0]);
+        assert_eq!(states[0].progress, count);
+        let op = if fenced { Op::Fence } else { Op::Nop };
+        assert_eq!(report.op(op).ok, u64::from(count), "{op:?}: {report:?}");
+        eprintln!(
+            "{} round trip through the pump, one lane: {:.2} us (incl. {} dispatches)",
+            if fenced { "FENCE" } else { "NOP" },
+            elapsed.as_secs_f64() * 1e6 / f64::from(count),
+            states[0].extra[0]
+        );
+    }
 }
 
 #[test]
@@ -309,6 +317,7 @@ fn stopping_the_pump_mid_run_ends_the_shader() {
         count: u32::MAX,
         active_lanes: 8,
         budgets,
+        fenced: false,
     };
     let start = std::time::Instant::now();
     let states = std::thread::scope(|s| {

@@ -92,11 +92,12 @@ fn host_loop(
     Ok(h)
 }
 
-/// `count` shader NOP round trips (one lane) against the spinning protocol host.
-pub fn shader(gpu: &Gpu, count: u32) -> Result<Latency> {
+/// `count` shader NOP round trips (one lane) against the spinning protocol host; FENCEs when
+/// `fenced` (a publication with the release fence that ordered requests pay).
+pub fn shader(gpu: &Gpu, count: u32, fenced: bool) -> Result<Latency> {
     let ctx = &gpu.ctx;
     let queue = QueueBuffers::new(ctx, 8, &gpu.plan)?;
-    let nops = NopShader::new(gpu, count)?;
+    let nops = NopShader::new(gpu, count, fenced)?;
     let set = nops.bind(&queue)?;
     nops.warm(gpu, &set)?;
     let (req, cmp) = queue.regions();
@@ -154,7 +155,7 @@ pub fn floor(count: u32) -> Result<Latency> {
 pub fn through_pump(gpu: &Gpu, count: u32) -> Result<f64> {
     let plan: PlacementPlan = gpu.plan;
     let queue = PumpQueue::new(QueueBuffers::new(&gpu.ctx, 8, &plan)?);
-    let nops = NopShader::new(gpu, count)?;
+    let nops = NopShader::new(gpu, count, false)?;
     let set = nops.bind(&queue)?;
     let pump = Pump::builder()
         .queue(queue.clone())
@@ -176,7 +177,7 @@ pub fn through_pump(gpu: &Gpu, count: u32) -> Result<f64> {
 /// waited for with `how`: what a CPU-orchestrated loop pays per step on top of its own work.
 pub fn empty_dispatch(gpu: &Gpu, count: u32, how: FenceWait) -> Result<Latency> {
     let queue = QueueBuffers::new(&gpu.ctx, 8, &gpu.plan)?;
-    let nops = NopShader::new(gpu, 0)?;
+    let nops = NopShader::new(gpu, 0, false)?;
     let set = nops.bind(&queue)?;
     nops.warm(gpu, &set)?;
     let push = NopParams {
@@ -202,14 +203,15 @@ struct NopShader {
 }
 
 impl NopShader {
-    fn new(gpu: &Gpu, count: u32) -> Result<NopShader> {
+    fn new(gpu: &Gpu, count: u32, fenced: bool) -> Result<NopShader> {
         Ok(NopShader {
             state: lanes::state_buffer(&gpu.ctx, 8)?,
-            pipe: ComputePipeline::new(&gpu.ctx, shaders::NOP_PINGPONG, 3, 16)?,
+            pipe: ComputePipeline::new(&gpu.ctx, shaders::NOP_PINGPONG, 3, 20)?,
             params: NopParams {
                 count,
                 active_lanes: 1,
                 budgets: gpu.budgets,
+                fenced,
             },
         })
     }

@@ -20,7 +20,8 @@ const CUDA_SOURCE: &str = "shared/reference/gpu-findings.md, measured 2026-11-26
 
 /// Runs the section.
 pub fn run(gpu: &Gpu, cfg: &Config) -> Result<Section> {
-    let shader = nop::shader(gpu, cfg.nops)?;
+    let shader = nop::shader(gpu, cfg.nops, false)?;
+    let fenced = nop::shader(gpu, cfg.nops, true)?;
     let floor = nop::floor(cfg.nops)?;
     let pump_mean = nop::through_pump(gpu, cfg.nops)?;
     let dispatches = (cfg.nops / 100).clamp(100, 2000);
@@ -44,6 +45,14 @@ pub fn run(gpu: &Gpu, cfg: &Config) -> Result<Section> {
         nanos(shader.max_ns as f64),
         shader.samples.to_string(),
         ratio(shader.p50_ns as f64, floor.p50_ns as f64),
+    ]);
+    t.row(vec![
+        "shader FENCE (fenced publication) ↔ same host".into(),
+        nanos(fenced.p50_ns as f64),
+        nanos(fenced.p99_ns as f64),
+        nanos(fenced.max_ns as f64),
+        fenced.samples.to_string(),
+        ratio(fenced.p50_ns as f64, floor.p50_ns as f64),
     ]);
     t.row(vec![
         "CPU thread ↔ spinning protocol host (floor)".into(),
@@ -86,6 +95,7 @@ pub fn run(gpu: &Gpu, cfg: &Config) -> Result<Section> {
         "-".into(),
     ]);
     t.note("p50/p99 are host-measured: the time between two claims of the single lane's NOPs by a spinning host (gdio_protocol::HostQueue) = one full round trip; the same host loop and clock serve the CPU-thread floor");
+    t.note("a NOP is published without the release fence (it orders nothing); a FENCE, like every READ, WRITE and FSYNC, with it: the FENCE row is what a data request's round trip pays for the protocol");
     t.note("the gdio-pump row is dispatch wall time / NOPs (no per-trip samples): the real pump with IdlePolicy::spin()");
     t.note(format!(
         "the empty-dispatch rows are what a CPU-orchestrated loop pays per step before any work (record, submit, run, notice the fence); this run waits with {:?}",
@@ -121,6 +131,7 @@ pub fn run(gpu: &Gpu, cfg: &Config) -> Result<Section> {
         chart: Some(chart),
         data: json!({
             "shader": shader,
+            "shader_fence": fenced,
             "cpu_floor": floor,
             "shader_via_pump_mean_ns": pump_mean,
             "empty_dispatch_block": blocked,

@@ -92,6 +92,10 @@ pub struct LookupArgs {
     /// Print every key's result (default: only when there are at most 20 keys).
     #[arg(long)]
     pub print: bool,
+    /// Serve the keys in batches of this many through one resident kernel (dispatched once,
+    /// fed batch after batch), and report the median batch time.
+    #[arg(long, value_parser = clap::value_parser!(u32).range(1..))]
+    pub batch: Option<u32>,
 }
 
 /// `gdio gen`.

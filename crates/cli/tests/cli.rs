@@ -156,6 +156,14 @@ fn lookup_finds_present_keys_and_reports_absent_ones() {
         assert_eq!(r["found"].as_bool().unwrap(), k % 2 == 0, "{r}");
         assert_eq!(r["nodes"], 3);
     }
+    // The same keys through the resident kernel, in batches of 128 (the last one short).
+    let v = json(&["lookup", "--verify", "--batch", "128", p(&idx), p(&keys)]);
+    let s = &v["summary"];
+    assert_eq!(s["mismatches"], 0, "{v}");
+    assert_eq!(s["found"].as_u64().unwrap(), present);
+    assert_eq!(s["batch"][0], 128, "{v}");
+    assert!(s["batch"][1].as_f64().unwrap() > 0.0, "{v}");
+    assert_eq!(v["results"].as_array().unwrap().len(), 500);
     // A hand-written keys file: comments, hex, a key below every key and one above.
     let mine = dir.path().join("mine");
     let first = results.iter().find(|r| r["found"] == true).unwrap()["key"]

@@ -34,13 +34,18 @@ pub const BTREE_LOOKUP: &[u8] = include_bytes!("../shaders/spv/btree_lookup.spv"
 /// btree_step.comp: one B-tree level per dispatch over nodes the host read (the
 /// CPU-orchestrated baseline; bindings: nodes, keys, results).
 pub const BTREE_STEP: &[u8] = include_bytes!("../shaders/spv/btree_step.spv");
+/// btree_serve.comp: a resident lookup server, one dispatch serving batch after batch of keys
+/// handed over through a mailbox (bindings: requests, completions, window, state of
+/// [`BTREE_SERVE_STATE_WORDS`] per lane, mailbox, results of [`BTREE_SERVE_RESULT_WORDS`] per
+/// key; push constants: [`BtreeLookupParams`] with `nkeys` the mailbox's capacity).
+pub const BTREE_SERVE: &[u8] = include_bytes!("../shaders/spv/btree_serve.spv");
 /// random_read.comp over several queues (one pump each) in one dispatch.
 pub const SCALING_READ: &[u8] = include_bytes!("../shaders/spv/scaling_read.spv");
 /// Replays raw request lists (the GLSL side of the device-equivalence test).
 pub const REPLAY: &[u8] = include_bytes!("../shaders/spv/replay.spv");
 
 /// Every embedded shader, by source name (for checks and reports).
-pub const ALL: [(&str, &[u8]); 11] = [
+pub const ALL: [(&str, &[u8]); 12] = [
     ("freshness", FRESHNESS),
     ("nop_pingpong", NOP_PINGPONG),
     ("stream_sum", STREAM_SUM),
@@ -50,6 +55,7 @@ pub const ALL: [(&str, &[u8]); 11] = [
     ("crc_chunks", CRC_CHUNKS),
     ("btree_lookup", BTREE_LOOKUP),
     ("btree_step", BTREE_STEP),
+    ("btree_serve", BTREE_SERVE),
     ("scaling_read", SCALING_READ),
     ("replay", REPLAY),
 ];
@@ -253,7 +259,16 @@ impl CrcChunksParams {
     }
 }
 
-/// Push constants of btree_lookup.comp.
+/// Per-lane state words of btree_serve.comp.
+pub const BTREE_SERVE_STATE_WORDS: usize = 16;
+/// Result words per key of btree_serve.comp: status, value (or offset) lo, hi, nodes read,
+/// batch sequence number, check, 0, 0.
+pub const BTREE_SERVE_RESULT_WORDS: usize = 8;
+/// Mailbox words of btree_serve.comp before the keys: sequence number, key count, stop, 0.
+pub const BTREE_SERVE_MAILBOX_HEADER_WORDS: usize = 4;
+
+/// Push constants of btree_lookup.comp (and of btree_serve.comp, where `nkeys` is the
+/// mailbox's capacity).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct BtreeLookupParams {
     /// File handle of the index.

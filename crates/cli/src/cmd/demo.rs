@@ -82,7 +82,7 @@ pub fn run(args: &DemoArgs, device: Option<&str>, json: bool) -> Result<i32> {
     let sb = btree::build(&index, args.keys, 1, btree::FANOUT, |_| {})?;
     let keys = btree::make_keys(sb.keys, sb.seed, args.lookups, 0.1, 2);
     let lanes = default_lanes(&gpu);
-    let (look, _) = run_lookups(&gpu, &index, &keys, lanes, true, !json)?;
+    let (look, _) = run_lookups(&gpu, &index, &keys, lanes, None, true, !json)?;
     let look_ok = look.mismatches == Some(0);
     say(format!(
         "3. B-tree lookups: {} keys in a {}-level tree of {} keys; {} lanes each read the nodes they chose: {} found, {} absent, {} reads in {} ({})",

@@ -10,6 +10,7 @@ use crate::gpu::{DeviceSummary, Gpu};
 use crate::report;
 use crate::units;
 use crate::work::lookup::{self, Lookups};
+use crate::work::serve;
 
 /// One key's line.
 #[derive(Debug, Clone, Serialize)]
@@ -47,6 +48,8 @@ pub struct LookupSummary {
     pub dispatches: u32,
     /// With `--verify`: keys whose GPU result differs from the CPU's.
     pub mismatches: Option<u64>,
+    /// With `--batch`: keys per batch and the median batch time, seconds.
+    pub batch: Option<(u32, f64)>,
 }
 
 #[derive(Serialize)]
@@ -86,11 +89,21 @@ pub fn run_lookups(
     index: &std::path::Path,
     keys: &[u64],
     lanes: u32,
+    batch: Option<u32>,
     check: bool,
     progress: bool,
 ) -> Result<(LookupSummary, Vec<KeyLine>)> {
     let (f, sb) = btree::open(index)?;
-    let got = lookup::lookup(gpu, f.try_clone()?, &sb, keys, lanes, progress)?;
+    let (got, batch) = match batch {
+        None => (
+            lookup::lookup(gpu, f.try_clone()?, &sb, keys, lanes, progress)?,
+            None,
+        ),
+        Some(n) => {
+            let (got, median) = serve::lookup_in_batches(gpu, f.try_clone()?, &sb, keys, lanes, n)?;
+            (got, Some((n, median.as_secs_f64())))
+        }
+    };
     let mismatches = if check {
         Some(verify(&f, &sb, keys, &got)?)
     } else {
@@ -118,12 +131,16 @@ pub fn run_lookups(
             found,
             absent: n - found,
             height: sb.height,
-            lanes: lanes.min(n.max(1) as u32),
+            lanes: match batch {
+                Some((b, _)) => serve::lanes_for(gpu, lanes.min(b)),
+                None => lanes.min(n.max(1) as u32),
+            },
             reads: got.reads,
             seconds: secs,
             lookups_per_sec: if secs > 0.0 { n as f64 / secs } else { 0.0 },
             dispatches: got.dispatches,
             mismatches,
+            batch,
         },
         lines,
     ))
@@ -143,6 +160,12 @@ pub fn print_summary(s: &LookupSummary) {
         units::per_sec(s.lookups_per_sec),
         s.dispatches
     );
+    if let Some((n, median)) = s.batch {
+        println!(
+            "resident kernel: batches of {n} keys, median {} per batch",
+            units::nanos(median * 1e9)
+        );
+    }
     if let Some(m) = s.mismatches {
         if m == 0 {
             println!("verified: every result equals the CPU's lookup");
@@ -158,7 +181,15 @@ pub fn run(args: &LookupArgs, device: Option<&str>, json: bool) -> Result<i32> {
     let keys = btree::read_keys(&args.keys)?;
     let gpu = Gpu::open(device)?;
     let lanes = args.lanes.unwrap_or_else(|| lookup::default_lanes(&gpu));
-    let (s, lines) = run_lookups(&gpu, &args.index, &keys, lanes, args.verify, !json)?;
+    let (s, lines) = run_lookups(
+        &gpu,
+        &args.index,
+        &keys,
+        lanes,
+        args.batch,
+        args.verify,
+        !json,
+    )?;
     if json {
         report::json(&LookupReport {
             device: gpu.summary(),

@@ -6,4 +6,5 @@ pub mod lookup;
 pub mod nop;
 pub mod orchestrated;
 pub mod random;
+pub mod serve;
 pub mod sum;

@@ -43,6 +43,10 @@ pub struct Config {
     pub lookups: Vec<u64>,
     /// Keys of the deep tree (same nodes, fanout 8: more dependent reads per lookup).
     pub deep_keys: u64,
+    /// Repetitions of each B-tree batch of at most 4,096 lookups (the median is reported).
+    pub btree_reps: u32,
+    /// Batches the resident lookup kernel serves per tree (the median is reported).
+    pub serve_batches: u32,
     /// fio binary.
     #[serde(skip)]
     pub fio: PathBuf,
@@ -62,6 +66,8 @@ impl Config {
                 btree_keys: 200_000,
                 lookups: vec![64, 2048],
                 deep_keys: 5_000,
+                btree_reps: 3,
+                serve_batches: 20,
                 fio,
             },
             (false, true) => Config {
@@ -75,6 +81,8 @@ impl Config {
                 btree_keys: 2_000_000,
                 lookups: vec![64, 16_384],
                 deep_keys: 20_000,
+                btree_reps: 5,
+                serve_batches: 50,
                 fio,
             },
             (false, false) => Config {
@@ -88,6 +96,8 @@ impl Config {
                 btree_keys: 20_000_000,
                 lookups: vec![64, 65_536],
                 deep_keys: 200_000,
+                btree_reps: 7,
+                serve_batches: 300,
                 fio,
             },
         }

@@ -1,0 +1,394 @@
+//! A resident lookup kernel: btree_serve.comp stays dispatched and serves batch after batch of
+//! keys, so a batch costs its dependent READs and nothing else: no launch, no fence, no
+//! CPU between levels. The host hands a batch over through a mailbox in the memory a running
+//! shader sees host writes to (ReBAR on NVIDIA) and collects the results from host memory,
+//! each result stamped with its batch and checked (a running shader's writes to host memory
+//! may arrive in any order).
+
+use std::fs::File;
+use std::sync::atomic::{fence, Ordering};
+use std::time::{Duration, Instant};
+
+use anyhow::{Context as _, Result};
+use gdio_protocol::FileAccess;
+use gdio_pump::{Pump, PumpHandle};
+use gdio_vulkan::shaders::{
+    self, BtreeLookupParams, BtreeStatus, BTREE_NODE_BYTES, BTREE_SERVE_MAILBOX_HEADER_WORDS,
+    BTREE_SERVE_RESULT_WORDS, BTREE_SERVE_STATE_WORDS,
+};
+use gdio_vulkan::{
+    BufferSlice, ComputePipeline, DescriptorSet, Dispatch, MappedBuffer, Placement, PumpQueue,
+    PumpWindow, QueueBuffers,
+};
+
+use crate::btree::{Found, Superblock};
+use crate::gpu::Gpu;
+use crate::work::lookup::{KeyResult, Lookups};
+
+const MB_SEQ: usize = 0;
+const MB_NKEYS: usize = 1;
+const MB_STOP: usize = 2;
+const SV_STATUS: usize = 0;
+const SV_ERROR: usize = 8;
+const SV_WHERE: usize = 9;
+const STATUS_FAILED: u32 = 2;
+
+/// How long a batch may go without a new result before [`Server::lookup`] gives up.
+const STALL: Duration = Duration::from_secs(60);
+
+/// The check word of a result, as btree_serve.comp computes it (`result_check`).
+fn result_check(r: [u32; 4], seq: u32) -> u32 {
+    let step = |h: u32, w: u32| {
+        let h = (h ^ w).wrapping_mul(0x85EB_CA6B);
+        h ^ (h >> 13)
+    };
+    let h = r.iter().fold(0x2545_F491, |h, &w| step(h, w));
+    step(h, seq)
+}
+
+/// One batch's results and how long it took.
+#[derive(Debug, Clone)]
+pub struct Batch {
+    /// Per key, in input order.
+    pub results: Vec<KeyResult>,
+    /// From handing the batch over to the last result arriving.
+    pub elapsed: Duration,
+    /// Dispatches started for this batch (0 on a GPU: the kernel is already running; on
+    /// lavapipe a lane's loop cap ends the dispatch and the host starts another).
+    pub dispatches: u32,
+}
+
+/// A running server: hand it batches with [`Server::lookup`].
+pub struct Server<'a, 'p> {
+    gpu: &'a Gpu,
+    pipe: &'a ComputePipeline,
+    set: &'a DescriptorSet<'a>,
+    push: Vec<u8>,
+    groups: u32,
+    lanes: u32,
+    capacity: usize,
+    mailbox: &'a MappedBuffer,
+    results: &'a MappedBuffer,
+    state: &'a MappedBuffer,
+    pump: &'p PumpHandle,
+    seq: u32,
+    dispatch: Option<Dispatch<'a>>,
+}
+
+impl Server<'_, '_> {
+    /// Looks `keys` up (at most the capacity given to [`serve`]) and returns when every result
+    /// has arrived.
+    pub fn lookup(&mut self, keys: &[u64]) -> Result<Batch> {
+        if keys.len() > self.capacity {
+            anyhow::bail!(
+                "a batch of {} keys is over the server's capacity of {}",
+                keys.len(),
+                self.capacity
+            );
+        }
+        let mb = self.mailbox.words();
+        for (i, k) in keys.iter().enumerate() {
+            let w = BTREE_SERVE_MAILBOX_HEADER_WORDS + 2 * i;
+            mb[w].store(*k as u32, Ordering::Relaxed);
+            mb[w + 1].store((*k >> 32) as u32, Ordering::Relaxed);
+        }
+        mb[MB_NKEYS].store(keys.len() as u32, Ordering::Relaxed);
+        self.seq = self.seq.wrapping_add(1).max(1);
+        let seq = self.seq;
+        let start = Instant::now();
+        // The keys, then the sequence number, each pushed out of the write-combining buffers
+        // (ReBAR) by a full fence.
+        fence(Ordering::SeqCst);
+        mb[MB_SEQ].store(seq, Ordering::Release);
+        fence(Ordering::SeqCst);
+        let mut dispatches = 0;
+        let res = self.results.words();
+        let mut results = vec![None; keys.len()];
+        let mut left = keys.len();
+        let mut next = 0; // first key not yet seen complete
+        let mut last_progress = Instant::now();
+        let mut polls = 0u32;
+        while left > 0 {
+            for (i, slot) in results.iter_mut().enumerate().skip(next) {
+                if slot.is_some() {
+                    continue;
+                }
+                let b = i * BTREE_SERVE_RESULT_WORDS;
+                let w: [u32; 6] = std::array::from_fn(|j| res[b + j].load(Ordering::Acquire));
+                if w[4] == seq && w[5] == result_check([w[0], w[1], w[2], w[3]], seq) {
+                    *slot = Some(decode(i, [w[0], w[1], w[2], w[3]])?);
+                    left -= 1;
+                    last_progress = Instant::now();
+                }
+            }
+            next = results
+                .iter()
+                .position(Option::is_none)
+                .unwrap_or(keys.len());
+            polls += 1;
+            if left > 0 && polls % 64 == 0 {
+                dispatches += self.keep_running()?;
+                if last_progress.elapsed() > STALL {
+                    anyhow::bail!(
+                        "batch {seq}: no result for {STALL:?} ({left} of {} keys missing); check the index file and `gdio probe`",
+                        keys.len()
+                    );
+                }
+            }
+            if self.gpu.is_cpu() {
+                // lavapipe runs the kernel on these same cores.
+                std::thread::yield_now();
+            } else {
+                std::hint::spin_loop();
+            }
+        }
+        Ok(Batch {
+            results: results.into_iter().flatten().collect(),
+            elapsed: start.elapsed(),
+            dispatches,
+        })
+    }
+
+    /// If the dispatch has ended (a lane's loop cap on lavapipe, or a failure), says why or
+    /// starts it again. Returns the dispatches started.
+    fn keep_running(&mut self) -> Result<u32> {
+        let ended = match &mut self.dispatch {
+            Some(d) => d.is_done()?,
+            None => true,
+        };
+        if !ended {
+            return Ok(0);
+        }
+        self.dispatch = None;
+        let sv = self.state.words();
+        for lane in 0..self.lanes as usize {
+            let s = lane * BTREE_SERVE_STATE_WORDS;
+            if sv[s + SV_STATUS].load(Ordering::Relaxed) == STATUS_FAILED {
+                anyhow::bail!(
+                    "server lane {lane} failed at key {}: result {}",
+                    sv[s + SV_WHERE].load(Ordering::Relaxed),
+                    crate::work::lanes::describe_result(
+                        sv[s + SV_ERROR].load(Ordering::Relaxed) as i32
+                    )
+                );
+            }
+        }
+        if !self.pump.is_running() {
+            anyhow::bail!("the pump stopped while the server was running");
+        }
+        self.dispatch = Some(self.gpu.ctx.dispatch(
+            self.pipe,
+            self.set,
+            &self.push,
+            [self.groups, 1, 1],
+        )?);
+        Ok(1)
+    }
+
+    /// Tells every lane to end (they do once idle).
+    fn signal_stop(&self) {
+        self.mailbox.words()[MB_STOP].store(1, Ordering::Release);
+        fence(Ordering::SeqCst);
+    }
+
+    /// Tells every lane to end and waits for the dispatch; on a timeout the dispatch stays
+    /// here, still running (stop the pump, then drop it).
+    fn stop(&mut self) -> Result<()> {
+        self.signal_stop();
+        if let Some(d) = &mut self.dispatch {
+            self.gpu.wait(d, Duration::from_secs(60))?;
+        }
+        self.dispatch = None;
+        Ok(())
+    }
+}
+
+impl Drop for Server<'_, '_> {
+    fn drop(&mut self) {
+        // Runs before the dispatch field is dropped (which waits for the kernel): never leave
+        // the kernel waiting for a batch that will not come.
+        self.signal_stop();
+    }
+}
+
+fn decode(i: usize, w: [u32; 4]) -> Result<KeyResult> {
+    let v = u64::from(w[1]) | (u64::from(w[2]) << 32);
+    match BtreeStatus::from_word(w[0]) {
+        BtreeStatus::Found => Ok(KeyResult {
+            found: Found::Value(v),
+            nodes: w[3],
+        }),
+        BtreeStatus::Absent => Ok(KeyResult {
+            found: Found::Absent,
+            nodes: w[3],
+        }),
+        BtreeStatus::Active => anyhow::bail!("key {i}: the walk did not finish"),
+        BtreeStatus::Corrupt => anyhow::bail!(
+            "key {i}: read a node that is not a B-tree node (kind {}, {} keys): is the index a gdio B-tree?",
+            w[1],
+            w[2]
+        ),
+    }
+}
+
+/// The lanes a server runs with when asked for `lanes`: lavapipe runs only as many workgroups
+/// at once as it has threads, and a resident kernel's idle lanes hold theirs until their loop
+/// budget runs out, so there it is one workgroup.
+#[must_use]
+pub fn lanes_for(gpu: &Gpu, lanes: u32) -> u32 {
+    if gpu.is_cpu() {
+        lanes.clamp(1, shaders::LANES_PER_GROUP)
+    } else {
+        lanes.clamp(1, 65_536)
+    }
+}
+
+/// Starts the resident server over the index `file` (superblock `sb`) with `lanes` lanes and
+/// room for `capacity` keys per batch, runs `f` with it, then stops the kernel and the pump.
+pub fn serve<R>(
+    gpu: &Gpu,
+    file: File,
+    sb: &Superblock,
+    lanes: u32,
+    capacity: u32,
+    f: impl FnOnce(&mut Server<'_, '_>) -> Result<R>,
+) -> Result<R> {
+    let ctx = &gpu.ctx;
+    let lanes = lanes_for(gpu, lanes);
+    let capacity = capacity.max(1);
+    let queue = PumpQueue::new(QueueBuffers::new(ctx, lanes, &gpu.plan)?);
+    let window = PumpWindow::new(MappedBuffer::new(
+        ctx,
+        lanes as usize * BTREE_NODE_BYTES,
+        gpu.plan.read_window,
+    )?);
+    // Where a running shader sees host writes: the completion region's placement.
+    let mailbox = MappedBuffer::new(
+        ctx,
+        (BTREE_SERVE_MAILBOX_HEADER_WORDS + 2 * capacity as usize) * 4,
+        gpu.plan.completion,
+    )?;
+    let results = MappedBuffer::new(
+        ctx,
+        capacity as usize * BTREE_SERVE_RESULT_WORDS * 4,
+        Placement::HostCached,
+    )?;
+    let state = MappedBuffer::new(
+        ctx,
+        lanes as usize * BTREE_SERVE_STATE_WORDS * 4,
+        Placement::HostCached,
+    )?;
+    for b in [&mailbox, &results, &state] {
+        b.fill(0, b.len(), 0)?;
+    }
+    let pipe = ComputePipeline::new(ctx, shaders::BTREE_SERVE, 6, 32)?;
+    let pump = gpu.spawn_pump(|mode| {
+        Pump::builder()
+            .queue(queue.clone())
+            .window(window.clone(), mode, window.read_access())
+            .name("gdio-pump-serve")
+    })?;
+    let fid = pump.add_file(
+        file,
+        FileAccess {
+            readable: true,
+            writable: false,
+        },
+    )?;
+    let params = BtreeLookupParams {
+        file: fid.0,
+        window: 0,
+        nkeys: capacity,
+        lanes,
+        root: sb.root,
+        budgets: gpu.budgets,
+    };
+    let set = pipe.bind(&[
+        queue.request_slice(),
+        queue.completion_slice(),
+        window.slice(),
+        BufferSlice::whole(&state),
+        BufferSlice::whole(&mailbox),
+        BufferSlice::whole(&results),
+    ])?;
+    gpu.warm(
+        &pipe,
+        &set,
+        &BtreeLookupParams { lanes: 0, ..params }.to_bytes(),
+    )?;
+    let (out, running) = {
+        let mut server = Server {
+            gpu,
+            pipe: &pipe,
+            set: &set,
+            push: params.to_bytes(),
+            groups: lanes.div_ceil(shaders::LANES_PER_GROUP),
+            lanes,
+            capacity: capacity as usize,
+            mailbox: &mailbox,
+            results: &results,
+            state: &state,
+            pump: &pump,
+            seq: 0,
+            dispatch: None,
+        };
+        let out = server
+            .keep_running()
+            .context("starting the server kernel")
+            .and_then(|_| f(&mut server));
+        let stopped = server.stop();
+        (
+            out.and_then(|o| stopped.map(|()| o)),
+            server.dispatch.take(),
+        )
+    };
+    // A kernel still running here (its stop timed out) ends once the pump is stopped: every
+    // wait sees PUMP_GONE and idle lanes see the pump state. Only then is its dispatch dropped
+    // (which waits for it), and only then are the buffers freed.
+    let stopped = pump.stop();
+    drop(running);
+    drop(set);
+    stopped?;
+    out
+}
+
+/// Looks `keys` up through one resident kernel in batches of `batch`: the results in input
+/// order (as [`crate::work::lookup::lookup`] returns them, `elapsed` the sum of the batch
+/// times) and the median batch time.
+pub fn lookup_in_batches(
+    gpu: &Gpu,
+    file: File,
+    sb: &Superblock,
+    keys: &[u64],
+    lanes: u32,
+    batch: u32,
+) -> Result<(Lookups, Duration)> {
+    let batch = batch.max(1);
+    let lanes = lanes.min(batch);
+    let mut results = Vec::with_capacity(keys.len());
+    let mut times = Vec::new();
+    let mut dispatches = 0;
+    serve(gpu, file, sb, lanes, batch, |srv| {
+        for chunk in keys.chunks(batch as usize) {
+            let b = srv.lookup(chunk)?;
+            results.extend(b.results);
+            times.push(b.elapsed);
+            dispatches += b.dispatches;
+        }
+        Ok(())
+    })?;
+    let elapsed = times.iter().sum();
+    let reads = results.iter().map(|r: &KeyResult| u64::from(r.nodes)).sum();
+    times.sort();
+    let median = times.get(times.len() / 2).copied().unwrap_or_default();
+    Ok((
+        Lookups {
+            results,
+            elapsed,
+            dispatches: dispatches + 1,
+            reads,
+            phases: vec![("batches", elapsed)],
+        },
+        median,
+    ))
+}

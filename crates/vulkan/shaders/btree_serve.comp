@@ -1,0 +1,189 @@
+#version 460
+// A resident B-tree lookup server: one dispatch stays on the GPU and serves batch after batch
+// of keys; the host never launches anything per batch. The host writes a batch into the
+// mailbox (device-local host-visible memory, where a running shader sees host writes) and
+// raises its sequence number; every lane waits for a new sequence number, walks its share of
+// the keys through gdio READs (each node chosen by the node before, as btree_lookup.comp),
+// writes each key's result to host memory with the batch's sequence number and a check word,
+// and waits for the next batch. The host knows a batch is done when every result of it has
+// arrived whole (the check: a running shader's writes to host memory may arrive in any order).
+//
+// bindings: 0 request region, 1 completion region, 2 the window (lanes * 4096 bytes),
+//           3 state (16 words per lane, SV_*), 4 the mailbox (MB_*; keys from word MB_KEYS,
+//           u64 each, lo word first), 5 results (8 words per key: status, value or offset lo,
+//           hi, nodes read, batch sequence number, check, 0, 0)
+// Lanes end when the mailbox says stop, when the pump is gone, or when their loop budget runs
+// out (lavapipe): the host then dispatches again and every lane resumes from its state.
+#extension GL_GOOGLE_include_directive : require
+#include "gdio.glsl"
+#include "gdio_demo.glsl"
+
+layout(local_size_x = GDIO_LANES) in;
+layout(set = 0, binding = 2, std430) coherent readonly buffer Window { uint win[]; };
+layout(set = 0, binding = 3, std430) buffer State { uint sv[]; };
+layout(set = 0, binding = 4, std430) coherent readonly buffer Mailbox { uint mb[]; };
+layout(set = 0, binding = 5, std430) buffer Results { uint res[]; };
+layout(push_constant) uniform Params {
+    uint file;
+    uint window;
+    uint capacity;     // keys the mailbox and the results hold (BtreeLookupParams::nkeys)
+    uint lanes;
+    uint root_lo;
+    uint root_hi;
+    uint iter_budget;
+    uint wait_budget;
+} pc;
+
+// Mailbox words (the host writes them; MB_SEQ last, with a release).
+const uint MB_SEQ = 0u;    // batch sequence number (0: none yet)
+const uint MB_NKEYS = 1u;  // keys in the batch
+const uint MB_STOP = 2u;   // 1: every lane ends
+const uint MB_KEYS = 4u;
+
+// Lane state words.
+const uint SV_STATUS = 0u;  // STATUS_RUNNING / STATUS_DONE (stopped) / STATUS_FAILED
+const uint SV_SERVED = 1u;  // last batch this lane finished
+const uint SV_CUR = 2u;     // batch being served (== SV_SERVED when idle)
+const uint SV_J = 3u;       // keys of the current batch this lane finished
+const uint SV_PHASE = 4u;   // 1 while a READ is published
+const uint SV_OFF_LO = 5u;  // node being read (0: the root)
+const uint SV_OFF_HI = 6u;
+const uint SV_STEPS = 7u;   // nodes read for the current key
+const uint SV_ERROR = 8u;
+const uint SV_WHERE = 9u;
+const uint SV_DISPATCHES = 10u;
+const uint SV_NKEYS = 11u;  // keys in the current batch (read once, when it was picked up)
+const uint SV_WORDS = 16u;
+
+const uint NODE_BYTES = 4096u;
+const uint RESULT_WORDS = 8u;
+
+uint node_base;
+#define BTREE_NODE(i) win[node_base + (i)]
+#include "btree.glsl"
+
+uint mailbox(uint w) {
+    return atomicLoad(mb[w], gl_ScopeDevice, gl_StorageSemanticsBuffer, gl_SemanticsRelaxed);
+}
+
+// Results go to host memory with device-scope atomic stores (as the request region does), so
+// that they leave the GPU while the dispatch runs.
+void put(uint w, uint v) {
+    atomicStore(res[w], v, gl_ScopeDevice, gl_StorageSemanticsBuffer, gl_SemanticsRelaxed);
+}
+
+#define LOOK_(seq, served) if (seq == served) { seq = mailbox(MB_SEQ); }
+
+// The check word of a result, as crates/cli/src/work/serve.rs computes it.
+uint result_check(uvec4 r, uint seq) {
+    uint h = 0x2545F491u;
+    h = gdio_check_step(h, r.x);
+    h = gdio_check_step(h, r.y);
+    h = gdio_check_step(h, r.z);
+    h = gdio_check_step(h, r.w);
+    return gdio_check_step(h, seq);
+}
+
+void main() {
+    uint lane = gl_GlobalInvocationID.x;
+    uint s = lane * SV_WORDS;
+    if (lane >= pc.lanes || sv[s + SV_STATUS] != STATUS_RUNNING) {
+        return;
+    }
+    gdio_begin();
+    node_base = lane * (NODE_BYTES / 4u);
+    uint served = sv[s + SV_SERVED];
+    uint cur = sv[s + SV_CUR];
+    uint j = sv[s + SV_J];
+    bool published = sv[s + SV_PHASE] == 1u;
+    uvec2 off = uvec2(sv[s + SV_OFF_LO], sv[s + SV_OFF_HI]);
+    uint steps = sv[s + SV_STEPS];
+    uint nkeys = sv[s + SV_NKEYS];
+    uint status = STATUS_RUNNING;
+    uint g = published ? gdio_last_published(lane) : 0u;
+    bool go = true;
+    while (go) {
+        if (cur == served) {
+            // Idle: look for a new batch (8 looks per iteration: lavapipe caps iterations).
+            uint seq = served;
+            LOOK_(seq, served) LOOK_(seq, served) LOOK_(seq, served) LOOK_(seq, served)
+            LOOK_(seq, served) LOOK_(seq, served) LOOK_(seq, served) LOOK_(seq, served)
+            if (seq != served && seq != 0u) {
+                // Acquire what the host wrote before raising the sequence number.
+                memoryBarrier(gl_ScopeDevice, gl_StorageSemanticsBuffer,
+                              gl_SemanticsAcquire | gl_SemanticsMakeVisible);
+                cur = seq;
+                j = 0u;
+                // Read once: the host may post the next batch as soon as this one's results
+                // are all in, before this lane looks at the mailbox again.
+                nkeys = min(mb[MB_NKEYS], pc.capacity);
+            } else if (mailbox(MB_STOP) != 0u) {
+                status = STATUS_DONE;
+                go = false;
+            } else {
+                uint p = gdio_pump_state();
+                if (p == GDIO_PUMP_STOPPED || p == GDIO_PUMP_FAILED) {
+                    status = STATUS_DONE;
+                    go = false;
+                }
+            }
+        } else {
+            uint mine = nkeys > lane ? (nkeys - lane + pc.lanes - 1u) / pc.lanes : 0u;
+            if (j >= mine) {
+                served = cur;
+            } else {
+                uint k = lane + j * pc.lanes;
+                if (off == uvec2(0u)) {
+                    off = uvec2(pc.root_lo, pc.root_hi);
+                }
+                if (!published) {
+                    g = gdio_publish_read(lane, pc.file, pc.window, lane * NODE_BYTES, off.x,
+                                          off.y, NODE_BYTES, k);
+                    published = true;
+                }
+                int r = gdio_wait(lane, g, pc.wait_budget);
+                if (r == GDIO_TIMEOUT) {
+                    go = false;
+                } else if (r != int(NODE_BYTES)) {
+                    status = STATUS_FAILED;
+                    sv[s + SV_ERROR] = uint(r);
+                    sv[s + SV_WHERE] = k;
+                    published = false;
+                    go = false;
+                } else {
+                    published = false;
+                    steps += 1u;
+                    uvec2 key = uvec2(mb[MB_KEYS + 2u * k], mb[MB_KEYS + 2u * k + 1u]);
+                    uvec3 o = btree_step(key);
+                    if (o.x == BT_ACTIVE && steps < 64u) {
+                        off = o.yz;
+                    } else {
+                        uvec4 out4 = uvec4(o.x == BT_ACTIVE ? BT_CORRUPT : o.x, o.y, o.z, steps);
+                        uint b = k * RESULT_WORDS;
+                        put(b, out4.x);
+                        put(b + 1u, out4.y);
+                        put(b + 2u, out4.z);
+                        put(b + 3u, out4.w);
+                        put(b + 4u, cur);
+                        put(b + 5u, result_check(out4, cur));
+                        off = uvec2(0u);
+                        steps = 0u;
+                        j += 1u;
+                    }
+                }
+            }
+        }
+        gdio_iters += 2u;
+        go = go && gdio_budget_left(gdio_iters, pc.wait_budget + 4u, pc.iter_budget);
+    }
+    sv[s + SV_STATUS] = status;
+    sv[s + SV_SERVED] = served;
+    sv[s + SV_CUR] = cur;
+    sv[s + SV_J] = j;
+    sv[s + SV_PHASE] = published ? 1u : 0u;
+    sv[s + SV_OFF_LO] = off.x;
+    sv[s + SV_OFF_HI] = off.y;
+    sv[s + SV_STEPS] = steps;
+    sv[s + SV_NKEYS] = nkeys;
+    sv[s + SV_DISPATCHES] += 1u;
+}

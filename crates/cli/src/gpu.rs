@@ -78,6 +78,23 @@ impl Gpu {
         })
     }
 
+    /// The same device with read windows in `placement` instead (for measuring every window
+    /// mode; whether the shader sees fresh data there is the caller's to check).
+    #[must_use]
+    pub fn with_read_window(&self, placement: gdio_vulkan::Placement) -> Gpu {
+        Gpu {
+            ctx: self.ctx.clone(),
+            plan: PlacementPlan {
+                read_window: placement,
+                read_window_registered: placement != gdio_vulkan::Placement::DeviceLocalHostVisible,
+                ..self.plan
+            },
+            budgets: self.budgets,
+            auto: self.auto,
+            fence_wait: self.fence_wait,
+        }
+    }
+
     /// Waits for `d` the way this device's dispatches are waited for ([`Gpu::fence_wait`]).
     pub fn wait(&self, d: &mut Dispatch<'_>, timeout: Duration) -> Result<Duration> {
         Ok(d.wait_with(self.fence_wait, timeout)?)

@@ -15,6 +15,7 @@ use crate::report::Table;
 use crate::units::{bytes, bytes_per_sec, per_sec, rate_of, ratio};
 use crate::work::sum::{cpu_crc32c, StreamShape, Streamer};
 use crate::work::{orchestrated, random};
+use gdio_vulkan::Placement;
 
 fn best(v: &[Duration]) -> Duration {
     v.iter().copied().min().unwrap_or_default()
@@ -107,6 +108,62 @@ pub fn run(gpu: &Gpu, cfg: &Config, file: &Path) -> Result<Section> {
         ratio(g, o),
     ]);
     chart.bar("CPU-orchestrated Vulkan", o, rate_of(o));
+    // Every other window mode, for comparison: the same stream into windows placed elsewhere.
+    // A mode that fails the freshness probe on this device shows it here as a wrong CRC.
+    let mut modes = Vec::new();
+    for p in Placement::ALL {
+        if p == gpu.plan.read_window {
+            continue;
+        }
+        let other = gpu.with_read_window(p);
+        let measured = (|| -> Result<(Duration, u32)> {
+            let mut st = Streamer::new(&other, shape)?;
+            let mut times = Vec::new();
+            let mut crc = 0;
+            for _ in 0..cfg.reps {
+                let s = st.sum(file, false)?;
+                crc = s.crc32c;
+                times.push(s.elapsed);
+            }
+            st.finish()?;
+            Ok((best(&times), crc))
+        })();
+        let label = format!(
+            "gdio sum, windows in {} ({})",
+            p.name(),
+            if p == Placement::DeviceLocalHostVisible {
+                "plain READ"
+            } else {
+                "READ_FIXED where the kernel pins it"
+            }
+        );
+        match measured {
+            Ok((d, crc)) => {
+                let bps = bytes_per_sec(len, d);
+                let fresh = crc == cpu_crc;
+                t.row(vec![
+                    if fresh {
+                        format!("{label}, CRC equal")
+                    } else {
+                        format!("{label}, CRC WRONG: stale data")
+                    },
+                    rate_of(bps),
+                    ratio(g, bps),
+                ]);
+                modes.push(json!({
+                    "placement": p.name(), "bytes_per_sec": bps, "crc32c": format!("{crc:08x}"), "crc_equal": fresh,
+                }));
+            }
+            Err(e) => {
+                t.row(vec![format!("{label}: {e:#}"), "-".into(), "-".into()]);
+                modes.push(json!({ "placement": p.name(), "error": format!("{e:#}") }));
+            }
+        }
+    }
+    t.note(format!(
+        "window modes: the first row uses this device's plan ({}); the other placements are measured for comparison, and a wrong CRC means the running shader read stale window data there (the freshness probe rejects that mode on this device: `gdio probe`)",
+        gpu.plan.read_window.name()
+    ));
     t.row(vec![
         "CPU only: crc32c crate (SSE4.2), for scale".into(),
         rate_of(c),
@@ -114,7 +171,7 @@ pub fn run(gpu: &Gpu, cfg: &Config, file: &Path) -> Result<Section> {
     ]);
     chart.bar("CPU CRC-32C (for scale)", c, rate_of(c));
     t.note(format!(
-        "all CRC-32Cs equal the CPU's: {cpu_crc:08x}; fio: fio {}",
+        "the plan's gdio CRC-32C and the orchestrated one equal the CPU's: {cpu_crc:08x}; fio: fio {}",
         fio_args.join(" ")
     ));
     t.note(format!(
@@ -134,6 +191,8 @@ pub fn run(gpu: &Gpu, cfg: &Config, file: &Path) -> Result<Section> {
             "orchestrated_seconds": orch_times.iter().map(Duration::as_secs_f64).collect::<Vec<_>>(),
             "cpu_crc_seconds": cpu_time.as_secs_f64(),
             "gdio_bytes_per_sec": g,
+            "window_modes": modes,
+            "window_placement": gpu.plan.read_window.name(),
             "orchestrated_bytes_per_sec": o,
             "fio_bytes_per_sec": fio_bps,
             "fio_args": fio_args,

@@ -92,6 +92,10 @@ pub struct LookupArgs {
     /// Print every key's result (default: only when there are at most 20 keys).
     #[arg(long)]
     pub print: bool,
+    /// Pump threads (queues) serving the lanes' READs (default: 1 on lavapipe, one per 16
+    /// lanes up to 4 on a GPU; `GDIO_PUMPS` also sets it).
+    #[arg(long, value_parser = clap::value_parser!(u32).range(1..=64))]
+    pub pumps: Option<u32>,
     /// Serve the keys in batches of this many through one resident kernel (dispatched once,
     /// fed batch after batch), and report the median batch time.
     #[arg(long, value_parser = clap::value_parser!(u32).range(1..))]

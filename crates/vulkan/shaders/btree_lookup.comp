@@ -3,7 +3,8 @@
 // Lane L (of `lanes`) looks up keys k = L + j*lanes. For each key it READs the root node into
 // its own window region (bytes L*4096 ..), searches it on the GPU, READs the child it chose,
 // and so on down to a leaf, then writes the key's result. One READ in flight per lane, through
-// slot L. Node format: btree.glsl.
+// slot L / queues of queue L % queues (several queues, one pump each, spread the node reads
+// over pump threads). Node format: btree.glsl.
 //
 // bindings: 0 request region, 1 completion region, 2 the window (lanes * 4096 bytes),
 //           3 state (8 words per lane: ST_PROGRESS = keys finished, ST_PHASE = 1 while a READ
@@ -28,6 +29,9 @@ layout(push_constant) uniform Params {
     uint root_hi;
     uint iter_budget;
     uint wait_budget;
+    uint queues;       // lane L uses queue L % queues and its slot L / queues (one pump each)
+    uint req_stride;   // words between queues' request regions
+    uint cmp_stride;   // words between queues' completion regions
 } pc;
 
 uint node_base;
@@ -42,7 +46,9 @@ void main() {
     if (lane >= pc.lanes || st[s + ST_STATUS] != STATUS_RUNNING) {
         return;
     }
-    gdio_begin();
+    uint q = lane % pc.queues;
+    gdio_begin_queue(q * pc.req_stride, q * pc.cmp_stride);
+    uint slot = lane / pc.queues;
     node_base = lane * (NODE_BYTES / 4u);
     uint mine = pc.nkeys > lane ? (pc.nkeys - lane + pc.lanes - 1u) / pc.lanes : 0u;
     uint j = st[s + ST_PROGRESS];
@@ -51,7 +57,7 @@ void main() {
     uint steps = st[s + ST_C];
     // The generation in flight: resumed from the publish word once per dispatch, then kept
     // here (reading the publish word back would cross the bus every request).
-    uint g = published ? gdio_last_published(lane) : 0u;
+    uint g = published ? gdio_last_published(slot) : 0u;
     bool go = j < mine;
     while (go) {
         uint k = lane + j * pc.lanes;
@@ -59,11 +65,11 @@ void main() {
             off = uvec2(pc.root_lo, pc.root_hi);
         }
         if (!published) {
-            g = gdio_publish_read(lane, pc.file, pc.window, lane * NODE_BYTES, off.x, off.y,
+            g = gdio_publish_read(slot, pc.file, pc.window, lane * NODE_BYTES, off.x, off.y,
                               NODE_BYTES, k);
             published = true;
         }
-        int r = gdio_wait(lane, g, pc.wait_budget);
+        int r = gdio_wait(slot, g, pc.wait_budget);
         if (r == GDIO_TIMEOUT) {
             go = false;
         } else if (r != int(NODE_BYTES)) {

@@ -32,6 +32,9 @@ layout(push_constant) uniform Params {
     uint root_hi;
     uint iter_budget;
     uint wait_budget;
+    uint queues;       // lane L uses queue L % queues and its slot L / queues (one pump each)
+    uint req_stride;   // words between queues' request regions
+    uint cmp_stride;   // words between queues' completion regions
 } pc;
 
 // Mailbox words (the host writes them; MB_SEQ last, with a release).
@@ -90,7 +93,9 @@ void main() {
     if (lane >= pc.lanes || sv[s + SV_STATUS] != STATUS_RUNNING) {
         return;
     }
-    gdio_begin();
+    uint q = lane % pc.queues;
+    gdio_begin_queue(q * pc.req_stride, q * pc.cmp_stride);
+    uint slot = lane / pc.queues;
     node_base = lane * (NODE_BYTES / 4u);
     uint served = sv[s + SV_SERVED];
     uint cur = sv[s + SV_CUR];
@@ -100,7 +105,7 @@ void main() {
     uint steps = sv[s + SV_STEPS];
     uint nkeys = sv[s + SV_NKEYS];
     uint status = STATUS_RUNNING;
-    uint g = published ? gdio_last_published(lane) : 0u;
+    uint g = published ? gdio_last_published(slot) : 0u;
     bool go = true;
     while (go) {
         if (cur == served) {
@@ -137,11 +142,11 @@ void main() {
                     off = uvec2(pc.root_lo, pc.root_hi);
                 }
                 if (!published) {
-                    g = gdio_publish_read(lane, pc.file, pc.window, lane * NODE_BYTES, off.x,
+                    g = gdio_publish_read(slot, pc.file, pc.window, lane * NODE_BYTES, off.x,
                                           off.y, NODE_BYTES, k);
                     published = true;
                 }
-                int r = gdio_wait(lane, g, pc.wait_budget);
+                int r = gdio_wait(slot, g, pc.wait_budget);
                 if (r == GDIO_TIMEOUT) {
                     go = false;
                 } else if (r != int(NODE_BYTES)) {

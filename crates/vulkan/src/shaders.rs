@@ -283,6 +283,12 @@ pub struct BtreeLookupParams {
     pub root: u64,
     /// Loop budgets.
     pub budgets: Budgets,
+    /// Queues the lanes are spread over: lane L uses queue L % queues (whose regions start at
+    /// `queues_at`) and its slot L / queues. 1 for a single queue at word 0.
+    pub queues: u32,
+    /// Words between the queues' request regions and between their completion regions
+    /// ([`crate::QueueGroup::request_stride_words`], [`crate::QueueGroup::completion_stride_words`]).
+    pub queues_at: (u32, u32),
 }
 
 impl BtreeLookupParams {
@@ -298,6 +304,9 @@ impl BtreeLookupParams {
             (self.root >> 32) as u32,
             self.budgets.iter_budget,
             self.budgets.wait_budget,
+            self.queues.max(1),
+            self.queues_at.0,
+            self.queues_at.1,
         ])
     }
 }

@@ -9,13 +9,12 @@ use serde::Serialize;
 use crate::btree;
 use crate::cli::DemoArgs;
 use crate::cmd::gen;
-use crate::cmd::lookup::{run_lookups, LookupSummary};
+use crate::cmd::lookup::{run_lookups, LookupShape, LookupSummary};
 use crate::cmd::sum::{sum_files, FileSum};
 use crate::error::{CliError, OK};
 use crate::gpu::{DeviceSummary, Gpu};
 use crate::report;
 use crate::units;
-use crate::work::lookup::default_lanes;
 use crate::work::sum::StreamShape;
 
 #[derive(Serialize)]
@@ -81,8 +80,14 @@ pub fn run(args: &DemoArgs, device: Option<&str>, json: bool) -> Result<i32> {
     let index = dir.join("demo.btree");
     let sb = btree::build(&index, args.keys, 1, btree::FANOUT, |_| {})?;
     let keys = btree::make_keys(sb.keys, sb.seed, args.lookups, 0.1, 2);
-    let lanes = default_lanes(&gpu);
-    let (look, _) = run_lookups(&gpu, &index, &keys, lanes, None, true, !json)?;
+    let (look, _) = run_lookups(
+        &gpu,
+        &index,
+        &keys,
+        LookupShape::defaults(&gpu),
+        true,
+        !json,
+    )?;
     let look_ok = look.mismatches == Some(0);
     say(format!(
         "3. B-tree lookups: {} keys in a {}-level tree of {} keys; {} lanes each read the nodes they chose: {} found, {} absent, {} reads in {} ({})",

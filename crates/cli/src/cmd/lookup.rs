@@ -10,7 +10,7 @@ use crate::gpu::{DeviceSummary, Gpu};
 use crate::report;
 use crate::units;
 use crate::work::lookup::{self, Lookups};
-use crate::work::serve;
+use crate::work::{pumps, serve};
 
 /// One key's line.
 #[derive(Debug, Clone, Serialize)]
@@ -83,24 +83,53 @@ pub fn verify(
     Ok(bad)
 }
 
+/// How lookups run: lanes, pump threads, and (for the resident kernel) keys per batch.
+#[derive(Debug, Clone, Copy)]
+pub struct LookupShape {
+    /// Shader lanes.
+    pub lanes: u32,
+    /// Pump threads (one queue each).
+    pub pumps: u32,
+    /// `Some(n)`: through one resident kernel, `n` keys per batch.
+    pub batch: Option<u32>,
+}
+
+impl LookupShape {
+    /// The defaults for `gpu` (one dispatch, no batches).
+    #[must_use]
+    pub fn defaults(gpu: &Gpu) -> LookupShape {
+        let lanes = lookup::default_lanes(gpu);
+        LookupShape {
+            lanes,
+            pumps: pumps::default_pumps(gpu, lanes),
+            batch: None,
+        }
+    }
+}
+
 /// Runs lookups of `keys` and summarises them.
 pub fn run_lookups(
     gpu: &Gpu,
     index: &std::path::Path,
     keys: &[u64],
-    lanes: u32,
-    batch: Option<u32>,
+    shape: LookupShape,
     check: bool,
     progress: bool,
 ) -> Result<(LookupSummary, Vec<KeyLine>)> {
+    let LookupShape {
+        lanes,
+        pumps,
+        batch,
+    } = shape;
     let (f, sb) = btree::open(index)?;
     let (got, batch) = match batch {
         None => (
-            lookup::lookup(gpu, f.try_clone()?, &sb, keys, lanes, progress)?,
+            lookup::lookup(gpu, f.try_clone()?, &sb, keys, lanes, pumps, progress)?,
             None,
         ),
         Some(n) => {
-            let (got, median) = serve::lookup_in_batches(gpu, f.try_clone()?, &sb, keys, lanes, n)?;
+            let (got, median) =
+                serve::lookup_in_batches(gpu, f.try_clone()?, &sb, keys, lanes, pumps, n)?;
             (got, Some((n, median.as_secs_f64())))
         }
     };
@@ -180,16 +209,16 @@ pub fn run(args: &LookupArgs, device: Option<&str>, json: bool) -> Result<i32> {
     btree::open(&args.index)?;
     let keys = btree::read_keys(&args.keys)?;
     let gpu = Gpu::open(device)?;
-    let lanes = args.lanes.unwrap_or_else(|| lookup::default_lanes(&gpu));
-    let (s, lines) = run_lookups(
-        &gpu,
-        &args.index,
-        &keys,
-        lanes,
-        args.batch,
-        args.verify,
-        !json,
-    )?;
+    let mut shape = LookupShape::defaults(&gpu);
+    if let Some(l) = args.lanes {
+        shape.lanes = l;
+        shape.pumps = pumps::default_pumps(&gpu, l);
+    }
+    if let Some(p) = args.pumps {
+        shape.pumps = p;
+    }
+    shape.batch = args.batch;
+    let (s, lines) = run_lookups(&gpu, &args.index, &keys, shape, args.verify, !json)?;
     if json {
         report::json(&LookupReport {
             device: gpu.summary(),

@@ -5,17 +5,14 @@ use std::fs::File;
 use std::time::Duration;
 
 use anyhow::{Context as _, Result};
-use gdio_protocol::FileAccess;
-use gdio_pump::Pump;
 use gdio_vulkan::shaders::{self, BtreeLookupParams, BtreeStatus, BTREE_NODE_BYTES};
-use gdio_vulkan::{
-    BufferSlice, ComputePipeline, MappedBuffer, Placement, PumpQueue, PumpWindow, QueueBuffers,
-};
+use gdio_vulkan::{BufferSlice, ComputePipeline, MappedBuffer, Placement, PumpWindow};
 
 use crate::btree::{Found, Superblock};
 use crate::gpu::Gpu;
 use crate::progress::Progress;
 use crate::work::lanes;
+use crate::work::pumps::PumpGroup;
 
 /// One key's result from a GPU (or CPU-orchestrated) walk.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -93,12 +90,13 @@ pub fn lookup(
     sb: &Superblock,
     keys: &[u64],
     lanes: u32,
+    pumps: u32,
     progress: bool,
 ) -> Result<Lookups> {
     let ctx = &gpu.ctx;
     let nkeys = u32::try_from(keys.len()).context("at most 2^32-1 keys per lookup run")?;
     let lanes = lanes.clamp(1, 65_536).min(nkeys.max(1));
-    let queue = PumpQueue::new(QueueBuffers::new(ctx, lanes, &gpu.plan)?);
+    let queues = pumps.clamp(1, lanes);
     let window = PumpWindow::new(MappedBuffer::new(
         ctx,
         lanes as usize * BTREE_NODE_BYTES,
@@ -111,31 +109,29 @@ pub fn lookup(
         Placement::HostCached,
     )?;
     let state = lanes::state_buffer(ctx, lanes)?;
-    let pipe = ComputePipeline::new(ctx, shaders::BTREE_LOOKUP, 6, 32)?;
-    let pump = gpu.spawn_pump(|mode| {
-        Pump::builder()
-            .queue(queue.clone())
-            .window(window.clone(), mode, window.read_access())
-            .name("gdio-pump-lookup")
-    })?;
-    let fid = pump.add_file(
-        file,
-        FileAccess {
-            readable: true,
-            writable: false,
-        },
+    let pipe = ComputePipeline::new(ctx, shaders::BTREE_LOOKUP, 6, 44)?;
+    let pumps = PumpGroup::spawn(
+        gpu,
+        queues,
+        lanes.div_ceil(queues),
+        &window,
+        &file,
+        "gdio-pump-lookup",
     )?;
     let params = BtreeLookupParams {
-        file: fid.0,
+        file: 0,
         window: 0,
         nkeys,
         lanes,
         root: sb.root,
         budgets: gpu.budgets,
+        queues,
+        queues_at: pumps.strides(),
     };
+    let group = pumps.group();
     let set = pipe.bind(&[
-        queue.request_slice(),
-        queue.completion_slice(),
+        group.request_slice(),
+        group.completion_slice(),
         window.slice(),
         BufferSlice::whole(&state),
         BufferSlice::whole(&key_buf),
@@ -147,7 +143,7 @@ pub fn lookup(
         &BtreeLookupParams { lanes: 0, ..params }.to_bytes(),
     )?;
     let mut bar = Progress::new(u64::from(nkeys), "lookup", false, progress);
-    let reads0 = pump.stats().completed;
+    let reads0 = pumps.completed();
     let driven = gpu.drive(
         &pipe,
         &set,
@@ -155,15 +151,15 @@ pub fn lookup(
         lanes.div_ceil(shaders::LANES_PER_GROUP),
         || Ok(lanes::check(&state, lanes, "key")?.1),
         || {
-            let r = pump.stats().completed - reads0;
+            let r = pumps.completed() - reads0;
             bar.set((r / u64::from(sb.height.max(1))).min(u64::from(nkeys)));
             r
         },
     );
     bar.finish();
-    let reads = pump.stats().completed - reads0;
+    let reads = pumps.completed() - reads0;
     drop(set);
-    pump.stop()?;
+    pumps.stop()?;
     let driven = driven?;
     let words = results.read_u32s(0, keys.len() * shaders::BTREE_RESULT_WORDS)?;
     let first = driven.first_progress.unwrap_or(driven.elapsed);

@@ -5,6 +5,7 @@ pub mod lanes;
 pub mod lookup;
 pub mod nop;
 pub mod orchestrated;
+pub mod pumps;
 pub mod random;
 pub mod serve;
 pub mod sum;

@@ -5,19 +5,15 @@
 
 use std::fs::File;
 use std::path::Path;
-use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::{Context as _, Result};
-use gdio_protocol::FileAccess;
-use gdio_pump::Pump;
 use gdio_vulkan::shaders::{self, RandomReadParams, ScalingReadParams};
-use gdio_vulkan::{
-    BufferSlice, ComputePipeline, MappedBuffer, PumpGroupQueue, PumpWindow, QueueGroup,
-};
+use gdio_vulkan::{BufferSlice, ComputePipeline, MappedBuffer, PumpWindow};
 
 use crate::gpu::Gpu;
 use crate::work::lanes;
+use crate::work::pumps::PumpGroup;
 
 /// A random-read run's outcome.
 #[derive(Debug, Clone, Copy)]
@@ -50,38 +46,22 @@ pub fn run_queues(
         anyhow::bail!("the random-read file must be between {read_len} bytes and 16 GiB");
     }
     let queues = queues.clamp(1, lanes.max(1));
-    let group = Arc::new(QueueGroup::new(
-        ctx,
-        queues,
-        lanes.div_ceil(queues),
-        &gpu.plan,
-    )?);
     let window = PumpWindow::new(MappedBuffer::new(
         ctx,
         lanes as usize * read_len as usize,
         gpu.plan.read_window,
     )?);
     let state = lanes::state_buffer(ctx, lanes)?;
-    let mut pumps = Vec::with_capacity(queues as usize);
-    for q in 0..queues {
-        let queue = PumpGroupQueue::new(&group, q).context("queue index")?;
-        let f = File::open(path).with_context(|| format!("cannot open {}", path.display()))?;
-        let pump = gpu.spawn_pump(|mode| {
-            Pump::builder()
-                .queue(queue.clone())
-                .window(window.clone(), mode, window.read_access())
-                .name(format!("gdio-pump-random-{q}"))
-        })?;
-        // Every pump has this one file and this one window: handles 0 and 0 in each.
-        pump.add_file(
-            f,
-            FileAccess {
-                readable: true,
-                writable: false,
-            },
-        )?;
-        pumps.push(pump);
-    }
+    let f = File::open(path).with_context(|| format!("cannot open {}", path.display()))?;
+    let pumps = PumpGroup::spawn(
+        gpu,
+        queues,
+        lanes.div_ceil(queues),
+        &window,
+        &f,
+        "gdio-pump-random",
+    )?;
+    let group = pumps.group();
     let p = ScalingReadParams {
         read: RandomReadParams {
             file: 0,
@@ -115,12 +95,10 @@ pub fn run_queues(
         &p.to_bytes(),
         lanes.div_ceil(shaders::LANES_PER_GROUP),
         || Ok(lanes::check(&state, lanes, "read")?.1),
-        || pumps.iter().map(|p| p.stats().completed).sum(),
+        || pumps.completed(),
     );
     drop(set);
-    for pump in pumps {
-        pump.stop()?;
-    }
+    pumps.stop()?;
     let driven = driven?;
     let (states, _) = lanes::check(&state, lanes, "read")?;
     Ok(RandomRun {

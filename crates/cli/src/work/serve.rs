@@ -10,20 +10,18 @@ use std::sync::atomic::{fence, Ordering};
 use std::time::{Duration, Instant};
 
 use anyhow::{Context as _, Result};
-use gdio_protocol::FileAccess;
-use gdio_pump::{Pump, PumpHandle};
 use gdio_vulkan::shaders::{
     self, BtreeLookupParams, BtreeStatus, BTREE_NODE_BYTES, BTREE_SERVE_MAILBOX_HEADER_WORDS,
     BTREE_SERVE_RESULT_WORDS, BTREE_SERVE_STATE_WORDS,
 };
 use gdio_vulkan::{
-    BufferSlice, ComputePipeline, DescriptorSet, Dispatch, MappedBuffer, Placement, PumpQueue,
-    PumpWindow, QueueBuffers,
+    BufferSlice, ComputePipeline, DescriptorSet, Dispatch, MappedBuffer, Placement, PumpWindow,
 };
 
 use crate::btree::{Found, Superblock};
 use crate::gpu::Gpu;
 use crate::work::lookup::{KeyResult, Lookups};
+use crate::work::pumps::PumpGroup;
 
 const MB_SEQ: usize = 0;
 const MB_NKEYS: usize = 1;
@@ -70,7 +68,7 @@ pub struct Server<'a, 'p> {
     mailbox: &'a MappedBuffer,
     results: &'a MappedBuffer,
     state: &'a MappedBuffer,
-    pump: &'p PumpHandle,
+    pumps: &'p PumpGroup,
     seq: u32,
     dispatch: Option<Dispatch<'a>>,
 }
@@ -173,8 +171,8 @@ impl Server<'_, '_> {
                 );
             }
         }
-        if !self.pump.is_running() {
-            anyhow::bail!("the pump stopped while the server was running");
+        if !self.pumps.all_running() {
+            anyhow::bail!("a pump stopped while the server was running");
         }
         self.dispatch = Some(self.gpu.ctx.dispatch(
             self.pipe,
@@ -244,19 +242,21 @@ pub fn lanes_for(gpu: &Gpu, lanes: u32) -> u32 {
 }
 
 /// Starts the resident server over the index `file` (superblock `sb`) with `lanes` lanes and
-/// room for `capacity` keys per batch, runs `f` with it, then stops the kernel and the pump.
+/// `pumps` pump threads (queues) and room for `capacity` keys per batch, runs `f` with it, then
+/// stops the kernel and the pumps.
 pub fn serve<R>(
     gpu: &Gpu,
     file: File,
     sb: &Superblock,
     lanes: u32,
+    pumps: u32,
     capacity: u32,
     f: impl FnOnce(&mut Server<'_, '_>) -> Result<R>,
 ) -> Result<R> {
     let ctx = &gpu.ctx;
     let lanes = lanes_for(gpu, lanes);
     let capacity = capacity.max(1);
-    let queue = PumpQueue::new(QueueBuffers::new(ctx, lanes, &gpu.plan)?);
+    let queues = pumps.clamp(1, lanes);
     let window = PumpWindow::new(MappedBuffer::new(
         ctx,
         lanes as usize * BTREE_NODE_BYTES,
@@ -281,31 +281,29 @@ pub fn serve<R>(
     for b in [&mailbox, &results, &state] {
         b.fill(0, b.len(), 0)?;
     }
-    let pipe = ComputePipeline::new(ctx, shaders::BTREE_SERVE, 6, 32)?;
-    let pump = gpu.spawn_pump(|mode| {
-        Pump::builder()
-            .queue(queue.clone())
-            .window(window.clone(), mode, window.read_access())
-            .name("gdio-pump-serve")
-    })?;
-    let fid = pump.add_file(
-        file,
-        FileAccess {
-            readable: true,
-            writable: false,
-        },
+    let pipe = ComputePipeline::new(ctx, shaders::BTREE_SERVE, 6, 44)?;
+    let pumps = PumpGroup::spawn(
+        gpu,
+        queues,
+        lanes.div_ceil(queues),
+        &window,
+        &file,
+        "gdio-pump-serve",
     )?;
     let params = BtreeLookupParams {
-        file: fid.0,
+        file: 0,
         window: 0,
         nkeys: capacity,
         lanes,
         root: sb.root,
         budgets: gpu.budgets,
+        queues,
+        queues_at: pumps.strides(),
     };
+    let group = pumps.group();
     let set = pipe.bind(&[
-        queue.request_slice(),
-        queue.completion_slice(),
+        group.request_slice(),
+        group.completion_slice(),
         window.slice(),
         BufferSlice::whole(&state),
         BufferSlice::whole(&mailbox),
@@ -328,7 +326,7 @@ pub fn serve<R>(
             mailbox: &mailbox,
             results: &results,
             state: &state,
-            pump: &pump,
+            pumps: &pumps,
             seq: 0,
             dispatch: None,
         };
@@ -342,10 +340,10 @@ pub fn serve<R>(
             server.dispatch.take(),
         )
     };
-    // A kernel still running here (its stop timed out) ends once the pump is stopped: every
+    // A kernel still running here (its stop timed out) ends once the pumps are stopped: every
     // wait sees PUMP_GONE and idle lanes see the pump state. Only then is its dispatch dropped
     // (which waits for it), and only then are the buffers freed.
-    let stopped = pump.stop();
+    let stopped = pumps.stop();
     drop(running);
     drop(set);
     stopped?;
@@ -361,6 +359,7 @@ pub fn lookup_in_batches(
     sb: &Superblock,
     keys: &[u64],
     lanes: u32,
+    pumps: u32,
     batch: u32,
 ) -> Result<(Lookups, Duration)> {
     let batch = batch.max(1);
@@ -368,7 +367,7 @@ pub fn lookup_in_batches(
     let mut results = Vec::with_capacity(keys.len());
     let mut times = Vec::new();
     let mut dispatches = 0;
-    serve(gpu, file, sb, lanes, batch, |srv| {
+    serve(gpu, file, sb, lanes, pumps, batch, |srv| {
         for chunk in keys.chunks(batch as usize) {
             let b = srv.lookup(chunk)?;
             results.extend(b.results);

@@ -12,7 +12,7 @@ use crate::btree;
 use crate::gpu::Gpu;
 use crate::report::Table;
 use crate::units::{nanos, per_sec, ratio};
-use crate::work::{lookup, orchestrated, serve};
+use crate::work::{lookup, orchestrated, pumps, serve};
 
 /// Fanout of the bench's deep tree: the same 4 KiB nodes, 8 keys each, so a lookup makes
 /// more dependent reads (how the speedup grows with the chain of dependent reads).
@@ -43,10 +43,11 @@ pub fn run(gpu: &Gpu, cfg: &Config, index: &Path, deep: &Path) -> Result<Section
     for (tree, f, sb, n) in runs {
         let keys = btree::make_keys(sb.keys, sb.seed, n, 0.1, 7 + n);
         let lanes = lookup::default_lanes(gpu).min(n as u32);
+        let pumps = pumps::default_pumps(gpu, lanes);
         let reps = if n <= 4096 { cfg.btree_reps.max(1) } else { 1 };
         let (mut gs_all, mut os_all) = (Vec::new(), Vec::new());
         for _ in 0..reps {
-            let g = lookup::lookup(gpu, f.try_clone()?, sb, &keys, lanes, false)?;
+            let g = lookup::lookup(gpu, f.try_clone()?, sb, &keys, lanes, pumps, false)?;
             let o = orchestrated::lookup(gpu, f, sb, &keys)?;
             if g.results != o.results {
                 anyhow::bail!("gdio and the CPU-orchestrated lookups disagree");
@@ -125,10 +126,11 @@ pub fn run(gpu: &Gpu, cfg: &Config, index: &Path, deep: &Path) -> Result<Section
     for (tree, f, sb, os) in orchestrated_small {
         let n = small;
         let lanes = serve::lanes_for(gpu, lookup::default_lanes(gpu).min(n as u32));
+        let pumps = pumps::default_pumps(gpu, lanes);
         let batches = cfg.serve_batches.max(1);
         let mut times = Vec::new();
         let mut dispatches = 0;
-        serve::serve(gpu, f.try_clone()?, sb, lanes, n as u32, |srv| {
+        serve::serve(gpu, f.try_clone()?, sb, lanes, pumps, n as u32, |srv| {
             for b in 0..u64::from(batches) {
                 let keys = btree::make_keys(sb.keys, sb.seed, n, 0.1, 7 + n + b);
                 let batch = srv.lookup(&keys)?;

@@ -1,0 +1,113 @@
+//! Several queues in one pair of buffers (`QueueGroup`), each served by its own pump thread,
+//! all with the same file (handle 0) and the same window (handle 0): how a shader spreads its
+//! IO over pump threads (lane L uses queue L % queues, `gdio_begin_queue`).
+
+use std::fs::File;
+use std::sync::Arc;
+
+use anyhow::{Context as _, Result};
+use gdio_protocol::FileAccess;
+use gdio_pump::{Pump, PumpHandle};
+use gdio_vulkan::{PumpGroupQueue, PumpWindow, QueueGroup};
+
+use crate::gpu::Gpu;
+
+/// The queues and their running pumps.
+pub struct PumpGroup {
+    group: Arc<QueueGroup>,
+    pumps: Vec<PumpHandle>,
+}
+
+impl PumpGroup {
+    /// `queues` queues of `slots` slots each, one pump per queue, every pump with `file` (read
+    /// only, a clone each) and `window`.
+    pub fn spawn(
+        gpu: &Gpu,
+        queues: u32,
+        slots: u32,
+        window: &Arc<PumpWindow>,
+        file: &File,
+        name: &str,
+    ) -> Result<PumpGroup> {
+        let queues = queues.max(1);
+        let group = Arc::new(QueueGroup::new(&gpu.ctx, queues, slots.max(1), &gpu.plan)?);
+        let mut pumps = Vec::with_capacity(queues as usize);
+        for q in 0..queues {
+            let queue = PumpGroupQueue::new(&group, q).context("queue index")?;
+            let pump = gpu.spawn_pump(|mode| {
+                Pump::builder()
+                    .queue(queue.clone())
+                    .window(window.clone(), mode, window.read_access())
+                    .name(format!("{name}-{q}"))
+            })?;
+            pump.add_file(
+                file.try_clone().context("cloning the file handle")?,
+                FileAccess {
+                    readable: true,
+                    writable: false,
+                },
+            )?;
+            pumps.push(pump);
+        }
+        Ok(PumpGroup { group, pumps })
+    }
+
+    /// Words between the queues' request regions and between their completion regions.
+    #[must_use]
+    pub fn strides(&self) -> (u32, u32) {
+        (
+            self.group.request_stride_words(),
+            self.group.completion_stride_words(),
+        )
+    }
+
+    /// The queues' buffers (bind `request_slice()` and `completion_slice()`); a handle of its
+    /// own, so that a dispatch bound to them does not borrow the pumps, which stop first.
+    #[must_use]
+    pub fn group(&self) -> Arc<QueueGroup> {
+        self.group.clone()
+    }
+
+    /// Requests completed by all pumps.
+    #[must_use]
+    pub fn completed(&self) -> u64 {
+        self.pumps.iter().map(|p| p.stats().completed).sum()
+    }
+
+    /// True while every pump runs.
+    #[must_use]
+    pub fn all_running(&self) -> bool {
+        self.pumps.iter().all(PumpHandle::is_running)
+    }
+
+    /// Stops every pump (each drains before it returns); the first error, after all stopped.
+    pub fn stop(self) -> Result<()> {
+        let mut first = Ok(());
+        for p in self.pumps {
+            if let Err(e) = p.stop() {
+                if first.is_ok() {
+                    first = Err(e.into());
+                }
+            }
+        }
+        first
+    }
+}
+
+/// Pump threads for `lanes` lanes of small reads: one on a CPU device (the shader needs the
+/// cores), else one per 16 lanes up to 4 (one pump thread does ~0.5 M 4 KiB READs per second
+/// on the H100; bench section 5). `GDIO_PUMPS=N` overrides.
+#[must_use]
+pub fn default_pumps(gpu: &Gpu, lanes: u32) -> u32 {
+    if let Some(n) = std::env::var("GDIO_PUMPS")
+        .ok()
+        .and_then(|v| v.parse::<u32>().ok())
+    {
+        return n.clamp(1, 64);
+    }
+    if gpu.is_cpu() {
+        1
+    } else {
+        (lanes / 16).clamp(1, 4)
+    }
+}

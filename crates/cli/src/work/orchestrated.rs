@@ -92,8 +92,10 @@ pub fn crc(gpu: &Gpu, path: &Path, shape: StreamShape) -> Result<(u32, Duration)
     ))
 }
 
-/// B-tree lookups, CPU-orchestrated: one dispatch per tree level.
-pub fn lookup(gpu: &Gpu, f: &File, sb: &Superblock, keys: &[u64]) -> Result<Lookups> {
+/// B-tree lookups, CPU-orchestrated: one dispatch per tree level. Each level's node reads are
+/// spread over up to `readers` threads (at least 256 reads each), as gdio spreads them over its
+/// pump threads.
+pub fn lookup(gpu: &Gpu, f: &File, sb: &Superblock, keys: &[u64], readers: u32) -> Result<Lookups> {
     let ctx = &gpu.ctx;
     let n = keys.len();
     let nkeys = u32::try_from(n).context("at most 2^32-1 keys")?;
@@ -125,15 +127,37 @@ pub fn lookup(gpu: &Gpu, f: &File, sb: &Superblock, keys: &[u64]) -> Result<Look
     let (mut t_reads, mut t_dispatch) = (Duration::ZERO, Duration::ZERO);
     loop {
         let t0 = Instant::now();
-        let mut active = 0;
-        for k in 0..n {
-            if res[k * words] == 0 {
+        let todo: Vec<(usize, u64)> = (0..n)
+            .filter(|&k| res[k * words] == 0)
+            .map(|k| {
                 let off = u64::from(res[k * words + 1]) | (u64::from(res[k * words + 2]) << 32);
+                (k, off)
+            })
+            .collect();
+        let active = todo.len();
+        reads += active as u64;
+        let threads = (readers.max(1) as usize).min(active.div_ceil(256)).max(1);
+        let read_some = |part: &[(usize, u64)]| -> Result<()> {
+            for &(k, off) in part {
                 read_into(f, &nodes, k * BTREE_NODE_BYTES, BTREE_NODE_BYTES, off)
                     .with_context(|| format!("reading the node at {off}"))?;
-                active += 1;
-                reads += 1;
             }
+            Ok(())
+        };
+        if threads <= 1 {
+            read_some(&todo)?;
+        } else {
+            std::thread::scope(|s| -> Result<()> {
+                let parts: Vec<_> = todo
+                    .chunks(active.div_ceil(threads))
+                    .map(|part| s.spawn(move || read_some(part)))
+                    .collect();
+                for p in parts {
+                    p.join()
+                        .map_err(|_| anyhow::anyhow!("a reader thread panicked"))??;
+                }
+                Ok(())
+            })?;
         }
         if active == 0 {
             break;

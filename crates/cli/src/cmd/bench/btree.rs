@@ -48,7 +48,7 @@ pub fn run(gpu: &Gpu, cfg: &Config, index: &Path, deep: &Path) -> Result<Section
         let (mut gs_all, mut os_all) = (Vec::new(), Vec::new());
         for _ in 0..reps {
             let g = lookup::lookup(gpu, f.try_clone()?, sb, &keys, lanes, pumps, false)?;
-            let o = orchestrated::lookup(gpu, f, sb, &keys)?;
+            let o = orchestrated::lookup(gpu, f, sb, &keys, pumps)?;
             if g.results != o.results {
                 anyhow::bail!("gdio and the CPU-orchestrated lookups disagree");
             }
@@ -178,7 +178,8 @@ pub fn run(gpu: &Gpu, cfg: &Config, index: &Path, deep: &Path) -> Result<Section
         }));
     }
     t.note("speedup = CPU-orchestrated time ÷ gdio time; results of both equal (and the first 256 checked against the CPU's own lookup)");
-    t.note("CPU-orchestrated: per level, one host thread preads every key's node into a mapped buffer, dispatches btree_step.comp, waits on the fence, reads where each key goes next");
+    t.note("CPU-orchestrated: per level, the host preads every key's node into a mapped buffer (spread over as many threads as gdio has pump threads, at least 256 reads each), dispatches btree_step.comp, waits on the fence, reads where each key goes next");
+    t.note(format!("gdio: lanes spread over {} pump thread(s) (one queue each) for the largest batch; one per 16 lanes up to 4 on a GPU", pumps::default_pumps(gpu, lookup::default_lanes(gpu))));
     t.note("resident kernel: btree_serve.comp is dispatched once and serves every batch; the host hands a batch over through a mailbox where a running shader sees host writes (ReBAR on NVIDIA) and collects stamped, checked results from host memory; time = handing over → last result in (every result checked against the CPU's lookup); the orchestrated figure is the median of the runs above for the same tree and batch size");
     t.note("goal on the H100: at least 5× faster; the deep tree (same node format, 8 keys per node) shows how the speedup grows with the number of dependent reads per lookup");
     Ok(Section {

@@ -77,18 +77,59 @@ impl Context {
             .command_pool
             .lock()
             .unwrap_or_else(|e| e.into_inner());
-        let alloc = vk::CommandBufferAllocateInfo::default()
-            .command_pool(*pool)
-            .level(vk::CommandBufferLevel::PRIMARY)
-            .command_buffer_count(1);
         let (pipe, layout) = pipeline.raw();
-        // SAFETY: the pool is externally synchronised by its mutex (held for recording too);
-        // every handle recorded belongs to this device and is borrowed for the dispatch's life.
-        let cmd =
-            unsafe { dev.allocate_command_buffers(&alloc) }.vk("vkAllocateCommandBuffers")?[0];
+        let recycled = self
+            .inner
+            .recycled
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .pop();
+        let (cmd, fence) = match recycled {
+            // SAFETY: a recycled pair belongs to a dispatch whose fence signalled (its Drop
+            // waited), so the command buffer is not executing and the fence is not in use; the
+            // pool (created with RESET_COMMAND_BUFFER) is locked.
+            Some((cmd, fence)) => unsafe {
+                let reset = dev
+                    .reset_command_buffer(cmd, vk::CommandBufferResetFlags::empty())
+                    .and_then(|()| dev.reset_fences(&[fence]));
+                if let Err(result) = reset {
+                    dev.free_command_buffers(*pool, &[cmd]);
+                    dev.destroy_fence(fence, None);
+                    return Err(Error::Vk {
+                        call: "vkResetCommandBuffer/vkResetFences",
+                        result,
+                    });
+                }
+                (cmd, fence)
+            },
+            None => {
+                let alloc = vk::CommandBufferAllocateInfo::default()
+                    .command_pool(*pool)
+                    .level(vk::CommandBufferLevel::PRIMARY)
+                    .command_buffer_count(1);
+                // SAFETY: the pool is externally synchronised by its mutex.
+                let cmd = unsafe { dev.allocate_command_buffers(&alloc) }
+                    .vk("vkAllocateCommandBuffers")?[0];
+                // SAFETY: valid device.
+                match unsafe { dev.create_fence(&vk::FenceCreateInfo::default(), None) } {
+                    Ok(f) => (cmd, f),
+                    Err(result) => {
+                        // SAFETY: the command buffer was never submitted.
+                        unsafe { dev.free_command_buffers(*pool, &[cmd]) };
+                        return Err(Error::Vk {
+                            call: "vkCreateFence",
+                            result,
+                        });
+                    }
+                }
+            }
+        };
         let free = |e: Error| {
-            // SAFETY: the command buffer was never submitted.
-            unsafe { dev.free_command_buffers(*pool, &[cmd]) };
+            // SAFETY: neither was submitted.
+            unsafe {
+                dev.free_command_buffers(*pool, &[cmd]);
+                dev.destroy_fence(fence, None);
+            }
             e
         };
         // SAFETY: as above.
@@ -128,18 +169,12 @@ impl Context {
                 .vk("vkEndCommandBuffer")
                 .map_err(free)?;
         }
-        // SAFETY: valid device.
-        let fence = unsafe { dev.create_fence(&vk::FenceCreateInfo::default(), None) }
-            .vk("vkCreateFence")
-            .map_err(free)?;
         let cmds = [cmd];
         let submit = vk::SubmitInfo::default().command_buffers(&cmds);
         let queue = self.inner.queue.lock().unwrap_or_else(|e| e.into_inner());
         // SAFETY: the queue is externally synchronised by its mutex; the command buffer is
-        // fully recorded; the fence is unsignalled.
+        // fully recorded; the fence is unsignalled (new or reset).
         if let Err(result) = unsafe { dev.queue_submit(*queue, &[submit], fence) } {
-            // SAFETY: nothing was submitted.
-            unsafe { dev.destroy_fence(fence, None) };
             return Err(free(Error::Vk {
                 call: "vkQueueSubmit",
                 result,
@@ -294,16 +329,13 @@ impl Drop for Dispatch<'_> {
                 warned = true;
             }
         }
-        let pool = self
-            .ctx
+        // The fence signalled (or the device is lost), so the command buffer no longer
+        // executes: keep both for the next dispatch (Context frees them at the end).
+        self.ctx
             .inner
-            .command_pool
+            .recycled
             .lock()
-            .unwrap_or_else(|e| e.into_inner());
-        // SAFETY: the fence signalled, so the command buffer is no longer executing.
-        unsafe {
-            self.ctx.device().destroy_fence(self.fence, None);
-            self.ctx.device().free_command_buffers(*pool, &[self.cmd]);
-        }
+            .unwrap_or_else(|e| e.into_inner())
+            .push((self.cmd, self.fence));
     }
 }

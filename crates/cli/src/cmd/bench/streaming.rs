@@ -15,7 +15,7 @@ use crate::report::Table;
 use crate::units::{bytes, bytes_per_sec, per_sec, rate_of, ratio};
 use crate::work::sum::{cpu_crc32c, StreamShape, Streamer};
 use crate::work::{orchestrated, random};
-use gdio_vulkan::Placement;
+use gdio_vulkan::{Placement, ProbeOptions};
 
 fn best(v: &[Duration]) -> Duration {
     v.iter().copied().min().unwrap_or_default()
@@ -111,6 +111,23 @@ pub fn run(gpu: &Gpu, cfg: &Config, file: &Path) -> Result<Section> {
     // Every other window mode, for comparison: the same stream into windows placed elsewhere.
     // A mode that fails the freshness probe on this device shows it here as a wrong CRC.
     let mut modes = Vec::new();
+    // The freshness probe's verdict per placement (a window reused within a dispatch).
+    let probe = gdio_vulkan::probe(&gpu.ctx, &ProbeOptions::for_device(gpu.ctx.info()));
+    let verdict = |p: Placement| -> &'static str {
+        match &probe {
+            Ok(r) => match r
+                .modes
+                .iter()
+                .find(|m| m.placement == p)
+                .map(|m| &m.freshness)
+            {
+                Some(Ok(f)) if f.passed() => "freshness probe passes",
+                Some(Ok(_)) => "freshness probe FAILS: not used",
+                _ => "freshness probe did not run",
+            },
+            Err(_) => "freshness probe did not run",
+        }
+    };
     for p in Placement::ALL {
         if p == gpu.plan.read_window {
             continue;
@@ -142,16 +159,17 @@ pub fn run(gpu: &Gpu, cfg: &Config, file: &Path) -> Result<Section> {
                 let bps = bytes_per_sec(len, d);
                 let fresh = crc == cpu_crc;
                 t.row(vec![
-                    if fresh {
-                        format!("{label}, CRC equal")
-                    } else {
-                        format!("{label}, CRC WRONG: stale data")
-                    },
+                    format!(
+                        "{label}: CRC {}; {}",
+                        if fresh { "equal" } else { "WRONG (stale data)" },
+                        verdict(p)
+                    ),
                     rate_of(bps),
                     ratio(g, bps),
                 ]);
                 modes.push(json!({
                     "placement": p.name(), "bytes_per_sec": bps, "crc32c": format!("{crc:08x}"), "crc_equal": fresh,
+                    "freshness_probe": verdict(p),
                 }));
             }
             Err(e) => {
@@ -161,7 +179,7 @@ pub fn run(gpu: &Gpu, cfg: &Config, file: &Path) -> Result<Section> {
         }
     }
     t.note(format!(
-        "window modes: the first row uses this device's plan ({}); the other placements are measured for comparison, and a wrong CRC means the running shader read stale window data there (the freshness probe rejects that mode on this device: `gdio probe`)",
+        "window modes: the first row uses this device's plan ({}); the other placements are measured for comparison. A mode the freshness probe fails (a 64 KiB window rewritten and reread within one dispatch reads stale) is not safe even where this stream's CRC came out right: here each window is reused only after the rest of the ring (lanes × 2 × chunk) went through, which can evict the GPU's cached copy",
         gpu.plan.read_window.name()
     ));
     t.row(vec![

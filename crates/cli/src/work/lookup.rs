@@ -2,6 +2,7 @@
 //! lane chose from the node before.
 
 use std::fs::File;
+use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::{Context as _, Result};
@@ -56,31 +57,66 @@ pub fn key_buffer(gpu: &Gpu, keys: &[u64]) -> Result<MappedBuffer> {
     Ok(b)
 }
 
-/// Decodes the shaders' result words.
+/// Decodes the shaders' result words (4 per key).
 pub fn decode(words: &[u32]) -> Result<Vec<KeyResult>> {
     words
         .chunks(shaders::BTREE_RESULT_WORDS)
         .enumerate()
-        .map(|(i, w)| {
-            let v = u64::from(w[1]) | (u64::from(w[2]) << 32);
-            match BtreeStatus::from_word(w[0]) {
-                BtreeStatus::Found => Ok(KeyResult {
-                    found: Found::Value(v),
-                    nodes: w[3],
-                }),
-                BtreeStatus::Absent => Ok(KeyResult {
-                    found: Found::Absent,
-                    nodes: w[3],
-                }),
-                BtreeStatus::Active => anyhow::bail!("key {i}: the walk did not finish"),
-                BtreeStatus::Corrupt => anyhow::bail!(
-                    "key {i}: read a node that is not a B-tree node (kind {}, {} keys): is the index a gdio B-tree?",
-                    w[1],
-                    w[2]
-                ),
-            }
-        })
+        .map(|(i, w)| decode_one(i, [w[0], w[1], w[2], w[3]]))
         .collect()
+}
+
+/// Decodes key `i`'s result: status, value (or offset) lo, hi, nodes read.
+pub fn decode_one(i: usize, w: [u32; 4]) -> Result<KeyResult> {
+    let v = u64::from(w[1]) | (u64::from(w[2]) << 32);
+    match BtreeStatus::from_word(w[0]) {
+        BtreeStatus::Found => Ok(KeyResult {
+            found: Found::Value(v),
+            nodes: w[3],
+        }),
+        BtreeStatus::Absent => Ok(KeyResult {
+            found: Found::Absent,
+            nodes: w[3],
+        }),
+        BtreeStatus::Active => anyhow::bail!("key {i}: the walk did not finish"),
+        BtreeStatus::Corrupt => anyhow::bail!(
+            "key {i}: read a node that is not a B-tree node (kind {}, {} keys): is the index a gdio B-tree?",
+            w[1],
+            w[2]
+        ),
+    }
+}
+
+/// What both lookup kernels (btree_lookup, btree_serve) walk with: a window of one node per
+/// lane, `pumps` pump threads filling it (one queue each, every one with `file`), and the push
+/// constants describing them (`nkeys`: the keys, or the server's capacity).
+pub fn walkers(
+    gpu: &Gpu,
+    file: &File,
+    sb: &Superblock,
+    lanes: u32,
+    pumps: u32,
+    nkeys: u32,
+    name: &str,
+) -> Result<(Arc<PumpWindow>, PumpGroup, BtreeLookupParams)> {
+    let queues = pumps.clamp(1, lanes);
+    let window = PumpWindow::new(MappedBuffer::new(
+        &gpu.ctx,
+        lanes as usize * BTREE_NODE_BYTES,
+        gpu.plan.read_window,
+    )?);
+    let pumps = PumpGroup::spawn(gpu, queues, lanes.div_ceil(queues), &window, file, name)?;
+    let params = BtreeLookupParams {
+        file: 0,
+        window: 0,
+        nkeys,
+        lanes,
+        root: sb.root,
+        budgets: gpu.budgets,
+        queues,
+        queues_at: pumps.strides(),
+    };
+    Ok((window, pumps, params))
 }
 
 /// Looks `keys` up in the index `file` (superblock `sb`) with `lanes` shader lanes.
@@ -96,12 +132,6 @@ pub fn lookup(
     let ctx = &gpu.ctx;
     let nkeys = u32::try_from(keys.len()).context("at most 2^32-1 keys per lookup run")?;
     let lanes = lanes.clamp(1, 65_536).min(nkeys.max(1));
-    let queues = pumps.clamp(1, lanes);
-    let window = PumpWindow::new(MappedBuffer::new(
-        ctx,
-        lanes as usize * BTREE_NODE_BYTES,
-        gpu.plan.read_window,
-    )?);
     let key_buf = key_buffer(gpu, keys)?;
     let results = MappedBuffer::new(
         ctx,
@@ -110,24 +140,7 @@ pub fn lookup(
     )?;
     let state = lanes::state_buffer(ctx, lanes)?;
     let pipe = ComputePipeline::new(ctx, shaders::BTREE_LOOKUP, 6, 44)?;
-    let pumps = PumpGroup::spawn(
-        gpu,
-        queues,
-        lanes.div_ceil(queues),
-        &window,
-        &file,
-        "gdio-pump-lookup",
-    )?;
-    let params = BtreeLookupParams {
-        file: 0,
-        window: 0,
-        nkeys,
-        lanes,
-        root: sb.root,
-        budgets: gpu.budgets,
-        queues,
-        queues_at: pumps.strides(),
-    };
+    let (window, pumps, params) = walkers(gpu, &file, sb, lanes, pumps, nkeys, "gdio-pump-lookup")?;
     let group = pumps.group();
     let set = pipe.bind(&[
         group.request_slice(),

@@ -11,16 +11,14 @@ use std::time::{Duration, Instant};
 
 use anyhow::{Context as _, Result};
 use gdio_vulkan::shaders::{
-    self, BtreeLookupParams, BtreeStatus, BTREE_NODE_BYTES, BTREE_SERVE_MAILBOX_HEADER_WORDS,
-    BTREE_SERVE_RESULT_WORDS, BTREE_SERVE_STATE_WORDS,
+    self, BtreeLookupParams, BTREE_SERVE_MAILBOX_HEADER_WORDS, BTREE_SERVE_RESULT_WORDS,
+    BTREE_SERVE_STATE_WORDS,
 };
-use gdio_vulkan::{
-    BufferSlice, ComputePipeline, DescriptorSet, Dispatch, MappedBuffer, Placement, PumpWindow,
-};
+use gdio_vulkan::{BufferSlice, ComputePipeline, DescriptorSet, Dispatch, MappedBuffer, Placement};
 
-use crate::btree::{Found, Superblock};
+use crate::btree::Superblock;
 use crate::gpu::Gpu;
-use crate::work::lookup::{KeyResult, Lookups};
+use crate::work::lookup::{decode_one, walkers, KeyResult, Lookups};
 use crate::work::pumps::PumpGroup;
 
 const MB_SEQ: usize = 0;
@@ -114,7 +112,7 @@ impl Server<'_, '_> {
                 let b = i * BTREE_SERVE_RESULT_WORDS;
                 let w: [u32; 6] = std::array::from_fn(|j| res[b + j].load(Ordering::Acquire));
                 if w[4] == seq && w[5] == result_check([w[0], w[1], w[2], w[3]], seq) {
-                    *slot = Some(decode(i, [w[0], w[1], w[2], w[3]])?);
+                    *slot = Some(decode_one(i, [w[0], w[1], w[2], w[3]])?);
                     left -= 1;
                     last_progress = Instant::now();
                 }
@@ -209,26 +207,6 @@ impl Drop for Server<'_, '_> {
     }
 }
 
-fn decode(i: usize, w: [u32; 4]) -> Result<KeyResult> {
-    let v = u64::from(w[1]) | (u64::from(w[2]) << 32);
-    match BtreeStatus::from_word(w[0]) {
-        BtreeStatus::Found => Ok(KeyResult {
-            found: Found::Value(v),
-            nodes: w[3],
-        }),
-        BtreeStatus::Absent => Ok(KeyResult {
-            found: Found::Absent,
-            nodes: w[3],
-        }),
-        BtreeStatus::Active => anyhow::bail!("key {i}: the walk did not finish"),
-        BtreeStatus::Corrupt => anyhow::bail!(
-            "key {i}: read a node that is not a B-tree node (kind {}, {} keys): is the index a gdio B-tree?",
-            w[1],
-            w[2]
-        ),
-    }
-}
-
 /// The lanes a server runs with when asked for `lanes`: lavapipe runs only as many workgroups
 /// at once as it has threads, and a resident kernel's idle lanes hold theirs until their loop
 /// budget runs out, so there it is one workgroup.
@@ -256,12 +234,6 @@ pub fn serve<R>(
     let ctx = &gpu.ctx;
     let lanes = lanes_for(gpu, lanes);
     let capacity = capacity.max(1);
-    let queues = pumps.clamp(1, lanes);
-    let window = PumpWindow::new(MappedBuffer::new(
-        ctx,
-        lanes as usize * BTREE_NODE_BYTES,
-        gpu.plan.read_window,
-    )?);
     // Where a running shader sees host writes: the completion region's placement.
     let mailbox = MappedBuffer::new(
         ctx,
@@ -282,24 +254,8 @@ pub fn serve<R>(
         b.fill(0, b.len(), 0)?;
     }
     let pipe = ComputePipeline::new(ctx, shaders::BTREE_SERVE, 6, 44)?;
-    let pumps = PumpGroup::spawn(
-        gpu,
-        queues,
-        lanes.div_ceil(queues),
-        &window,
-        &file,
-        "gdio-pump-serve",
-    )?;
-    let params = BtreeLookupParams {
-        file: 0,
-        window: 0,
-        nkeys: capacity,
-        lanes,
-        root: sb.root,
-        budgets: gpu.budgets,
-        queues,
-        queues_at: pumps.strides(),
-    };
+    let (window, pumps, params) =
+        walkers(gpu, &file, sb, lanes, pumps, capacity, "gdio-pump-serve")?;
     let group = pumps.group();
     let set = pipe.bind(&[
         group.request_slice(),

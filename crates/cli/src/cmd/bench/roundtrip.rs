@@ -38,30 +38,25 @@ pub fn run(gpu: &Gpu, cfg: &Config) -> Result<Section> {
             "p50 vs floor",
         ],
     );
-    t.row(vec![
-        "shader NOP ↔ spinning protocol host".into(),
-        nanos(shader.p50_ns as f64),
-        nanos(shader.p99_ns as f64),
-        nanos(shader.max_ns as f64),
-        shader.samples.to_string(),
-        ratio(shader.p50_ns as f64, floor.p50_ns as f64),
-    ]);
-    t.row(vec![
-        "shader FENCE (fenced publication) ↔ same host".into(),
-        nanos(fenced.p50_ns as f64),
-        nanos(fenced.p99_ns as f64),
-        nanos(fenced.max_ns as f64),
-        fenced.samples.to_string(),
-        ratio(fenced.p50_ns as f64, floor.p50_ns as f64),
-    ]);
-    t.row(vec![
-        "CPU thread ↔ spinning protocol host (floor)".into(),
-        nanos(floor.p50_ns as f64),
-        nanos(floor.p99_ns as f64),
-        nanos(floor.max_ns as f64),
-        floor.samples.to_string(),
-        "1.00×".into(),
-    ]);
+    let latency_row = |name: &str, l: &nop::Latency| {
+        vec![
+            name.to_string(),
+            nanos(l.p50_ns as f64),
+            nanos(l.p99_ns as f64),
+            nanos(l.max_ns as f64),
+            l.samples.to_string(),
+            ratio(l.p50_ns as f64, floor.p50_ns as f64),
+        ]
+    };
+    t.row(latency_row("shader NOP ↔ spinning protocol host", &shader));
+    t.row(latency_row(
+        "shader FENCE (fenced publication) ↔ same host",
+        &fenced,
+    ));
+    t.row(latency_row(
+        "CPU thread ↔ spinning protocol host (floor)",
+        &floor,
+    ));
     t.row(vec![
         "shader NOP ↔ gdio-pump (spin), mean".into(),
         nanos(pump_mean),
@@ -70,22 +65,14 @@ pub fn run(gpu: &Gpu, cfg: &Config) -> Result<Section> {
         cfg.nops.to_string(),
         ratio(pump_mean, floor.p50_ns as f64),
     ]);
-    for (name, l) in [
-        ("empty dispatch, submit → fence (vkWaitForFences)", &blocked),
-        (
-            "empty dispatch, submit → fence (spin on vkGetFenceStatus)",
-            &spun,
-        ),
-    ] {
-        t.row(vec![
-            name.into(),
-            nanos(l.p50_ns as f64),
-            nanos(l.p99_ns as f64),
-            nanos(l.max_ns as f64),
-            l.samples.to_string(),
-            ratio(l.p50_ns as f64, floor.p50_ns as f64),
-        ]);
-    }
+    t.row(latency_row(
+        "empty dispatch, submit → fence (vkWaitForFences)",
+        &blocked,
+    ));
+    t.row(latency_row(
+        "empty dispatch, submit → fence (spin on vkGetFenceStatus)",
+        &spun,
+    ));
     t.row(vec![
         "CUDA persistent kernel, pinned memory (quoted)".into(),
         nanos(CUDA_DOORBELL_P50_NS),

@@ -181,6 +181,64 @@ fn lookup_finds_present_keys_and_reports_absent_ones() {
     assert_eq!(text.matches("\tabsent").count(), 2, "{text}");
 }
 
+/// Points every child of every internal node past the end of the file (the superblock and the
+/// file's size stay valid), so that walks read 0 bytes below the root.
+fn break_children(index: &Path) {
+    let mut d = std::fs::read(index).unwrap();
+    let mut broken = 0;
+    for off in (0..d.len()).step_by(4096) {
+        let word =
+            |i: usize| u32::from_le_bytes(d[off + 4 * i..off + 4 * i + 4].try_into().unwrap());
+        let (kind, n) = (word(0), word(1) as usize);
+        if kind == 2 && (1..=254).contains(&n) {
+            for c in 0..=n {
+                let at = off + 514 * 4 + 8 * c;
+                d[at..at + 8].copy_from_slice(&(1u64 << 40).to_le_bytes());
+            }
+            broken += 1;
+        }
+    }
+    assert!(broken > 0, "no internal node found");
+    std::fs::write(index, d).unwrap();
+}
+
+#[test]
+fn a_damaged_index_fails_fast_with_the_reason() {
+    let _g = lock();
+    let dir = tempfile::tempdir().unwrap();
+    let idx = dir.path().join("idx");
+    let keys = dir.path().join("keys");
+    assert!(gdio(&["gen", "btree", "--keys", "70000", p(&idx)])
+        .status
+        .success());
+    assert!(gdio(&[
+        "gen",
+        "keys",
+        "--index",
+        p(&idx),
+        "--count",
+        "200",
+        p(&keys)
+    ])
+    .status
+    .success());
+    break_children(&idx);
+    // One dispatch, and the resident kernel: each ends with an error naming the short read (the
+    // resident kernel answers the key with a failure and serves on; the host stops at it).
+    for batch in [None, Some("64")] {
+        let mut args = vec!["lookup", p(&idx), p(&keys)];
+        if let Some(b) = batch {
+            args.extend(["--batch", b]);
+        }
+        let out = gdio(&args);
+        assert_eq!(out.status.code(), Some(1), "{args:?}");
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(err.contains("a short transfer: 0 bytes"), "{args:?}: {err}");
+        // The failure itself, not the stall guard's "no result for 60 s".
+        assert!(!err.contains("no result for"), "{args:?}: {err}");
+    }
+}
+
 #[test]
 fn demo_passes() {
     let _g = lock();

@@ -19,6 +19,7 @@ const uint BT_ACTIVE = 0u;   // still walking: words 1..2 are the next node's of
 const uint BT_FOUND = 1u;    // words 1..2 are the value
 const uint BT_ABSENT = 2u;   // the key is not in the tree
 const uint BT_CORRUPT = 3u;  // a node was not a valid node
+const uint BT_FAILED = 4u;   // a node's READ failed: word 1 is its result (btree_serve.comp)
 
 // a <= b for u64 as (lo, hi).
 bool btree_le(uvec2 a, uvec2 b) {

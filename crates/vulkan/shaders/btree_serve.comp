@@ -87,6 +87,17 @@ uint result_check(uvec4 r, uint seq) {
     return gdio_check_step(h, seq);
 }
 
+// Key k's result for batch `seq`: the four words, the batch, the check.
+void put_result(uint k, uvec4 r, uint seq) {
+    uint b = k * RESULT_WORDS;
+    put(b, r.x);
+    put(b + 1u, r.y);
+    put(b + 2u, r.z);
+    put(b + 3u, r.w);
+    put(b + 4u, seq);
+    put(b + 5u, result_check(r, seq));
+}
+
 void main() {
     uint lane = gl_GlobalInvocationID.x;
     uint s = lane * SV_WORDS;
@@ -149,12 +160,21 @@ void main() {
                 int r = gdio_wait(slot, g, pc.wait_budget);
                 if (r == GDIO_TIMEOUT) {
                     go = false;
-                } else if (r != int(NODE_BYTES)) {
+                } else if (r == GDIO_PUMP_GONE) {
+                    // No pump: nothing more can be served.
                     status = STATUS_FAILED;
                     sv[s + SV_ERROR] = uint(r);
                     sv[s + SV_WHERE] = k;
                     published = false;
                     go = false;
+                } else if (r != int(NODE_BYTES)) {
+                    // This key's READ failed (an IO error, a short read past the end of a
+                    // damaged index): its result says so, and the lane serves on.
+                    published = false;
+                    put_result(k, uvec4(BT_FAILED, uint(r), 0u, steps + 1u), cur);
+                    off = uvec2(0u);
+                    steps = 0u;
+                    j += 1u;
                 } else {
                     published = false;
                     steps += 1u;
@@ -163,14 +183,8 @@ void main() {
                     if (o.x == BT_ACTIVE && steps < 64u) {
                         off = o.yz;
                     } else {
-                        uvec4 out4 = uvec4(o.x == BT_ACTIVE ? BT_CORRUPT : o.x, o.y, o.z, steps);
-                        uint b = k * RESULT_WORDS;
-                        put(b, out4.x);
-                        put(b + 1u, out4.y);
-                        put(b + 2u, out4.z);
-                        put(b + 3u, out4.w);
-                        put(b + 4u, cur);
-                        put(b + 5u, result_check(out4, cur));
+                        put_result(k, uvec4(o.x == BT_ACTIVE ? BT_CORRUPT : o.x, o.y, o.z, steps),
+                                   cur);
                         off = uvec2(0u);
                         steps = 0u;
                         j += 1u;

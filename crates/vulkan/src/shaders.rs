@@ -78,6 +78,8 @@ pub enum BtreeStatus {
     Absent,
     /// A node read was not a valid node (words 1..2: its kind and key count).
     Corrupt,
+    /// A node's READ failed (word 1: its result, a negative code or a short byte count).
+    Failed,
 }
 
 impl BtreeStatus {
@@ -88,6 +90,7 @@ impl BtreeStatus {
             0 => BtreeStatus::Active,
             1 => BtreeStatus::Found,
             2 => BtreeStatus::Absent,
+            4 => BtreeStatus::Failed,
             _ => BtreeStatus::Corrupt,
         }
     }

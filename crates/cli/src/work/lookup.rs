@@ -79,6 +79,11 @@ pub fn decode_one(i: usize, w: [u32; 4]) -> Result<KeyResult> {
             nodes: w[3],
         }),
         BtreeStatus::Active => anyhow::bail!("key {i}: the walk did not finish"),
+        BtreeStatus::Failed => anyhow::bail!(
+            "key {i}: reading node {} of its walk failed: result {} (is the index complete and readable?)",
+            w[3],
+            lanes::describe_result(w[1] as i32)
+        ),
         BtreeStatus::Corrupt => anyhow::bail!(
             "key {i}: read a node that is not a B-tree node (kind {}, {} keys): is the index a gdio B-tree?",
             w[1],

@@ -18,8 +18,8 @@ use crate::work::{lookup, orchestrated, pumps, serve};
 /// more dependent reads (how the speedup grows with the chain of dependent reads).
 pub const DEEP_FANOUT: usize = 8;
 
-/// Runs the section: the standard tree (fanout 255) at every batch size, then the deep tree
-/// (fanout 8) at the smallest.
+/// Runs the section: the standard tree (fanout 255) at every batch size, the deep tree (fanout 8)
+/// at `cfg.deep_lookups`, then the resident kernel at every batch size up to 4,096.
 pub fn run(gpu: &Gpu, cfg: &Config, index: &Path, deep: &Path) -> Result<Section> {
     let (f, sb) = btree::open(index)?;
     let (fd, sbd) = btree::open(deep)?;
@@ -32,12 +32,11 @@ pub fn run(gpu: &Gpu, cfg: &Config, index: &Path, deep: &Path) -> Result<Section
     );
     let mut chart = Chart::new("B-tree lookups (higher is better)", "lookups per second");
     let mut rows = Vec::new();
-    let small = cfg.lookups.first().copied().unwrap_or(64);
     let runs: Vec<(&str, &std::fs::File, &btree::Superblock, u64)> = cfg
         .lookups
         .iter()
         .map(|&n| ("fanout 255", &f, &sb, n))
-        .chain(std::iter::once(("deep", &fd, &sbd, small)))
+        .chain(std::iter::once(("deep", &fd, &sbd, cfg.deep_lookups)))
         .collect();
     let mut orchestrated_small = Vec::new();
     for (tree, f, sb, n) in runs {
@@ -62,8 +61,8 @@ pub fn run(gpu: &Gpu, cfg: &Config, index: &Path, deep: &Path) -> Result<Section
             }
         }
         let (gs, os) = (g.elapsed.as_secs_f64(), o.elapsed.as_secs_f64());
-        if n == small {
-            orchestrated_small.push((tree, f, sb, os));
+        if n <= 4096 {
+            orchestrated_small.push((tree, f, sb, n, os));
         }
         t.row(vec![
             format!("{tree} (height {})", sb.height),
@@ -123,8 +122,7 @@ pub fn run(gpu: &Gpu, cfg: &Config, index: &Path, deep: &Path) -> Result<Section
         }));
     }
     // The resident kernel: one dispatch serves every batch (no launch, no fence per batch).
-    for (tree, f, sb, os) in orchestrated_small {
-        let n = small;
+    for (tree, f, sb, n, os) in orchestrated_small {
         let lanes = serve::lanes_for(gpu, lookup::default_lanes(gpu).min(n as u32));
         let pumps = pumps::default_pumps(gpu, lanes);
         let batches = cfg.serve_batches.max(1);

@@ -57,7 +57,7 @@ void main() {
     uint steps = st[s + ST_C];
     // The generation in flight: resumed from the publish word once per dispatch, then kept
     // here (reading the publish word back would cross the bus every request).
-    uint g = published ? gdio_last_published(slot) : 0u;
+    uint g = published ? gdio_last_published(slot) : gdio_last_completed(slot);
     bool go = j < mine;
     while (go) {
         uint k = lane + j * pc.lanes;
@@ -65,8 +65,8 @@ void main() {
             off = uvec2(pc.root_lo, pc.root_hi);
         }
         if (!published) {
-            g = gdio_publish_read(slot, pc.file, pc.window, lane * NODE_BYTES, off.x, off.y,
-                              NODE_BYTES, k);
+            g = gdio_publish_after(g, slot, GDIO_OP_READ, pc.file, pc.window, lane * NODE_BYTES,
+                                   off.x, off.y, NODE_BYTES, k);
             published = true;
         }
         int r = gdio_wait(slot, g, pc.wait_budget);

@@ -116,7 +116,7 @@ void main() {
     uint steps = sv[s + SV_STEPS];
     uint nkeys = sv[s + SV_NKEYS];
     uint status = STATUS_RUNNING;
-    uint g = published ? gdio_last_published(slot) : 0u;
+    uint g = published ? gdio_last_published(slot) : gdio_last_completed(slot);
     bool go = true;
     while (go) {
         if (cur == served) {
@@ -153,8 +153,8 @@ void main() {
                     off = uvec2(pc.root_lo, pc.root_hi);
                 }
                 if (!published) {
-                    g = gdio_publish_read(slot, pc.file, pc.window, lane * NODE_BYTES, off.x,
-                                          off.y, NODE_BYTES, k);
+                    g = gdio_publish_after(g, slot, GDIO_OP_READ, pc.file, pc.window,
+                                           lane * NODE_BYTES, off.x, off.y, NODE_BYTES, k);
                     published = true;
                 }
                 int r = gdio_wait(slot, g, pc.wait_budget);

@@ -69,8 +69,9 @@ void main() {
             uint off_hi;
             uint off_lo;
             umulExtended(c, pc.chunk, off_hi, off_lo);
-            gens[issued % DEPTH] = gdio_publish_read(slot, pc.file, pc.window, slot * pc.chunk, off_lo, off_hi,
-                              len_of(c), c);
+            uint d = issued % DEPTH;
+            gens[d] = gdio_publish_after(gens[d], slot, GDIO_OP_READ, pc.file, pc.window,
+                                         slot * pc.chunk, off_lo, off_hi, len_of(c), c);
             issued += 1u;
             gdio_iters += 1u;
         }

@@ -30,11 +30,12 @@ void main() {
     bool published = st[s + ST_PHASE] == 1u;
     // The generation in flight: resumed from the publish word once per dispatch, then kept
     // here (reading the publish word back would cross the bus every request).
-    uint g = published ? gdio_last_published(lane) : 0u;
+    uint g = published ? gdio_last_published(lane) : gdio_last_completed(lane);
     bool go = n < pc.count;
     while (go) {
         if (!published) {
-            g = pc.fenced != 0u ? gdio_publish_fence(lane, n) : gdio_publish_nop(lane, n);
+            g = pc.fenced != 0u ? gdio_publish_after(g, lane, GDIO_OP_FENCE, 0u, 0u, 0u, 0u, 0u, 0u, n)
+                                : gdio_publish_nop_after(g, lane, n);
             published = true;
         }
         int r = gdio_wait(lane, g, pc.wait_budget);

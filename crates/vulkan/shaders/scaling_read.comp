@@ -55,13 +55,13 @@ void main() {
     uint check_iters = n / 4u + 2u;
     // The generation in flight: resumed from the publish word once per dispatch, then kept
     // here (reading the publish word back would cross the bus every request).
-    uint g = published ? gdio_last_published(slot) : 0u;
+    uint g = published ? gdio_last_published(slot) : gdio_last_completed(slot);
     bool go = k < pc.reads;
     while (go) {
         uint w0 = start_word(lane, k);
         if (!published) {
-            g = gdio_publish_read(slot, pc.file, pc.window, lane * pc.read_len, w0 * 4u,
-                              w0 >> 30, pc.read_len, k);
+            g = gdio_publish_after(g, slot, GDIO_OP_READ, pc.file, pc.window, lane * pc.read_len,
+                                   w0 * 4u, w0 >> 30, pc.read_len, k);
             published = true;
         }
         int r = gdio_wait(slot, g, pc.wait_budget);

@@ -30,11 +30,15 @@ uvec2 btree_key(uint i) {
     return uvec2(BTREE_NODE(BTREE_KEYS + 2u * i), BTREE_NODE(BTREE_KEYS + 2u * i + 1u));
 }
 
+// Loop iterations one btree_step runs (the search's fixed steps): shaders that count their
+// iterations (lavapipe's cap of 65,535 per invocation) add this per step.
+const uint BTREE_STEP_ITERS = 9u;
+
 // Number of keys <= t among the node's first n keys (n <= 255): 9 fixed steps, no loop exit.
 uint btree_upper_bound(uint n, uvec2 t) {
     uint lo = 0u;
     uint hi = n;
-    for (uint it = 0u; it < 9u; it++) {
+    for (uint it = 0u; it < BTREE_STEP_ITERS; it++) {
         if (lo < hi) {
             uint mid = (lo + hi) >> 1;
             if (btree_le(btree_key(mid), t)) {

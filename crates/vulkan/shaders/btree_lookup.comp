@@ -95,8 +95,10 @@ void main() {
             }
             go = j < mine;
         }
-        gdio_iters += 2u;
-        go = go && gdio_budget_left(gdio_iters, pc.wait_budget + 4u, pc.iter_budget);
+        // The search's own loop counts too (lavapipe ends every loop past its cap, silently).
+        gdio_iters += 2u + BTREE_STEP_ITERS;
+        go = go && gdio_budget_left(gdio_iters, pc.wait_budget + 4u + BTREE_STEP_ITERS,
+                                    pc.iter_budget);
     }
     st[s + ST_PROGRESS] = j;
     st[s + ST_PHASE] = published ? 1u : 0u;

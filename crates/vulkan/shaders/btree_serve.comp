@@ -192,8 +192,10 @@ void main() {
                 }
             }
         }
-        gdio_iters += 2u;
-        go = go && gdio_budget_left(gdio_iters, pc.wait_budget + 4u, pc.iter_budget);
+        // The search's own loop counts too (lavapipe ends every loop past its cap, silently).
+        gdio_iters += 2u + BTREE_STEP_ITERS;
+        go = go && gdio_budget_left(gdio_iters, pc.wait_budget + 4u + BTREE_STEP_ITERS,
+                                    pc.iter_budget);
     }
     sv[s + SV_STATUS] = status;
     sv[s + SV_SERVED] = served;

@@ -15,13 +15,24 @@ fn main() {
     let us = Duration::from_micros;
     let policies = [
         ("spin (IdlePolicy::spin)", IdlePolicy::spin()),
-        ("default: 64 spins, park 10→100 µs", IdlePolicy::default()),
+        (
+            "default: 64 spins, park 10→100 µs, 1 µs timer slack",
+            IdlePolicy::default(),
+        ),
+        (
+            "the same with the kernel's timer slack (50 µs)",
+            IdlePolicy {
+                timer_slack: None,
+                ..IdlePolicy::default()
+            },
+        ),
         (
             "lazy: 0 spins, park 100 µs→1 ms",
             IdlePolicy {
                 spins: 0,
                 min_park: us(100),
                 max_park: us(1000),
+                ..IdlePolicy::default()
             },
         ),
     ];

@@ -123,6 +123,11 @@ pub(crate) fn run(
     stop: Arc<AtomicBool>,
 ) -> Result<PumpReport, PumpError> {
     let started = Instant::now();
+    if let Some(slack) = cfg.idle.timer_slack {
+        // This thread's own slack; best effort (a refusal leaves the kernel's default).
+        let ns = u64::try_from(slack.as_nanos()).unwrap_or(u64::MAX);
+        let _ = rustix::thread::set_current_timer_slack(std::num::NonZeroU64::new(ns.max(1)));
+    }
     let cpu0 = thread_cpu();
     let queues: Vec<Arc<dyn QueueMemory>> = cfg.queues.clone();
     let mut engine = match Engine::new(cfg, &queues, live) {

@@ -12,15 +12,20 @@ pub struct IdlePolicy {
     pub min_park: Duration,
     /// Largest park timeout; it doubles from `min_park` up to this.
     pub max_park: Duration,
+    /// The pump thread's timer slack (`PR_SET_TIMERSLACK`): how late the kernel may wake a
+    /// park. `None` keeps the kernel's default (50 µs, which would stretch the default's
+    /// 10-100 µs parks: measured wake-up p50 61 µs with it, 40 µs with 1 µs).
+    pub timer_slack: Option<Duration>,
 }
 
 impl Default for IdlePolicy {
-    /// 64 spins, then parks of 10 µs doubling to 100 µs.
+    /// 64 spins, then parks of 10 µs doubling to 100 µs, with 1 µs of timer slack.
     fn default() -> IdlePolicy {
         IdlePolicy {
             spins: 64,
             min_park: Duration::from_micros(10),
             max_park: Duration::from_micros(100),
+            timer_slack: Some(Duration::from_micros(1)),
         }
     }
 }
@@ -80,6 +85,7 @@ mod tests {
             spins: 2,
             min_park: Duration::from_micros(10),
             max_park: Duration::from_micros(100),
+            timer_slack: None,
         };
         let mut b = Backoff::default();
         assert_eq!(b.next(&p), Idle::Spin);

@@ -330,6 +330,9 @@ impl<'q> Engine<'q> {
         let mut buf = std::mem::take(&mut self.reaped);
         self.ring.reap(|c| buf.push(c));
         let worked = !buf.is_empty();
+        if worked {
+            data_before_completions();
+        }
         for c in buf.drain(..) {
             self.finish(c);
         }
@@ -742,6 +745,7 @@ impl<'q> Engine<'q> {
         let mut reaped = Vec::new();
         let _ = self.ring.cancel_all();
         let drained = self.ring.drain(DRAIN_TIMEOUT, |c| reaped.push(c)).is_ok();
+        data_before_completions();
         for c in reaped {
             self.finish(c);
         }
@@ -799,4 +803,12 @@ impl<'q> Engine<'q> {
         }
         drained
     }
+}
+
+/// A full fence between the data a batch of READs put in its windows and the completions that
+/// announce it. A READ the kernel ran inline on this thread copied into the window with this
+/// thread's stores; into ReBAR those are write-combined, and x86 does not order them before a
+/// later store (the completion entry) without a fence. One per batch of reaped completions.
+fn data_before_completions() {
+    std::sync::atomic::fence(Ordering::SeqCst);
 }

@@ -97,6 +97,7 @@ void main() {
         }
         // The search's own loop counts too (lavapipe ends every loop past its cap, silently).
         gdio_iters += 2u + BTREE_STEP_ITERS;
+        gdio_sync_iters();
         go = go && gdio_budget_left(gdio_iters, pc.wait_budget + 4u + BTREE_STEP_ITERS,
                                     pc.iter_budget);
     }

@@ -159,7 +159,9 @@ void main() {
                 }
                 int r = gdio_wait(slot, g, pc.wait_budget);
                 if (r == GDIO_TIMEOUT) {
-                    go = false;
+                    // Still pending: wait again. A resident lane must not end on its own (the
+                    // host starts the dispatch again only once every lane has ended); where
+                    // loops are capped the budget check below ends it.
                 } else if (r == GDIO_PUMP_GONE) {
                     // No pump: nothing more can be served.
                     status = STATUS_FAILED;
@@ -194,6 +196,7 @@ void main() {
         }
         // The search's own loop counts too (lavapipe ends every loop past its cap, silently).
         gdio_iters += 2u + BTREE_STEP_ITERS;
+        gdio_sync_iters();
         go = go && gdio_budget_left(gdio_iters, pc.wait_budget + 4u + BTREE_STEP_ITERS,
                                     pc.iter_budget);
     }

@@ -37,6 +37,7 @@
 #extension GL_KHR_memory_scope_semantics : require
 #extension GL_EXT_shader_explicit_arithmetic_types_int64 : require
 #extension GL_EXT_shader_atomic_int64 : require
+#extension GL_KHR_shader_subgroup_arithmetic : require
 
 #ifndef GDIO_SET
 #define GDIO_SET 0
@@ -136,6 +137,14 @@ void gdio_begin_queue(uint req_base, uint cmp_base) {
                                             gl_ScopeDevice, gl_StorageSemanticsBuffer,
                                             gl_SemanticsRelaxed) >> 2);
     gdio_iters = 0u;
+}
+
+// lavapipe counts loop iterations per SIMD vector of invocations (its subgroup), not per
+// invocation: when lanes wait for different lengths, a lane's own count falls behind what its
+// vector ran, and the cap can cut a loop short silently. Call once per outer loop iteration,
+// before checking the budget, so that every lane counts at least what its subgroup ran.
+void gdio_sync_iters() {
+    gdio_iters = subgroupMax(gdio_iters);
 }
 
 // Call once at the start of the shader, before any other gdio_ function (one queue).

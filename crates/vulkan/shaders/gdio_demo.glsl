@@ -34,9 +34,10 @@ uint gdio_file_word(uint i, uint seed) {
     return gdio_hash(i + seed * 0x9E3779B9u + 0x6A09E667u);
 }
 
-// True while `used` iterations plus `need` more stay within `budget` (no overflow).
+// True while `used` iterations plus `need` more stay within `budget` (no overflow). A budget of
+// 0xFFFFFFFF means unbounded (GPUs: no loop cap), so a long-running shader never ends on it.
 bool gdio_budget_left(uint used, uint need, uint budget) {
-    return used <= budget && budget - used >= need;
+    return budget == 0xFFFFFFFFu || (used <= budget && budget - used >= need);
 }
 
 #endif

@@ -53,6 +53,7 @@ void main() {
             go = n < pc.count;
         }
         gdio_iters += 1u;
+        gdio_sync_iters();
         go = go && gdio_budget_left(gdio_iters, pc.wait_budget + 2u, pc.iter_budget);
     }
     st[s + ST_PROGRESS] = n;

@@ -58,6 +58,7 @@ void main() {
             }
         }
         gdio_iters += 1u;
+        gdio_sync_iters();
         go = go && gdio_budget_left(gdio_iters, pc.wait_budget + 2u, pc.iter_budget);
     }
     st[s + ST_PROGRESS] = k;

@@ -89,6 +89,7 @@ void main() {
             go = k < pc.reads;
         }
         gdio_iters += 1u;
+        gdio_sync_iters();
         go = go && gdio_budget_left(gdio_iters, pc.wait_budget + check_iters + 2u, pc.iter_budget);
     }
     st[s + ST_PROGRESS] = k;

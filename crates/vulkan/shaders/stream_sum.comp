@@ -108,6 +108,7 @@ void main() {
             go = consumed < mine;
         }
         gdio_iters += 1u;
+        gdio_sync_iters();
         go = go && gdio_budget_left(gdio_iters, pc.wait_budget + chunk_iters + DEPTH + 2u,
                                     pc.iter_budget);
     }

@@ -103,6 +103,7 @@ void main() {
             }
         }
         gdio_iters += 1u;
+        gdio_sync_iters();
         go = go && gdio_budget_left(gdio_iters, pc.wait_budget + fill_iters + 2u, pc.iter_budget);
     }
     st[s + ST_PROGRESS] = done;

@@ -105,6 +105,8 @@ pub struct DeviceInfo {
     pub memory_model: bool,
     /// `shaderInt64` and `shaderBufferInt64Atomics` both supported (64-bit completion entries).
     pub int64_atomics: bool,
+    /// Subgroup arithmetic in compute shaders (gdio.glsl's loop-iteration accounting).
+    pub subgroup_arithmetic: bool,
     /// VK_EXT_external_memory_host's import alignment, if the extension is supported.
     pub host_import_alignment: Option<u64>,
     /// `maxStorageBufferRange`.
@@ -255,7 +257,10 @@ fn describe(instance: &ash::Instance, pd: vk::PhysicalDevice, index: usize) -> D
     let host_ext = has_extension(instance, pd, ash::ext::external_memory_host::NAME);
     let mut driver = vk::PhysicalDeviceDriverProperties::default();
     let mut host = vk::PhysicalDeviceExternalMemoryHostPropertiesEXT::default();
-    let mut props2 = vk::PhysicalDeviceProperties2::default().push_next(&mut driver);
+    let mut subgroup = vk::PhysicalDeviceSubgroupProperties::default();
+    let mut props2 = vk::PhysicalDeviceProperties2::default()
+        .push_next(&mut driver)
+        .push_next(&mut subgroup);
     if host_ext {
         props2 = props2.push_next(&mut host);
     }
@@ -270,6 +275,12 @@ fn describe(instance: &ash::Instance, pd: vk::PhysicalDevice, index: usize) -> D
     };
     let int64 = features2.features.shader_int64 == vk::TRUE;
     let p = props2.properties;
+    let subgroup_max = subgroup
+        .supported_stages
+        .contains(vk::ShaderStageFlags::COMPUTE)
+        && subgroup
+            .supported_operations
+            .contains(vk::SubgroupFeatureFlags::ARITHMETIC);
     let v = p.api_version;
     DeviceInfo {
         index,
@@ -307,6 +318,7 @@ fn describe(instance: &ash::Instance, pd: vk::PhysicalDevice, index: usize) -> D
         memory_model: f12.vulkan_memory_model == vk::TRUE
             && f12.vulkan_memory_model_device_scope == vk::TRUE,
         int64_atomics: int64 && f12.shader_buffer_int64_atomics == vk::TRUE,
+        subgroup_arithmetic: subgroup_max,
         host_import_alignment: host_ext.then_some(host.min_imported_host_pointer_alignment),
         max_storage_buffer_range: p.limits.max_storage_buffer_range,
         min_storage_buffer_offset_alignment: p.limits.min_storage_buffer_offset_alignment,
@@ -420,6 +432,12 @@ impl Context {
             return Err(Error::MissingFeature {
                 device: info.name,
                 feature: "shaderInt64 + shaderBufferInt64Atomics (gdio.glsl loads each completion entry in one 64-bit atomic load)",
+            });
+        }
+        if !info.subgroup_arithmetic {
+            return Err(Error::MissingFeature {
+                device: info.name,
+                feature: "subgroup arithmetic in compute shaders (gdio.glsl counts loop iterations per subgroup)",
             });
         }
         // SAFETY: `pd` belongs to `instance`.
@@ -558,6 +576,7 @@ mod tests {
             memory_heaps: vec![],
             memory_model: true,
             int64_atomics: true,
+            subgroup_arithmetic: true,
             host_import_alignment: None,
             max_storage_buffer_range: 0,
             min_storage_buffer_offset_alignment: 0,

@@ -323,14 +323,26 @@ impl Drop for Dispatch<'_> {
         let start = Instant::now();
         // The GPU may still use the buffers this dispatch borrows: block until it is done
         // (or the device is lost, after which nothing executes).
-        while let Err(Error::Timeout { .. }) = self.wait(Duration::from_secs(1)) {
-            if !warned && start.elapsed() > Duration::from_secs(10) {
-                eprintln!("gdio-vulkan: a dropped dispatch is still running after 10 s; stop the pump so the shader exits");
-                warned = true;
+        let finished = loop {
+            match self.wait(Duration::from_secs(1)) {
+                Ok(_) => break true,
+                Err(Error::Timeout { .. }) => {
+                    if !warned && start.elapsed() > Duration::from_secs(10) {
+                        eprintln!("gdio-vulkan: a dropped dispatch is still running after 10 s; stop the pump so the shader exits");
+                        warned = true;
+                    }
+                }
+                Err(_) => break false,
             }
+        };
+        if !finished {
+            // The wait failed (device lost or worse): whether the command buffer still runs is
+            // unknown, so neither it nor its fence is reused; the Context's pool frees the
+            // command buffer at the end, the fence is leaked.
+            return;
         }
-        // The fence signalled (or the device is lost), so the command buffer no longer
-        // executes: keep both for the next dispatch (Context frees them at the end).
+        // The fence signalled, so the command buffer no longer executes: keep both for the
+        // next dispatch (Context frees them at the end).
         self.ctx
             .inner
             .recycled

@@ -105,10 +105,22 @@ impl ComputePipeline {
             let module = dev
                 .create_shader_module(&module_info, None)
                 .vk("vkCreateShaderModule")?;
+            // Specialization constant 0 (gdio.glsl's GDIO_SUBGROUP_ITERS): count loop
+            // iterations per subgroup only where loops are capped (CPU devices); GPUs compile the
+            // subgroup reduction away. Shaders without the constant ignore the entry.
+            let spec_data = u32::from(ctx.info().is_cpu()).to_le_bytes();
+            let spec_entries = [vk::SpecializationMapEntry::default()
+                .constant_id(0)
+                .offset(0)
+                .size(4)];
+            let spec = vk::SpecializationInfo::default()
+                .map_entries(&spec_entries)
+                .data(&spec_data);
             let stage = vk::PipelineShaderStageCreateInfo::default()
                 .stage(vk::ShaderStageFlags::COMPUTE)
                 .module(module)
-                .name(c"main");
+                .name(c"main")
+                .specialization_info(&spec);
             let info = [vk::ComputePipelineCreateInfo::default()
                 .stage(stage)
                 .layout(p.layout)];

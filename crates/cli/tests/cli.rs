@@ -1,6 +1,6 @@
 //! Runs the built `gdio` binary on the default device (lavapipe here) and checks what users see.
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 use std::sync::{Mutex, MutexGuard};
 
@@ -117,26 +117,34 @@ fn sum_verify_agrees_with_a_cpu_crc_for_every_size() {
     assert!(String::from_utf8_lossy(&out.stdout).starts_with(&format!("{:08x}", crc32c(&data))));
 }
 
-#[test]
-fn lookup_finds_present_keys_and_reports_absent_ones() {
-    let _g = lock();
-    let dir = tempfile::tempdir().unwrap();
-    let idx = dir.path().join("idx");
-    let keys = dir.path().join("keys");
+/// A 70,000-key B-tree (height 3) in `dir` and `count` keys for it (a fifth absent): the two
+/// paths and `gdio gen keys`'s JSON report.
+fn index_with_keys(dir: &Path, count: u32) -> (PathBuf, PathBuf, serde_json::Value) {
+    let idx = dir.join("idx");
+    let keys = dir.join("keys");
     assert!(gdio(&["gen", "btree", "--keys", "70000", p(&idx)])
         .status
         .success());
+    let count = count.to_string();
     let g = json(&[
         "gen",
         "keys",
         "--index",
         p(&idx),
         "--count",
-        "500",
+        &count,
         "--absent",
         "0.2",
         p(&keys),
     ]);
+    (idx, keys, g)
+}
+
+#[test]
+fn lookup_finds_present_keys_and_reports_absent_ones() {
+    let _g = lock();
+    let dir = tempfile::tempdir().unwrap();
+    let (idx, keys, g) = index_with_keys(dir.path(), 500);
     let (present, absent) = (
         g["present_keys"].as_u64().unwrap(),
         g["absent_keys"].as_u64().unwrap(),
@@ -206,22 +214,7 @@ fn break_children(index: &Path) {
 fn a_damaged_index_fails_fast_with_the_reason() {
     let _g = lock();
     let dir = tempfile::tempdir().unwrap();
-    let idx = dir.path().join("idx");
-    let keys = dir.path().join("keys");
-    assert!(gdio(&["gen", "btree", "--keys", "70000", p(&idx)])
-        .status
-        .success());
-    assert!(gdio(&[
-        "gen",
-        "keys",
-        "--index",
-        p(&idx),
-        "--count",
-        "200",
-        p(&keys)
-    ])
-    .status
-    .success());
+    let (idx, keys, _) = index_with_keys(dir.path(), 200);
     break_children(&idx);
     // One dispatch, and the resident kernel: each ends with an error naming the short read (the
     // resident kernel answers the key with a failure and serves on; the host stops at it).

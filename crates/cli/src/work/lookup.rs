@@ -7,7 +7,9 @@ use std::time::Duration;
 
 use anyhow::{Context as _, Result};
 use gdio_vulkan::shaders::{self, BtreeLookupParams, BtreeStatus, BTREE_NODE_BYTES};
-use gdio_vulkan::{BufferSlice, ComputePipeline, MappedBuffer, Placement, PumpWindow};
+use gdio_vulkan::{
+    BufferSlice, ComputePipeline, DescriptorSet, MappedBuffer, Placement, PumpWindow, QueueGroup,
+};
 
 use crate::btree::{Found, Superblock};
 use crate::gpu::Gpu;
@@ -124,6 +126,37 @@ pub fn walkers(
     Ok((window, pumps, params))
 }
 
+/// Binds a lookup kernel (btree_lookup or btree_serve) to the walkers' queues and window and to
+/// `buffers` (state, then keys or mailbox, then results), and runs its empty warm-up dispatch
+/// (`params` with no lanes), so that the shader's compilation is not timed.
+pub fn bind_walk<'a>(
+    gpu: &Gpu,
+    pipe: &'a ComputePipeline,
+    group: &'a QueueGroup,
+    window: &'a PumpWindow,
+    buffers: [&'a MappedBuffer; 3],
+    params: &BtreeLookupParams,
+) -> Result<DescriptorSet<'a>> {
+    let set = pipe.bind(&[
+        group.request_slice(),
+        group.completion_slice(),
+        window.slice(),
+        BufferSlice::whole(buffers[0]),
+        BufferSlice::whole(buffers[1]),
+        BufferSlice::whole(buffers[2]),
+    ])?;
+    gpu.warm(
+        pipe,
+        &set,
+        &BtreeLookupParams {
+            lanes: 0,
+            ..*params
+        }
+        .to_bytes(),
+    )?;
+    Ok(set)
+}
+
 /// Looks `keys` up in the index `file` (superblock `sb`) with `lanes` shader lanes.
 pub fn lookup(
     gpu: &Gpu,
@@ -147,18 +180,13 @@ pub fn lookup(
     let pipe = ComputePipeline::new(ctx, shaders::BTREE_LOOKUP, 6, 44)?;
     let (window, pumps, params) = walkers(gpu, &file, sb, lanes, pumps, nkeys, "gdio-pump-lookup")?;
     let group = pumps.group();
-    let set = pipe.bind(&[
-        group.request_slice(),
-        group.completion_slice(),
-        window.slice(),
-        BufferSlice::whole(&state),
-        BufferSlice::whole(&key_buf),
-        BufferSlice::whole(&results),
-    ])?;
-    gpu.warm(
+    let set = bind_walk(
+        gpu,
         &pipe,
-        &set,
-        &BtreeLookupParams { lanes: 0, ..params }.to_bytes(),
+        &group,
+        &window,
+        [&state, &key_buf, &results],
+        &params,
     )?;
     let mut bar = Progress::new(u64::from(nkeys), "lookup", false, progress);
     let reads0 = pumps.completed();

@@ -11,14 +11,13 @@ use std::time::{Duration, Instant};
 
 use anyhow::{Context as _, Result};
 use gdio_vulkan::shaders::{
-    self, BtreeLookupParams, BTREE_SERVE_MAILBOX_HEADER_WORDS, BTREE_SERVE_RESULT_WORDS,
-    BTREE_SERVE_STATE_WORDS,
+    self, BTREE_SERVE_MAILBOX_HEADER_WORDS, BTREE_SERVE_RESULT_WORDS, BTREE_SERVE_STATE_WORDS,
 };
-use gdio_vulkan::{BufferSlice, ComputePipeline, DescriptorSet, Dispatch, MappedBuffer, Placement};
+use gdio_vulkan::{ComputePipeline, DescriptorSet, Dispatch, MappedBuffer, Placement};
 
 use crate::btree::Superblock;
 use crate::gpu::Gpu;
-use crate::work::lookup::{decode_one, walkers, KeyResult, Lookups};
+use crate::work::lookup::{bind_walk, decode_one, walkers, KeyResult, Lookups};
 use crate::work::pumps::PumpGroup;
 
 const MB_SEQ: usize = 0;
@@ -60,7 +59,6 @@ pub struct Server<'a, 'p> {
     pipe: &'a ComputePipeline,
     set: &'a DescriptorSet<'a>,
     push: Vec<u8>,
-    groups: u32,
     lanes: u32,
     capacity: usize,
     mailbox: &'a MappedBuffer,
@@ -176,7 +174,7 @@ impl Server<'_, '_> {
             self.pipe,
             self.set,
             &self.push,
-            [self.groups, 1, 1],
+            [self.lanes.div_ceil(shaders::LANES_PER_GROUP), 1, 1],
         )?);
         Ok(1)
     }
@@ -257,18 +255,13 @@ pub fn serve<R>(
     let (window, pumps, params) =
         walkers(gpu, &file, sb, lanes, pumps, capacity, "gdio-pump-serve")?;
     let group = pumps.group();
-    let set = pipe.bind(&[
-        group.request_slice(),
-        group.completion_slice(),
-        window.slice(),
-        BufferSlice::whole(&state),
-        BufferSlice::whole(&mailbox),
-        BufferSlice::whole(&results),
-    ])?;
-    gpu.warm(
+    let set = bind_walk(
+        gpu,
         &pipe,
-        &set,
-        &BtreeLookupParams { lanes: 0, ..params }.to_bytes(),
+        &group,
+        &window,
+        [&state, &mailbox, &results],
+        &params,
     )?;
     let (out, running) = {
         let mut server = Server {
@@ -276,7 +269,6 @@ pub fn serve<R>(
             pipe: &pipe,
             set: &set,
             push: params.to_bytes(),
-            groups: lanes.div_ceil(shaders::LANES_PER_GROUP),
             lanes,
             capacity: capacity as usize,
             mailbox: &mailbox,

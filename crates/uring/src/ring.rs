@@ -318,6 +318,18 @@ impl Ring {
         self.st.backlog.len()
     }
 
+    /// Whether an `io_uring_enter` would do anything now: SQEs or backlogged ops to submit, or
+    /// the kernel asking for one (completions that overflowed the CQ, deferred task work to
+    /// run). A caller that submits only then saves the syscall on turns with nothing to hand
+    /// over, which is most turns of a pump answering NOPs and FENCEs.
+    pub fn needs_enter(&mut self) -> bool {
+        if !self.st.backlog.is_empty() {
+            return true;
+        }
+        let sq = self.ring.submission();
+        !sq.is_empty() || sq.cq_overflow() || sq.taskrun()
+    }
+
     /// Validates `op` and queues it: into the SQ if there is room, else into the backlog.
     /// Nothing is queued when validation fails. Call [`submit`](Self::submit) to hand queued
     /// ops to the kernel.

@@ -49,6 +49,8 @@ struct SlotMeta {
     op: Option<Op>,
     /// The ordering epoch the request counts in, if it is tracked.
     epoch: Option<u64>,
+    /// When the slot's last request was completed (for the device's turnaround).
+    done: Option<Instant>,
 }
 
 struct QueueState<'q> {
@@ -237,7 +239,8 @@ impl<'q> Engine<'q> {
                 SlotMeta {
                     start: now,
                     op: None,
-                    epoch: None
+                    epoch: None,
+                    done: None,
                 };
                 mem.slot_count() as usize
             ];
@@ -299,13 +302,17 @@ impl<'q> Engine<'q> {
             }
             self.report.turns += 1;
             let mut worked = self.reap();
+            // Completions go out as soon as they are written, before the claim scan and any
+            // syscall: the fence drains the write-combining buffers that hold them on ReBAR,
+            // and the device is polling for them.
+            self.flush_queues();
             worked |= self.retry_unarrived();
             worked |= self.take_commands(commands)?;
             worked |= self.claim_all()?;
-            if self.ring.backlogged() > 0 || worked {
+            self.flush_queues();
+            if self.ring.needs_enter() {
                 self.ring.submit()?;
             }
-            self.flush_queues();
             if worked {
                 backoff.reset();
                 continue;
@@ -319,7 +326,7 @@ impl<'q> Engine<'q> {
                 }
                 Idle::Park(d) => {
                     self.report.parks += 1;
-                    self.live.parks.fetch_add(1, Ordering::Relaxed);
+                    LiveCounters::add(&self.live.parks, 1);
                     std::thread::park_timeout(d);
                 }
             }
@@ -368,15 +375,18 @@ impl<'q> Engine<'q> {
             return;
         }
         q.dirty = true;
-        let meta = q.meta[slot as usize];
-        self.report.record(meta.op, result, meta.start.elapsed());
+        let now = Instant::now();
+        let meta = &mut q.meta[slot as usize];
+        meta.done = Some(now);
+        let meta = *meta;
+        self.report.record(meta.op, result, now - meta.start);
         let l = &self.live;
-        l.completed.fetch_add(1, Ordering::Relaxed);
-        l.in_flight.fetch_sub(1, Ordering::Relaxed);
+        LiveCounters::add(&l.completed, 1);
+        LiveCounters::sub_one(&l.in_flight);
         if result < 0 {
-            l.failed.fetch_add(1, Ordering::Relaxed);
+            LiveCounters::add(&l.failed, 1);
         } else if matches!(meta.op, Some(Op::Read | Op::Write)) {
-            l.bytes.fetch_add(result as u64, Ordering::Relaxed);
+            LiveCounters::add(&l.bytes, result as u64);
         }
     }
 
@@ -471,13 +481,19 @@ impl<'q> Engine<'q> {
 
     /// One claimed request: validate, then complete at once, order, or submit.
     fn dispatch(&mut self, qi: usize, c: Claim) {
-        self.live.claimed.fetch_add(1, Ordering::Relaxed);
-        self.live.in_flight.fetch_add(1, Ordering::Relaxed);
+        LiveCounters::add(&self.live.claimed, 1);
+        LiveCounters::add(&self.live.in_flight, 1);
         let q = &mut self.queues[qi];
-        q.meta[c.slot as usize] = SlotMeta {
-            start: Instant::now(),
+        let now = Instant::now();
+        let meta = &mut q.meta[c.slot as usize];
+        if let Some(done) = meta.done {
+            self.report.record_turnaround(now - done);
+        }
+        *meta = SlotMeta {
+            start: now,
             op: c.request.op(),
             epoch: None,
+            done: None,
         };
         let valid = match c.request.validate(&self.limits, &self.tables) {
             Ok(v) => v,
@@ -776,12 +792,13 @@ impl<'q> Engine<'q> {
                 }
                 for i in 0..n {
                     let c = self.claims[i];
-                    self.live.claimed.fetch_add(1, Ordering::Relaxed);
-                    self.live.in_flight.fetch_add(1, Ordering::Relaxed);
+                    LiveCounters::add(&self.live.claimed, 1);
+                    LiveCounters::add(&self.live.in_flight, 1);
                     self.queues[qi].meta[c.slot as usize] = SlotMeta {
                         start: Instant::now(),
                         op: None,
                         epoch: None,
+                        done: None,
                     };
                     self.complete(qi, c.slot, c.generation, ResultCode::Stopped.value());
                 }

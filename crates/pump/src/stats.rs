@@ -7,7 +7,7 @@ use std::time::Duration;
 use gdio_protocol::Op;
 use hdrhistogram::Histogram;
 
-/// Counters the pump thread updates and any thread may read.
+/// Counters the pump thread updates (the only writer) and any thread may read.
 #[derive(Debug, Default)]
 pub(crate) struct LiveCounters {
     pub claimed: AtomicU64,
@@ -36,6 +36,25 @@ pub struct LiveStats {
 }
 
 impl LiveCounters {
+    /// Adds `n` to one counter. Only the pump thread writes these, so a load and a store do
+    /// it without a locked read-modify-write: on x86 each of those is a full barrier that
+    /// also waits for the completion entries just stored to ReBAR (write-combining) to drain,
+    /// and the pump updates several counters per request.
+    pub(crate) fn add(counter: &AtomicU64, n: u64) {
+        counter.store(
+            counter.load(Ordering::Relaxed).wrapping_add(n),
+            Ordering::Relaxed,
+        );
+    }
+
+    /// Subtracts one from a counter (single writer, as [`LiveCounters::add`]).
+    pub(crate) fn sub_one(counter: &AtomicU64) {
+        counter.store(
+            counter.load(Ordering::Relaxed).wrapping_sub(1),
+            Ordering::Relaxed,
+        );
+    }
+
     pub(crate) fn snapshot(&self) -> LiveStats {
         let l = |a: &AtomicU64| a.load(Ordering::Relaxed);
         LiveStats {
@@ -71,8 +90,14 @@ pub struct PumpReport {
     pub errors: BTreeMap<i32, u64>,
     /// Publications answered BAD_GENERATION without a claim.
     pub bad_generations: u64,
-    /// Claim-to-completion latency in nanoseconds.
+    /// Claim-to-completion latency in nanoseconds: the host's part of each request.
     pub latency_ns: Histogram<u64>,
+    /// Device turnaround in nanoseconds: from completing a slot's request to claiming the
+    /// slot's next one. With one request at a time per slot (a lane that waits for each
+    /// answer), that is the completion's way to the device, the device's own work between
+    /// two requests (a B-tree lane's node search), and the next request's way back: what a
+    /// round trip costs beyond the host's part.
+    pub turnaround_ns: Histogram<u64>,
     /// Wall time the pump ran.
     pub elapsed: Duration,
     /// CPU time the pump thread used.
@@ -91,6 +116,8 @@ impl PumpReport {
             errors: BTreeMap::new(),
             bad_generations: 0,
             latency_ns: Histogram::new_with_bounds(1, 3_600_000_000_000, 3)
+                .expect("valid histogram bounds"),
+            turnaround_ns: Histogram::new_with_bounds(1, 3_600_000_000_000, 3)
                 .expect("valid histogram bounds"),
             elapsed: Duration::ZERO,
             cpu_time: Duration::ZERO,
@@ -119,6 +146,12 @@ impl PumpReport {
     #[must_use]
     pub fn count_of(&self, result: i32) -> u64 {
         self.errors.get(&result).copied().unwrap_or(0)
+    }
+
+    pub(crate) fn record_turnaround(&mut self, d: Duration) {
+        let _ = self
+            .turnaround_ns
+            .record(d.as_nanos().clamp(1, u128::from(u64::MAX)) as u64);
     }
 
     pub(crate) fn record(&mut self, op: Option<Op>, result: i32, latency: Duration) {
@@ -177,6 +210,15 @@ impl std::fmt::Display for PumpReport {
                 h.value_at_quantile(0.5),
                 h.value_at_quantile(0.99),
                 h.max()
+            )?;
+        }
+        let t = &self.turnaround_ns;
+        if !t.is_empty() {
+            writeln!(
+                f,
+                "  device turnaround p50 {} ns, p99 {} ns",
+                t.value_at_quantile(0.5),
+                t.value_at_quantile(0.99)
             )?;
         }
         Ok(())

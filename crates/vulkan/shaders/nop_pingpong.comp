@@ -1,6 +1,8 @@
 #version 460
-// NOP (or FENCE) round trips: each active lane owns slot `lane` and runs `count` NOPs, one at a time,
-// checking each result is 0. The host measures the time (dispatch wall time / round trips).
+// NOP (or FENCE, or READ) round trips: each active lane owns slot `lane` and runs `count`
+// requests, one at a time, checking each result (0, or `read_len` for a READ). The host measures
+// the time (dispatch wall time / round trips). READs (file 0 at offset 0 into window 0 at
+// `lane * read_len`) measure the protocol plus the pump's IO; the shader never looks at the data.
 // Resumable: progress lives in the state buffer; a lane whose wait ran out of budget ends the
 // dispatch with its NOP still published (ST_PHASE = 1) and waits for it in the next one.
 //
@@ -17,6 +19,7 @@ layout(push_constant) uniform Params {
     uint iter_budget;  // loop iterations this invocation may run (lavapipe: < 65,535)
     uint wait_budget;  // iterations per gdio_wait
     uint fenced;       // 1: FENCEs (an ordered publication) instead of NOPs
+    uint read_len;     // > 0: READs of this many bytes instead (ordered publications too)
 } pc;
 
 void main() {
@@ -34,14 +37,20 @@ void main() {
     bool go = n < pc.count;
     while (go) {
         if (!published) {
-            g = pc.fenced != 0u ? gdio_publish_after(g, lane, GDIO_OP_FENCE, 0u, 0u, 0u, 0u, 0u, 0u, n)
-                                : gdio_publish_nop_after(g, lane, n);
+            if (pc.read_len != 0u) {
+                g = gdio_publish_after(g, lane, GDIO_OP_READ, 0u, 0u, lane * pc.read_len, 0u, 0u,
+                                       pc.read_len, n);
+            } else if (pc.fenced != 0u) {
+                g = gdio_publish_after(g, lane, GDIO_OP_FENCE, 0u, 0u, 0u, 0u, 0u, 0u, n);
+            } else {
+                g = gdio_publish_nop_after(g, lane, n);
+            }
             published = true;
         }
         int r = gdio_wait(lane, g, pc.wait_budget);
         if (r == GDIO_TIMEOUT) {
             go = false;
-        } else if (r != 0) {
+        } else if (r != int(pc.read_len)) {
             st[s + ST_STATUS] = STATUS_FAILED;
             st[s + ST_ERROR] = uint(r);
             st[s + ST_WHERE] = n;

@@ -147,6 +147,10 @@ pub struct NopParams {
     /// Issue FENCEs (published with the release fence every ordered request pays) instead of
     /// NOPs (published without it).
     pub fenced: bool,
+    /// When > 0: READs of this many bytes instead (file 0 at offset 0 into window 0 at
+    /// `lane * read_len`; published with the release fence), each expected to return
+    /// `read_len`. The shader does not look at the data: the round trip of a data request.
+    pub read_len: u32,
 }
 
 impl NopParams {
@@ -159,6 +163,7 @@ impl NopParams {
             self.budgets.iter_budget,
             self.budgets.wait_budget,
             u32::from(self.fenced),
+            self.read_len,
         ])
     }
 }

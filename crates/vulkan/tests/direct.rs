@@ -93,6 +93,7 @@ fn nop_round_trips_complete_in_order() {
         active_lanes: lanes,
         budgets: Budgets::for_device(g.ctx.info()),
         fenced: false,
+        read_len: 0,
     };
     let r = run(
         &g.ctx,
@@ -368,6 +369,7 @@ fn pump_failure_mid_run_ends_waits_with_pump_gone() {
         active_lanes: lanes,
         budgets,
         fenced: false,
+        read_len: 0,
     };
     let mut host = FakeHost::new(vec![], vec![]);
     host.fail_after = Some(100);

@@ -286,6 +286,7 @@ fn nop_and_fence_round_trips_through_the_pump() {
             active_lanes: 1,
             budgets: Budgets::for_device(ctx.info()),
             fenced,
+            read_len: 0,
         };
         let (states, elapsed) = run_nops(ctx, &queue, &p, 8);
         let report = pump.stop().unwrap();
@@ -318,6 +319,7 @@ fn stopping_the_pump_mid_run_ends_the_shader() {
         active_lanes: 8,
         budgets,
         fenced: false,
+        read_len: 0,
     };
     let start = std::time::Instant::now();
     let states = std::thread::scope(|s| {

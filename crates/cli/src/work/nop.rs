@@ -9,6 +9,7 @@
 //! On lavapipe a shader's run is cut into dispatches (its loop cap): the gaps between dispatches
 //! are in the samples too (they show in the max, rarely in p99).
 
+use std::fs::File;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
@@ -19,13 +20,14 @@ use gdio_pump::{HostQueueMemory, Pump, QueueMemory};
 use gdio_vulkan::shaders::{self, LaneState, LaneStatus, NopParams};
 use gdio_vulkan::{
     BufferSlice, ComputePipeline, DescriptorSet, FenceWait, MappedBuffer, PlacementPlan, PumpQueue,
-    QueueBuffers, Redispatch,
+    PumpWindow, QueueBuffers, Redispatch,
 };
 use hdrhistogram::Histogram;
 use serde::Serialize;
 
 use crate::gpu::Gpu;
 use crate::work::lanes;
+use crate::work::pumps::{merged, PumpGroup};
 
 /// Round-trip latencies.
 #[derive(Debug, Clone, Serialize)]
@@ -150,9 +152,31 @@ pub fn floor(count: u32) -> Result<Latency> {
     })
 }
 
-/// Mean round trip of `count` shader NOPs through the real pump (gdio-pump with a spinning
-/// idle policy): dispatch wall time / count. Returns ns per round trip.
-pub fn through_pump(gpu: &Gpu, count: u32) -> Result<f64> {
+/// Round trips through the real pump: the mean, and where it goes by the pump's own clock.
+#[derive(Debug, Clone, Copy, Serialize)]
+pub struct PumpTrips {
+    /// Dispatch wall time / round trips, ns.
+    pub mean_ns: f64,
+    /// The pump's part of each request (claim → completion entry written), median, ns.
+    pub service_p50_ns: u64,
+    /// The rest: completion written → the lane's next request claimed (the bus both ways and
+    /// the shader between two requests), median, ns.
+    pub turnaround_p50_ns: u64,
+}
+
+impl PumpTrips {
+    fn new(elapsed: Duration, count: u32, reports: &[gdio_pump::PumpReport]) -> PumpTrips {
+        PumpTrips {
+            mean_ns: elapsed.as_nanos() as f64 / f64::from(count.max(1)),
+            service_p50_ns: merged(reports, |r| &r.latency_ns).value_at_quantile(0.5),
+            turnaround_p50_ns: merged(reports, |r| &r.turnaround_ns).value_at_quantile(0.5),
+        }
+    }
+}
+
+/// Round trips of `count` shader NOPs through the real pump (gdio-pump with a spinning idle
+/// policy).
+pub fn through_pump(gpu: &Gpu, count: u32) -> Result<PumpTrips> {
     let plan: PlacementPlan = gpu.plan;
     let queue = PumpQueue::new(QueueBuffers::new(&gpu.ctx, 8, &plan)?);
     let nops = NopShader::new(gpu, count, false)?;
@@ -167,10 +191,36 @@ pub fn through_pump(gpu: &Gpu, count: u32) -> Result<f64> {
     let run = nops.run(gpu, &set);
     let elapsed = start.elapsed();
     drop(set);
-    pump.stop()?;
+    let report = pump.stop()?;
     run?;
     nops.check()?;
-    Ok(elapsed.as_nanos() as f64 / f64::from(count.max(1)))
+    Ok(PumpTrips::new(elapsed, count, &[report]))
+}
+
+/// Round trips of `count` shader READs of `len` bytes from the start of `file` into a window
+/// where the plan puts READ windows (ReBAR on NVIDIA), through the real pump (spinning). The
+/// shader does not look at the data, so this is what a data request costs before the shader
+/// uses what it read (a B-tree level minus its search).
+pub fn read_through_pump(gpu: &Gpu, count: u32, file: &File, len: u32) -> Result<PumpTrips> {
+    let window = PumpWindow::new(MappedBuffer::new(
+        &gpu.ctx,
+        len as usize,
+        gpu.plan.read_window,
+    )?);
+    let pumps = PumpGroup::spawn(gpu, 1, 8, &window, file, "gdio-pump-read")?;
+    let group = pumps.group();
+    let mut reads = NopShader::new(gpu, count, true)?;
+    reads.params.read_len = len;
+    let set = reads.bind_to(group.request_slice(), group.completion_slice())?;
+    reads.warm(gpu, &set)?;
+    let start = Instant::now();
+    let run = reads.run(gpu, &set);
+    let elapsed = start.elapsed();
+    drop(set);
+    let reports = pumps.stop()?;
+    run?;
+    reads.check()?;
+    Ok(PumpTrips::new(elapsed, count, &reports))
 }
 
 /// Submit-to-noticed time of `count` empty dispatches (the NOP shader with no active lane),
@@ -204,24 +254,37 @@ struct NopShader {
 
 impl NopShader {
     fn new(gpu: &Gpu, count: u32, fenced: bool) -> Result<NopShader> {
+        let params = NopParams {
+            count,
+            active_lanes: 1,
+            budgets: gpu.budgets,
+            fenced,
+            read_len: 0,
+        };
         Ok(NopShader {
             state: lanes::state_buffer(&gpu.ctx, 8)?,
-            pipe: ComputePipeline::new(&gpu.ctx, shaders::NOP_PINGPONG, 3, 20)?,
-            params: NopParams {
-                count,
-                active_lanes: 1,
-                budgets: gpu.budgets,
-                fenced,
-            },
+            pipe: ComputePipeline::new(
+                &gpu.ctx,
+                shaders::NOP_PINGPONG,
+                3,
+                params.to_bytes().len() as u32,
+            )?,
+            params,
         })
     }
 
     fn bind<'a>(&'a self, queue: &'a QueueBuffers) -> Result<DescriptorSet<'a>> {
-        Ok(self.pipe.bind(&[
-            queue.request_slice(),
-            queue.completion_slice(),
-            BufferSlice::whole(&self.state),
-        ])?)
+        self.bind_to(queue.request_slice(), queue.completion_slice())
+    }
+
+    fn bind_to<'a>(
+        &'a self,
+        requests: BufferSlice<'a>,
+        completions: BufferSlice<'a>,
+    ) -> Result<DescriptorSet<'a>> {
+        Ok(self
+            .pipe
+            .bind(&[requests, completions, BufferSlice::whole(&self.state)])?)
     }
 
     /// One dispatch with no active lane: compiles the shader outside the timings.
@@ -254,7 +317,7 @@ impl NopShader {
     fn check(&self) -> Result<()> {
         let st = LaneState::read_all(&self.state, 1)?;
         if st[0].status != LaneStatus::Done || st[0].progress != self.params.count {
-            anyhow::bail!("the NOP shader did not finish: {:?}", st[0]);
+            anyhow::bail!("the round-trip shader did not finish: {:?}", st[0]);
         }
         Ok(())
     }

@@ -7,8 +7,9 @@ use std::sync::Arc;
 
 use anyhow::{Context as _, Result};
 use gdio_protocol::FileAccess;
-use gdio_pump::{Pump, PumpHandle};
+use gdio_pump::{Pump, PumpHandle, PumpReport};
 use gdio_vulkan::{PumpGroupQueue, PumpWindow, QueueGroup};
+use hdrhistogram::Histogram;
 
 use crate::gpu::Gpu;
 
@@ -80,18 +81,41 @@ impl PumpGroup {
         self.pumps.iter().all(PumpHandle::is_running)
     }
 
-    /// Stops every pump (each drains before it returns); the first error, after all stopped.
-    pub fn stop(self) -> Result<()> {
-        let mut first = Ok(());
+    /// Stops every pump (each drains before it returns): what they did, or the first error,
+    /// after all stopped.
+    pub fn stop(self) -> Result<Vec<PumpReport>> {
+        let mut reports = Vec::with_capacity(self.pumps.len());
+        let mut first = None;
         for p in self.pumps {
-            if let Err(e) = p.stop() {
-                if first.is_ok() {
-                    first = Err(e.into());
+            match p.stop() {
+                Ok(r) => reports.push(r),
+                Err(e) => {
+                    first.get_or_insert(e);
                 }
             }
         }
-        first
+        match first {
+            Some(e) => Err(e.into()),
+            None => Ok(reports),
+        }
     }
+}
+
+/// One histogram of all pumps' reports: `pick` chooses which, e.g. `|r| &r.latency_ns` (the
+/// host's part of each request: for a node READ, claim, check, submit, the kernel's copy, the
+/// completion entry written) or `|r| &r.turnaround_ns` (the bus both ways and the device's own
+/// work between two requests of a slot).
+#[must_use]
+pub fn merged(
+    reports: &[PumpReport],
+    pick: impl Fn(&PumpReport) -> &Histogram<u64>,
+) -> Histogram<u64> {
+    let mut all = Histogram::new_with_bounds(1, 3_600_000_000_000, 3).expect("valid bounds");
+    for r in reports {
+        // Same bounds and precision, so adding cannot fail.
+        let _ = all.add(pick(r));
+    }
+    all
 }
 
 /// Pump threads for `lanes` lanes of small reads: one on a CPU device (the shader needs the

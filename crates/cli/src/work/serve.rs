@@ -18,7 +18,8 @@ use gdio_vulkan::{ComputePipeline, DescriptorSet, Dispatch, MappedBuffer, Placem
 use crate::btree::Superblock;
 use crate::gpu::Gpu;
 use crate::work::lookup::{bind_walk, decode_one, walkers, KeyResult, Lookups};
-use crate::work::pumps::PumpGroup;
+use crate::work::pumps::{self, PumpGroup};
+use gdio_pump::PumpReport;
 
 const MB_SEQ: usize = 0;
 const MB_NKEYS: usize = 1;
@@ -219,7 +220,7 @@ pub fn lanes_for(gpu: &Gpu, lanes: u32) -> u32 {
 
 /// Starts the resident server over the index `file` (superblock `sb`) with `lanes` lanes and
 /// `pumps` pump threads (queues) and room for `capacity` keys per batch, runs `f` with it, then
-/// stops the kernel and the pumps.
+/// stops the kernel and the pumps. Returns what `f` returned and the pumps' reports.
 pub fn serve<R>(
     gpu: &Gpu,
     file: File,
@@ -228,7 +229,7 @@ pub fn serve<R>(
     pumps: u32,
     capacity: u32,
     f: impl FnOnce(&mut Server<'_, '_>) -> Result<R>,
-) -> Result<R> {
+) -> Result<(R, Vec<PumpReport>)> {
     let ctx = &gpu.ctx;
     let lanes = lanes_for(gpu, lanes);
     let capacity = capacity.max(1);
@@ -294,8 +295,8 @@ pub fn serve<R>(
     let stopped = pumps.stop();
     drop(running);
     drop(set);
-    stopped?;
-    out
+    let reports = stopped?;
+    out.map(|o| (o, reports))
 }
 
 /// Looks `keys` up through one resident kernel in batches of `batch`: the results in input
@@ -315,7 +316,7 @@ pub fn lookup_in_batches(
     let mut results = Vec::with_capacity(keys.len());
     let mut times = Vec::new();
     let mut dispatches = 0;
-    serve(gpu, file, sb, lanes, pumps, batch, |srv| {
+    let ((), reports) = serve(gpu, file, sb, lanes, pumps, batch, |srv| {
         for chunk in keys.chunks(batch as usize) {
             let b = srv.lookup(chunk)?;
             results.extend(b.results);
@@ -334,7 +335,21 @@ pub fn lookup_in_batches(
             elapsed,
             dispatches: dispatches + 1,
             reads,
-            phases: vec![("batches", elapsed)],
+            phases: vec![
+                ("batches", elapsed),
+                (
+                    "pump per node READ, claim → completion (median)",
+                    Duration::from_nanos(
+                        pumps::merged(&reports, |r| &r.latency_ns).value_at_quantile(0.5),
+                    ),
+                ),
+                (
+                    "device turnaround per node READ, completion → next claim (median)",
+                    Duration::from_nanos(
+                        pumps::merged(&reports, |r| &r.turnaround_ns).value_at_quantile(0.5),
+                    ),
+                ),
+            ],
         },
         median,
     ))

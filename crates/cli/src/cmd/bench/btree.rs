@@ -128,7 +128,7 @@ pub fn run(gpu: &Gpu, cfg: &Config, index: &Path, deep: &Path) -> Result<Section
         let batches = cfg.serve_batches.max(1);
         let mut times = Vec::new();
         let mut dispatches = 0;
-        serve::serve(gpu, f.try_clone()?, sb, lanes, pumps, n as u32, |srv| {
+        let ((), reports) = serve::serve(gpu, f.try_clone()?, sb, lanes, pumps, n as u32, |srv| {
             for b in 0..u64::from(batches) {
                 let keys = btree::make_keys(sb.keys, sb.seed, n, 0.1, 7 + n + b);
                 let batch = srv.lookup(&keys)?;
@@ -147,6 +147,24 @@ pub fn run(gpu: &Gpu, cfg: &Config, index: &Path, deep: &Path) -> Result<Section
         times.sort_by(f64::total_cmp);
         let med = times[times.len() / 2];
         let p99 = times[(times.len() * 99 / 100).min(times.len() - 1)];
+        // Where a level's time goes: the pumps' part of every node READ (claim → completion
+        // entry written), against the level's share of the batch time. The rest is the bus
+        // both ways and the shader (its wait, the node search, the next publication).
+        let service = pumps::merged(&reports, |r| &r.latency_ns);
+        let turnaround = pumps::merged(&reports, |r| &r.turnaround_ns);
+        let (svc50, svc99) = (
+            service.value_at_quantile(0.5) as f64,
+            service.value_at_quantile(0.99) as f64,
+        );
+        let turn50 = turnaround.value_at_quantile(0.5) as f64;
+        let level = med / f64::from(sb.height.max(1));
+        t.note(format!(
+            "{tree}, {n} per batch, resident: per level {} (batch median ÷ height); per node READ, the pump's part (claim → completion entry written) p50 {}, p99 {}; the device turnaround (completion written → the lane's next READ claimed: the bus both ways and the node search) p50 {}",
+            nanos(level * 1e9),
+            nanos(svc50),
+            nanos(svc99),
+            nanos(turn50)
+        ));
         t.row(vec![
             format!("{tree} (height {}), resident kernel", sb.height),
             format!("{n} (median of {batches} batches)"),
@@ -171,6 +189,9 @@ pub fn run(gpu: &Gpu, cfg: &Config, index: &Path, deep: &Path) -> Result<Section
             "gdio_batch_seconds_p99": p99,
             "gdio_batch_seconds": times,
             "redispatches": dispatches,
+            "pump_read_service_seconds_p50": svc50 / 1e9,
+            "pump_read_service_seconds_p99": svc99 / 1e9,
+            "device_turnaround_seconds_p50": turn50 / 1e9,
             "orchestrated_seconds": os,
             "speedup": os / med,
         }));

@@ -190,7 +190,9 @@ pub fn run(args: &BenchArgs, device: Option<&str>, json: bool) -> Result<i32> {
 
     let mut sections = Vec::new();
     let steps: [Step<'_>; 5] = [
-        ("roundtrip", "1. Round trip", &|| roundtrip::run(&gpu, &cfg)),
+        ("roundtrip", "1. Round trip", &|| {
+            roundtrip::run(&gpu, &cfg, &data_dir)
+        }),
         ("streaming", "2. Streaming", &|| {
             streaming::run(&gpu, &cfg, &stream_file)
         }),

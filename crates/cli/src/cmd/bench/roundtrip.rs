@@ -1,6 +1,9 @@
 //! Section 1, round trip: a shader's NOP vs. two CPU threads through the same protocol, and
 //! the CUDA figure from the findings.
 
+use std::fs::File;
+use std::path::Path;
+
 use anyhow::Result;
 use gdio_vulkan::FenceWait;
 use serde_json::json;
@@ -9,26 +12,33 @@ use super::svg::Chart;
 use super::{Config, Section};
 use crate::gpu::Gpu;
 use crate::report::Table;
-use crate::units::{nanos, ratio};
+use crate::units::{bytes, nanos, ratio};
 use crate::work::nop;
 
 /// The one number not measured here: a CUDA persistent kernel polling pinned host memory, p50
 /// round trip on the H100 (driver 580.159.04), from shared/reference/gpu-findings.md
 /// (measured 2026-11-26, "A shader talking to the host during one dispatch").
 pub const CUDA_DOORBELL_P50_NS: f64 = 1660.0;
+/// Bytes per READ in the data round trip: a B-tree node.
+const READ_BYTES: u32 = 4096;
 const CUDA_SOURCE: &str = "shared/reference/gpu-findings.md, measured 2026-11-26 on the H100";
 
 /// Runs the section.
-pub fn run(gpu: &Gpu, cfg: &Config) -> Result<Section> {
+pub fn run(gpu: &Gpu, cfg: &Config, data_dir: &Path) -> Result<Section> {
     let shader = nop::shader(gpu, cfg.nops, false)?;
     let fenced = nop::shader(gpu, cfg.nops, true)?;
     let floor = nop::floor(cfg.nops)?;
-    let pump_mean = nop::through_pump(gpu, cfg.nops)?;
+    let pump = nop::through_pump(gpu, cfg.nops)?;
+    // A data request's round trip: one B-tree node's worth, from a page-cached file on the
+    // disk the bench's other inputs are on.
+    let node = data_dir.join("roundtrip-read.bin");
+    crate::cmd::gen::file(&node, READ_BYTES.into(), 3, false)?;
+    let read = nop::read_through_pump(gpu, cfg.nops, &File::open(&node)?, READ_BYTES)?;
     let dispatches = (cfg.nops / 100).clamp(100, 2000);
     let blocked = nop::empty_dispatch(gpu, dispatches, FenceWait::Block)?;
     let spun = nop::empty_dispatch(gpu, dispatches, FenceWait::Spin)?;
     let mut t = Table::new(
-        "1. Round trip (one lane, one NOP at a time)",
+        "1. Round trip (one lane, one request at a time)",
         &[
             "device side ↔ host side",
             "p50",
@@ -57,14 +67,32 @@ pub fn run(gpu: &Gpu, cfg: &Config) -> Result<Section> {
         "CPU thread ↔ spinning protocol host (floor)",
         &floor,
     ));
-    t.row(vec![
-        "shader NOP ↔ gdio-pump (spin), mean".into(),
-        nanos(pump_mean),
-        "-".into(),
-        "-".into(),
-        cfg.nops.to_string(),
-        ratio(pump_mean, floor.p50_ns as f64),
-    ]);
+    let trips = [
+        ("shader NOP ↔ gdio-pump (spin), mean".to_string(), &pump),
+        (
+            format!(
+                "shader READ {} ({} window) ↔ gdio-pump (spin), mean",
+                bytes(READ_BYTES.into()),
+                gpu.plan.read_window.name()
+            ),
+            &read,
+        ),
+    ];
+    for (name, trip) in &trips {
+        t.row(vec![
+            name.clone(),
+            nanos(trip.mean_ns),
+            "-".into(),
+            "-".into(),
+            cfg.nops.to_string(),
+            ratio(trip.mean_ns, floor.p50_ns as f64),
+        ]);
+        t.note(format!(
+            "{name}: by the pump's clock, p50 {} in the pump (claim → completion entry written) and {} device turnaround (completion written → next request claimed: the bus both ways and the shader)",
+            nanos(trip.service_p50_ns as f64),
+            nanos(trip.turnaround_p50_ns as f64)
+        ));
+    }
     t.row(latency_row(
         "empty dispatch, submit → fence (vkWaitForFences)",
         &blocked,
@@ -106,7 +134,16 @@ pub fn run(gpu: &Gpu, cfg: &Config) -> Result<Section> {
         floor.p50_ns as f64,
         nanos(floor.p50_ns as f64),
     );
-    chart.bar("shader ↔ gdio-pump (mean)", pump_mean, nanos(pump_mean));
+    chart.bar(
+        "shader ↔ gdio-pump (mean)",
+        pump.mean_ns,
+        nanos(pump.mean_ns),
+    );
+    chart.bar(
+        "shader READ 4 KiB ↔ gdio-pump (mean)",
+        read.mean_ns,
+        nanos(read.mean_ns),
+    );
     chart.bar(
         "CUDA doorbell (quoted, H100)",
         CUDA_DOORBELL_P50_NS,
@@ -120,7 +157,11 @@ pub fn run(gpu: &Gpu, cfg: &Config) -> Result<Section> {
             "shader": shader,
             "shader_fence": fenced,
             "cpu_floor": floor,
-            "shader_via_pump_mean_ns": pump_mean,
+            "shader_via_pump_mean_ns": pump.mean_ns,
+            "shader_via_pump": pump,
+            "shader_read_via_pump": read,
+            "read_bytes": READ_BYTES,
+            "read_window": gpu.plan.read_window.name(),
             "empty_dispatch_block": blocked,
             "empty_dispatch_spin": spun,
             "fence_wait": format!("{:?}", gpu.fence_wait),

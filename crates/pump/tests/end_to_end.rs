@@ -218,6 +218,10 @@ fn nop_round_trips() {
     let report = pump.stop().unwrap();
     assert_eq!(report.op(Op::Nop).ok, 10_000);
     assert_eq!(report.latency_ns.len(), 10_000);
+    // One slot, one request at a time: every claim after the first follows a completion of the
+    // same slot, and the lane's turn between them (its poll, its next publication) takes time.
+    assert_eq!(report.turnaround_ns.len(), 9_999);
+    assert!(report.turnaround_ns.min() > 0);
 }
 
 #[test]

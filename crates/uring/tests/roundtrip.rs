@@ -219,3 +219,18 @@ fn write(file: FileHandle, window: WindowHandle, wo: u64, fo: u64, len: u32) -> 
         len,
     })
 }
+
+/// `needs_enter` is true exactly while something waits for the kernel: a queued op, until it
+/// is submitted; a completed op is reaped without another syscall.
+#[test]
+fn needs_enter_only_with_work_for_the_kernel() {
+    let mut ring = Ring::builder().entries(8).build().unwrap();
+    assert!(!ring.needs_enter(), "a fresh ring has nothing to submit");
+    ring.push(7, OpKind::Nop).unwrap();
+    assert!(ring.needs_enter(), "a queued NOP needs an io_uring_enter");
+    ring.submit().unwrap();
+    assert!(!ring.needs_enter(), "nothing left after the submit");
+    let c = wait_n(&mut ring, 1);
+    assert_eq!(c[0].user_data, 7);
+    assert!(!ring.needs_enter());
+}

@@ -5,9 +5,10 @@ use std::time::{Duration, Instant};
 
 use anyhow::{Context as _, Result};
 use gdio_pump::{IdlePolicy, PumpBuilder, PumpError, PumpHandle, WindowMode};
-use gdio_vulkan::shaders::Budgets;
+use gdio_vulkan::shaders::{self, Budgets};
 use gdio_vulkan::{
-    ComputePipeline, Context, DescriptorSet, DeviceSelector, Dispatch, FenceWait, PlacementPlan,
+    BufferSlice, ComputePipeline, Context, DescriptorSet, DeviceSelector, Dispatch, FenceWait,
+    MappedBuffer, Placement, PlacementPlan,
 };
 use serde::Serialize;
 
@@ -185,6 +186,27 @@ impl Gpu {
             }
             Err(e) => Err(e).context("starting the pump"),
         }
+    }
+
+    /// On a GPU, keeps every SM busy for about `time` (busy.comp), so that a latency measurement
+    /// that follows runs at the clock the GPU boosts to under load. Measured on the H100: after
+    /// a few seconds that count as idle (round trips of a few lanes do) its governor takes the
+    /// SM clock from 1980 to 345 MHz, and both sides of a single-key lookup comparison took 2-3x
+    /// longer. Both sides of every comparison run after it alike. Does nothing on a CPU device.
+    pub fn raise_clock(&self, time: Duration) -> Result<()> {
+        if self.is_cpu() {
+            return Ok(());
+        }
+        let sink = MappedBuffer::new(&self.ctx, 4, Placement::HostCached)?;
+        let pipe = ComputePipeline::new(&self.ctx, shaders::BUSY, 1, 4)?;
+        let set = pipe.bind(&[BufferSlice::whole(&sink)])?;
+        let push = 20_000u32.to_le_bytes();
+        let start = Instant::now();
+        while start.elapsed() < time {
+            let mut d = self.ctx.dispatch(&pipe, &set, &push, [4096, 1, 1])?;
+            self.wait(&mut d, Duration::from_secs(10))?;
+        }
+        Ok(())
     }
 
     /// Builds a pipeline and runs one empty dispatch with `push`, so that the shader's one-time

@@ -43,9 +43,12 @@ pub const BTREE_SERVE: &[u8] = include_bytes!("../shaders/spv/btree_serve.spv");
 pub const SCALING_READ: &[u8] = include_bytes!("../shaders/spv/scaling_read.spv");
 /// Replays raw request lists (the GLSL side of the device-equivalence test).
 pub const REPLAY: &[u8] = include_bytes!("../shaders/spv/replay.spv");
+/// busy.comp: integer arithmetic in every invocation, to raise the GPU's clock before a
+/// latency measurement (bindings: a one-word sink; push constants: iterations).
+pub const BUSY: &[u8] = include_bytes!("../shaders/spv/busy.spv");
 
 /// Every embedded shader, by source name (for checks and reports).
-pub const ALL: [(&str, &[u8]); 12] = [
+pub const ALL: [(&str, &[u8]); 13] = [
     ("freshness", FRESHNESS),
     ("nop_pingpong", NOP_PINGPONG),
     ("stream_sum", STREAM_SUM),
@@ -58,6 +61,7 @@ pub const ALL: [(&str, &[u8]); 12] = [
     ("btree_serve", BTREE_SERVE),
     ("scaling_read", SCALING_READ),
     ("replay", REPLAY),
+    ("busy", BUSY),
 ];
 
 /// Words of the CRC-32C table buffer (`patterns::crc32c_tables`).
@@ -98,6 +102,22 @@ impl BtreeStatus {
 
 /// Invocations per workgroup of every demo shader (lavapipe needs at least 8).
 pub const LANES_PER_GROUP: u32 = 8;
+
+/// Invocations per workgroup of the shaders whose every lane walks on its own, waiting for its
+/// own READs (btree_lookup.comp, btree_serve.comp: `local_size_x_id = 1`, which
+/// [`crate::ComputePipeline`] sets to this). On a GPU one: lanes that share a warp reconverge
+/// after each wait, so a lane whose READ came back would idle until its warp-mates' came too
+/// (measured on the H100, 64 keys in flight: the device turnaround per tree level went from
+/// 14.7-16.1 µs to 7.9-11.1 µs). On a CPU device (lavapipe) [`LANES_PER_GROUP`], its SIMD width,
+/// below which it misbehaves.
+#[must_use]
+pub const fn walker_lanes_per_group(cpu: bool) -> u32 {
+    if cpu {
+        LANES_PER_GROUP
+    } else {
+        1
+    }
+}
 /// Words of per-lane state in the demo shaders' state buffer.
 pub const STATE_WORDS: usize = 8;
 

@@ -18,8 +18,12 @@
 #include "gdio.glsl"
 #include "gdio_demo.glsl"
 
-layout(local_size_x = GDIO_LANES) in;
+// Workgroup size: specialization constant 1 (1 on GPUs, so that every lane waits for its own
+// READs alone; GDIO_LANES on lavapipe), set by gdio_vulkan::ComputePipeline.
+layout(local_size_x_id = 1) in;
 layout(set = 0, binding = 2, std430) coherent readonly buffer Window { uint win[]; };
+// The same buffer as quads: the node search loads 16 bytes at a time (btree.glsl).
+layout(set = 0, binding = 2, std430) coherent readonly buffer WindowQuads { uvec4 win4[]; };
 layout(set = 0, binding = 3, std430) buffer State { uint sv[]; };
 layout(set = 0, binding = 4, std430) coherent readonly buffer Mailbox { uint mb[]; };
 layout(set = 0, binding = 5, std430) buffer Results { uint res[]; };
@@ -63,6 +67,7 @@ const uint RESULT_WORDS = 8u;
 
 uint node_base;
 #define BTREE_NODE(i) win[node_base + (i)]
+#define BTREE_QUAD(q) win4[node_base / 4u + (q)]
 #include "btree.glsl"
 
 uint mailbox(uint w) {

@@ -10,6 +10,8 @@
 
 layout(local_size_x = 8) in;
 layout(set = 0, binding = 0, std430) readonly buffer Nodes { uint nodes[]; };
+// The same buffer as quads: the node search loads 16 bytes at a time (btree.glsl).
+layout(set = 0, binding = 0, std430) readonly buffer NodesQuads { uvec4 nodes4[]; };
 layout(set = 0, binding = 1, std430) readonly buffer Keys { uint keys[]; };
 layout(set = 0, binding = 2, std430) buffer Results { uint res[]; };
 layout(push_constant) uniform Params {
@@ -18,6 +20,7 @@ layout(push_constant) uniform Params {
 
 uint node_base;
 #define BTREE_NODE(i) nodes[node_base + (i)]
+#define BTREE_QUAD(q) nodes4[node_base / 4u + (q)]
 #include "btree.glsl"
 
 void main() {

@@ -8,6 +8,7 @@ use ash::vk;
 use crate::context::Context;
 use crate::error::{Error, Result, VkContext};
 use crate::memory::MappedBuffer;
+use crate::shaders;
 
 /// Converts a SPIR-V blob (e.g. from `include_bytes!`) into words, checking the magic number.
 pub fn spirv_words(bytes: &[u8]) -> Result<Vec<u32>> {
@@ -107,12 +108,24 @@ impl ComputePipeline {
                 .vk("vkCreateShaderModule")?;
             // Specialization constant 0 (gdio.glsl's GDIO_SUBGROUP_ITERS): count loop
             // iterations per subgroup only where loops are capped (CPU devices); GPUs compile the
-            // subgroup reduction away. Shaders without the constant ignore the entry.
-            let spec_data = u32::from(ctx.info().is_cpu()).to_le_bytes();
-            let spec_entries = [vk::SpecializationMapEntry::default()
-                .constant_id(0)
-                .offset(0)
-                .size(4)];
+            // subgroup reduction away. Constant 1: the workgroup size of shaders whose lanes
+            // walk alone (shaders::walker_lanes_per_group). Shaders without a constant ignore
+            // its entry.
+            let cpu = ctx.info().is_cpu();
+            let spec_data: Vec<u8> = [u32::from(cpu), shaders::walker_lanes_per_group(cpu)]
+                .iter()
+                .flat_map(|w| w.to_le_bytes())
+                .collect();
+            let spec_entries = [
+                vk::SpecializationMapEntry::default()
+                    .constant_id(0)
+                    .offset(0)
+                    .size(4),
+                vk::SpecializationMapEntry::default()
+                    .constant_id(1)
+                    .offset(4)
+                    .size(4),
+            ];
             let spec = vk::SpecializationInfo::default()
                 .map_entries(&spec_entries)
                 .data(&spec_data);

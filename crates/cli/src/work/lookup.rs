@@ -194,7 +194,7 @@ pub fn lookup(
         &pipe,
         &set,
         &params.to_bytes(),
-        lanes.div_ceil(shaders::LANES_PER_GROUP),
+        lanes.div_ceil(shaders::walker_lanes_per_group(gpu.is_cpu())),
         || Ok(lanes::check(&state, lanes, "key")?.1),
         || {
             let r = pumps.completed() - reads0;

@@ -171,12 +171,19 @@ impl Server<'_, '_> {
         if !self.pumps.all_running() {
             anyhow::bail!("a pump stopped while the server was running");
         }
-        self.dispatch = Some(self.gpu.ctx.dispatch(
-            self.pipe,
-            self.set,
-            &self.push,
-            [self.lanes.div_ceil(shaders::LANES_PER_GROUP), 1, 1],
-        )?);
+        self.dispatch = Some(
+            self.gpu.ctx.dispatch(
+                self.pipe,
+                self.set,
+                &self.push,
+                [
+                    self.lanes
+                        .div_ceil(shaders::walker_lanes_per_group(self.gpu.is_cpu())),
+                    1,
+                    1,
+                ],
+            )?,
+        );
         Ok(1)
     }
 
@@ -208,13 +215,15 @@ impl Drop for Server<'_, '_> {
 
 /// The lanes a server runs with when asked for `lanes`: lavapipe runs only as many workgroups
 /// at once as it has threads, and a resident kernel's idle lanes hold theirs until their loop
-/// budget runs out, so there it is one workgroup.
+/// budget runs out, so there it is one workgroup. On a GPU every lane (one workgroup each)
+/// must be resident at once, or the keys of lanes not yet running would wait for the others to
+/// end: at most 4,096, which an H100 holds (132 SMs, 32 workgroups each).
 #[must_use]
 pub fn lanes_for(gpu: &Gpu, lanes: u32) -> u32 {
     if gpu.is_cpu() {
         lanes.clamp(1, shaders::LANES_PER_GROUP)
     } else {
-        lanes.clamp(1, 65_536)
+        lanes.clamp(1, 4096)
     }
 }
 

@@ -279,6 +279,25 @@ fn bench_quick_writes_json_and_svg() {
             .unwrap()
             > 0.0
     );
+    // The pump's own split of the READ round trip: both parts measured (the shader finished
+    // every READ with its full length, or the section would have failed above).
+    let read = &v["sections"]["roundtrip"]["shader_read_via_pump"];
+    for part in ["service_p50_ns", "turnaround_p50_ns"] {
+        assert!(read[part].as_u64().unwrap() > 0, "{part}: {read}");
+    }
+    let resident: Vec<_> = v["sections"]["btree"]["runs"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|r| r["resident_kernel"] == true)
+        .collect();
+    assert!(!resident.is_empty());
+    for r in resident {
+        assert!(
+            r["device_turnaround_seconds_p50"].as_f64().unwrap() > 0.0,
+            "{r}"
+        );
+    }
 }
 
 #[test]

@@ -144,8 +144,14 @@ void gdio_begin_queue(uint req_base, uint cmp_base) {
 // vector ran, and the cap can cut a loop short silently. Call once per outer loop iteration,
 // before checking the budget, so that every lane counts at least what its subgroup ran.
 // Specialization constant 0 turns it on; gdio_vulkan::ComputePipeline sets it on CPU devices
-// only (GPUs have no cap, and the reduction cost ~0.08 µs of a NOP round trip on the H100).
+// only (GPUs have no cap, and the reduction cost ~0.08 µs of a NOP round trip on the H100). It
+// also sets how many looks gdio_wait takes per iteration (GDIO_LOOKS_PER_ITERATION).
 layout(constant_id = 0) const bool GDIO_SUBGROUP_ITERS = true;
+// Looks at the completion entry per gdio_wait iteration: eight where loops are capped (a wait
+// then lasts eight times as many looks per counted iteration), one elsewhere (measured faster
+// on the H100, see gdio_wait).
+const uint GDIO_LOOKS_PER_ITERATION = GDIO_SUBGROUP_ITERS ? 8u : 1u;
+
 void gdio_sync_iters() {
     if (GDIO_SUBGROUP_ITERS) {
         gdio_iters = subgroupMax(gdio_iters);
@@ -370,8 +376,9 @@ bool gdio_peek(uint slot, uint g) {
 // One relaxed look at the entry, kept in `e` (the wait takes the result from the same load).
 #define GDIO_PEEK_(slot, g, seen, e) if (!seen) { e = gdio_entry(slot); seen = gdio_entry_generation(e) == g; }
 
-// Waits for generation `g` of `slot` for at most `budget` loop iterations, each up to eight
-// relaxed loads of the completion entry (result and generation together). When the generation
+// Waits for generation `g` of `slot` for at most `budget` loop iterations, each one relaxed load
+// of the completion entry (result and generation together; eight where loops are capped, see
+// GDIO_LOOKS_PER_ITERATION). When the generation
 // is seen, an acquire fence makes what the host wrote before completing (the window data)
 // visible, and the result comes from the same load. Every GDIO_PUMP_LOOK_EVERY polls, and on
 // its last iteration, it looks at the pump state (relaxed; a fence only if terminal), as
@@ -379,25 +386,31 @@ bool gdio_peek(uint slot, uint g) {
 // GDIO_TIMEOUT when the budget ran out (the request is still pending: wait again later,
 // possibly in the next dispatch).
 // Measured: on the H100 the rare relaxed look at the pump state took the NOP round trip from
-// 2.5 us (an acquire load of it after every eight polls) to 2.2-2.3 us p50; on lavapipe eight
-// polls per iteration keep its loop cap from ending waits early (a resident kernel's batch:
-// 0.3-0.45 ms, against 0.9-3 ms with one poll per iteration). No `break` (lavapipe): the loop
-// condition carries the exit.
+// 2.5 us (an acquire load of it after every eight polls) to 2.2-2.3 us p50, and one look per
+// iteration instead of eight took it from 2.22-2.31 to 2.12-2.19 us (five runs each, one
+// machine; FENCE 2.57-2.66 to 2.45-2.53 us). On lavapipe eight looks per iteration keep its
+// loop cap from ending waits early (a resident kernel's batch: 0.3-0.45 ms, against 0.9-3 ms
+// with one). No `break` (lavapipe): the loop condition carries the exit.
 int gdio_wait(uint slot, uint g, uint budget) {
     uint st = GDIO_POLL_PENDING;
     uint i = 0u;
     uint64_t e = 0ul;
     while (st == GDIO_POLL_PENDING && i < budget) {
         bool seen = false;
-        GDIO_PEEK_(slot, g, seen, e) GDIO_PEEK_(slot, g, seen, e)
-        GDIO_PEEK_(slot, g, seen, e) GDIO_PEEK_(slot, g, seen, e)
-        GDIO_PEEK_(slot, g, seen, e) GDIO_PEEK_(slot, g, seen, e)
-        GDIO_PEEK_(slot, g, seen, e) GDIO_PEEK_(slot, g, seen, e)
+        GDIO_PEEK_(slot, g, seen, e)
+        if (GDIO_SUBGROUP_ITERS) {
+            // Where loops are capped (lavapipe), eight looks per iteration, so that a wait lasts
+            // eight times as many looks before its budget runs out.
+            GDIO_PEEK_(slot, g, seen, e) GDIO_PEEK_(slot, g, seen, e) GDIO_PEEK_(slot, g, seen, e)
+            GDIO_PEEK_(slot, g, seen, e) GDIO_PEEK_(slot, g, seen, e) GDIO_PEEK_(slot, g, seen, e)
+            GDIO_PEEK_(slot, g, seen, e)
+        }
         if (seen) {
             memoryBarrier(gl_ScopeDevice, gl_StorageSemanticsBuffer,
                           gl_SemanticsAcquire | gl_SemanticsMakeVisible);
             st = GDIO_POLL_DONE;
-        } else if (((i + 1u) * 8u) % GDIO_PUMP_LOOK_EVERY == 0u || i + 1u == budget) {
+        } else if (((i + 1u) * GDIO_LOOKS_PER_ITERATION) % GDIO_PUMP_LOOK_EVERY == 0u ||
+                   i + 1u == budget) {
             // The pump state, relaxed: only a terminal state needs the acquire (a fence).
             uint s = atomicLoad(gdio_cmp[gdio_cmp_base + GDIO_CMP_PUMP_STATE], gl_ScopeDevice,
                                 gl_StorageSemanticsBuffer, gl_SemanticsRelaxed);

@@ -145,7 +145,7 @@ impl Budgets {
         } else {
             Budgets {
                 iter_budget: u32::MAX,
-                wait_budget: 1 << 22,
+                wait_budget: 1 << 25,
             }
         }
     }

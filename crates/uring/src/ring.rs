@@ -323,7 +323,9 @@ impl Ring {
     /// run). A caller that submits only then saves the syscall on turns with nothing to hand
     /// over, which is most turns of a pump answering NOPs and FENCEs.
     pub fn needs_enter(&mut self) -> bool {
-        if !self.st.backlog.is_empty() {
+        // A backlog waits for room in the kernel's share of the ring: entering while that is
+        // full would hand over nothing.
+        if !self.st.backlog.is_empty() && self.st.kernel < self.st.kernel_cap {
             return true;
         }
         let sq = self.ring.submission();

@@ -98,7 +98,9 @@ uvec3 btree_step(uvec2 t) {
                      BTREE_NODE(BTREE_VALUES + 2u * i + 1u));
     }
     if (kind == BTREE_LEAF && n <= 255u) {
-        // The last key <= t is at i-1: found if it equals t.
+        // The last key <= t is at i-1: found if it equals t. (On a leaf whose keys are out of
+        // order, a damaged index, `last` is the last key <= t in scan order: the answer is some
+        // key's value, always from inside the node, as with any search of unsorted keys.)
         if (i > 0u && last == t) {
             return uvec3(BT_FOUND, BTREE_NODE(BTREE_VALUES + 2u * (i - 1u)),
                          BTREE_NODE(BTREE_VALUES + 2u * (i - 1u) + 1u));

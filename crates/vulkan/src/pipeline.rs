@@ -59,6 +59,21 @@ impl ComputePipeline {
         bindings: u32,
         push_constant_bytes: u32,
     ) -> Result<ComputePipeline> {
+        let group = shaders::walker_lanes_per_group(ctx.info().is_cpu());
+        Self::with_walker_group(ctx, spirv, bindings, push_constant_bytes, group)
+    }
+
+    /// As [`ComputePipeline::new`], with specialization constant 1 (the workgroup size of
+    /// shaders whose lanes walk alone) set to `walker_group` instead of
+    /// [`shaders::walker_lanes_per_group`]: a resident kernel with more lanes than a GPU can
+    /// hold as one workgroup each packs them [`shaders::LANES_PER_GROUP`] to a workgroup.
+    pub fn with_walker_group(
+        ctx: &Context,
+        spirv: &[u8],
+        bindings: u32,
+        push_constant_bytes: u32,
+        walker_group: u32,
+    ) -> Result<ComputePipeline> {
         if push_constant_bytes % 4 != 0 || push_constant_bytes > 128 {
             return Err(Error::Invalid(format!(
                 "push constants must be a multiple of 4 bytes and at most 128, got {push_constant_bytes}"
@@ -112,7 +127,7 @@ impl ComputePipeline {
             // walk alone (shaders::walker_lanes_per_group). Shaders without a constant ignore
             // its entry.
             let cpu = ctx.info().is_cpu();
-            let spec_data: Vec<u8> = [u32::from(cpu), shaders::walker_lanes_per_group(cpu)]
+            let spec_data: Vec<u8> = [u32::from(cpu), walker_group.max(1)]
                 .iter()
                 .flat_map(|w| w.to_le_bytes())
                 .collect();

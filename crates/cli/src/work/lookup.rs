@@ -169,7 +169,9 @@ pub fn lookup(
 ) -> Result<Lookups> {
     let ctx = &gpu.ctx;
     let nkeys = u32::try_from(keys.len()).context("at most 2^32-1 keys per lookup run")?;
-    let lanes = lanes.clamp(1, 65_536).min(nkeys.max(1));
+    // One workgroup per lane on GPUs: at most 65,535, the workgroup count every Vulkan
+    // device accepts.
+    let lanes = lanes.clamp(1, 65_535).min(nkeys.max(1));
     let key_buf = key_buffer(gpu, keys)?;
     let results = MappedBuffer::new(
         ctx,

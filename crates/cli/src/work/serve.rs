@@ -61,6 +61,8 @@ pub struct Server<'a, 'p> {
     set: &'a DescriptorSet<'a>,
     push: Vec<u8>,
     lanes: u32,
+    /// Lanes per workgroup (see [`walker_group`]).
+    per_group: u32,
     capacity: usize,
     mailbox: &'a MappedBuffer,
     results: &'a MappedBuffer,
@@ -171,19 +173,12 @@ impl Server<'_, '_> {
         if !self.pumps.all_running() {
             anyhow::bail!("a pump stopped while the server was running");
         }
-        self.dispatch = Some(
-            self.gpu.ctx.dispatch(
-                self.pipe,
-                self.set,
-                &self.push,
-                [
-                    self.lanes
-                        .div_ceil(shaders::walker_lanes_per_group(self.gpu.is_cpu())),
-                    1,
-                    1,
-                ],
-            )?,
-        );
+        self.dispatch = Some(self.gpu.ctx.dispatch(
+            self.pipe,
+            self.set,
+            &self.push,
+            [self.lanes.div_ceil(self.per_group), 1, 1],
+        )?);
         Ok(1)
     }
 
@@ -215,15 +210,29 @@ impl Drop for Server<'_, '_> {
 
 /// The lanes a server runs with when asked for `lanes`: lavapipe runs only as many workgroups
 /// at once as it has threads, and a resident kernel's idle lanes hold theirs until their loop
-/// budget runs out, so there it is one workgroup. On a GPU every lane (one workgroup each)
-/// must be resident at once, or the keys of lanes not yet running would wait for the others to
-/// end: at most 4,096, which an H100 holds (132 SMs, 32 workgroups each).
+/// budget runs out, so there it is one workgroup.
 #[must_use]
 pub fn lanes_for(gpu: &Gpu, lanes: u32) -> u32 {
     if gpu.is_cpu() {
         lanes.clamp(1, shaders::LANES_PER_GROUP)
     } else {
-        lanes.clamp(1, 4096)
+        lanes.clamp(1, 65_536)
+    }
+}
+
+/// Most lanes a server on a GPU gives a workgroup each.
+const SOLO_LANES_MAX: u32 = 256;
+
+/// Lanes per workgroup of a server with `lanes` lanes. Every lane of a resident kernel must run
+/// at once: one whose workgroup is never scheduled would strand its keys until the others end.
+/// On a GPU, up to 256 lanes get a workgroup each (no lane waits for its warp-mates' READs;
+/// 256 workgroups fit even small GPUs, e.g. 30 SMs × 16); more are packed 8 to a workgroup,
+/// as on lavapipe.
+fn walker_group(gpu: &Gpu, lanes: u32) -> u32 {
+    if lanes <= SOLO_LANES_MAX {
+        shaders::walker_lanes_per_group(gpu.is_cpu())
+    } else {
+        shaders::LANES_PER_GROUP
     }
 }
 
@@ -261,7 +270,8 @@ pub fn serve<R>(
     for b in [&mailbox, &results, &state] {
         b.fill(0, b.len(), 0)?;
     }
-    let pipe = ComputePipeline::new(ctx, shaders::BTREE_SERVE, 6, 44)?;
+    let per_group = walker_group(gpu, lanes);
+    let pipe = ComputePipeline::with_walker_group(ctx, shaders::BTREE_SERVE, 6, 44, per_group)?;
     let (window, pumps, params) =
         walkers(gpu, &file, sb, lanes, pumps, capacity, "gdio-pump-serve")?;
     let group = pumps.group();
@@ -280,6 +290,7 @@ pub fn serve<R>(
             set: &set,
             push: params.to_bytes(),
             lanes,
+            per_group,
             capacity: capacity as usize,
             mailbox: &mailbox,
             results: &results,

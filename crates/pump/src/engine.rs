@@ -60,6 +60,24 @@ struct QueueState<'q> {
     dirty: bool,
 }
 
+impl QueueState<'_> {
+    /// Claims into `out` (see `HostQueue::claim`). When the scan itself answered a publication
+    /// (BAD_GENERATION, BAD_DESCRIPTOR), that slot's next claim no longer follows the completion
+    /// timed in its `done`; this rare case forgets every slot's rather than report an inflated
+    /// device turnaround.
+    fn claim(&mut self, out: &mut [Claim]) -> usize {
+        let answered = |h: &HostQueue<'_>| h.stats().bad_generations + h.stats().bad_descriptors;
+        let before = answered(&self.host);
+        let n = self.host.claim(out);
+        if answered(&self.host) != before {
+            for m in self.meta.iter_mut() {
+                m.done = None;
+            }
+        }
+        n
+    }
+}
+
 enum Pending {
     File(FileId, Reply<()>),
     Window(WindowId, WindowEntry, Reply<()>),
@@ -433,7 +451,7 @@ impl<'q> Engine<'q> {
             if budget == 0 {
                 break;
             }
-            let n = self.queues[qi].host.claim(&mut self.claims[..budget]);
+            let n = self.queues[qi].claim(&mut self.claims[..budget]);
             worked |= n > 0;
             let mut closers = 0;
             for i in 0..n {
@@ -466,7 +484,7 @@ impl<'q> Engine<'q> {
     fn sweep(&mut self, qi: usize) {
         let mut extra = std::mem::take(&mut self.sweep_buf);
         loop {
-            let n = self.queues[qi].host.claim(&mut extra);
+            let n = self.queues[qi].claim(&mut extra);
             for c in &extra[..n] {
                 // A closer found now is ordered after everything claimed so far; dispatching
                 // it directly is correct.

@@ -370,3 +370,37 @@ fn a_checked_write_waits_for_its_data_and_writes_the_bytes_that_match() {
         1
     );
 }
+
+/// A publication the host answers by itself (BAD_GENERATION, from its scan) breaks the chain of
+/// completion → next claim in that slot: the next claim is not counted as a device turnaround,
+/// which would otherwise include the time the bad publication took.
+#[test]
+fn a_publication_answered_by_the_scan_is_not_a_turnaround() {
+    let queue = Arc::new(HostQueueMemory::new(1).unwrap());
+    let pump = builder(&queue).spawn().unwrap();
+    let mut lane = Lane::new(&*queue, 0..1).unwrap();
+    assert_eq!(lane.run(&Request::new(Op::Nop)), 0);
+    let dev = lane.queue();
+    let first = dev.last_published(0).unwrap().0;
+    let nop = Request::new(Op::Nop).to_words();
+    let wait = |g: u32| loop {
+        if let gdio_protocol::Poll::Done(r) = dev.poll(0, gdio_protocol::Generation(g)).unwrap() {
+            break r;
+        }
+        std::thread::yield_now();
+    };
+    let forged = first.wrapping_add(100);
+    dev.write_raw(0, nop, forged);
+    assert_eq!(wait(forged), ResultCode::BadGeneration.value());
+    // The slot's real next generation is still first + 1 (a BAD_GENERATION answer claims nothing).
+    dev.write_raw(0, nop, first + 1);
+    assert_eq!(wait(first + 1), 0);
+    let report = pump.stop().unwrap();
+    assert_eq!(report.bad_generations, 1);
+    assert_eq!(report.op(Op::Nop).ok, 2);
+    assert_eq!(
+        report.turnaround_ns.len(),
+        0,
+        "neither claim follows a completion of its own slot's request directly"
+    );
+}

@@ -188,13 +188,7 @@ fn a_fence_completes_only_after_everything_claimed_before_it() {
         }
         let fence = lane.issue(&Request::new(Op::Fence)).unwrap();
         // Wait for the fence alone, then check (without waiting) that every earlier one is done.
-        let r = loop {
-            if let gdio_protocol::Poll::Done(r) = dev.poll(fence.slot, fence.generation).unwrap() {
-                break r;
-            }
-            std::thread::yield_now();
-        };
-        assert_eq!(r, 0);
+        assert_eq!(wait_done(&dev, fence.slot, fence.generation), 0);
         for t in &before {
             assert!(
                 matches!(dev.poll(t.slot, t.generation).unwrap(), gdio_protocol::Poll::Done(x) if x == 1 << 20),
@@ -383,12 +377,7 @@ fn a_publication_answered_by_the_scan_is_not_a_turnaround() {
     let dev = lane.queue();
     let first = dev.last_published(0).unwrap().0;
     let nop = Request::new(Op::Nop).to_words();
-    let wait = |g: u32| loop {
-        if let gdio_protocol::Poll::Done(r) = dev.poll(0, gdio_protocol::Generation(g)).unwrap() {
-            break r;
-        }
-        std::thread::yield_now();
-    };
+    let wait = |g: u32| wait_done(&dev, 0, gdio_protocol::Generation(g));
     let forged = first.wrapping_add(100);
     dev.write_raw(0, nop, forged);
     assert_eq!(wait(forged), ResultCode::BadGeneration.value());

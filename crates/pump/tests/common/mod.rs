@@ -5,7 +5,7 @@ use std::io::Write;
 use std::path::PathBuf;
 use std::sync::Arc;
 
-use gdio_protocol::{FileAccess, Op, Request, WindowAccess};
+use gdio_protocol::{DeviceQueue, FileAccess, Generation, Op, Poll, Request, WindowAccess};
 use gdio_pump::{HostQueueMemory, HostWindow, IdlePolicy, Pump, PumpBuilder, WindowMode};
 use rand::{Rng, RngCore, SeedableRng};
 
@@ -112,4 +112,14 @@ pub fn random_range(r: &mut impl Rng, file_len: usize, max: usize) -> (u64, u32)
     let off = r.gen_range(0..file_len as u64);
     let len = r.gen_range(1..=max) as u32;
     (off, len)
+}
+
+/// Spins until generation `g` of `slot` is complete and returns its result.
+pub fn wait_done(dev: &DeviceQueue<'_>, slot: u32, g: Generation) -> i32 {
+    loop {
+        if let Poll::Done(r) = dev.poll(slot, g).unwrap() {
+            return r;
+        }
+        std::thread::yield_now();
+    }
 }

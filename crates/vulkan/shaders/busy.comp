@@ -2,8 +2,9 @@
 // Keeps every invocation busy with `iterations` steps of integer arithmetic: a load that raises
 // the GPU's clock before a latency measurement. Measured on the H100 (nvidia-smi, 500 ms
 // samples): after a few seconds in which it counts as idle, which round trips of a few lanes do,
-// the governor takes the SM clock from 1980 MHz down to 345 MHz, and single-key B-tree lookups
-// took 2-3x longer on both sides of the comparison; a moment of full load brings it back.
+// the governor takes the SM clock from 1980 MHz down to 345 MHz (single-key B-tree lookups then
+// took ~2.8x longer through gdio, ~1.6x through the orchestrated loop); a moment of full load
+// brings it back.
 //
 // bindings: 0 a sink (one word, written when the arithmetic ends on one value that depends on a
 //           push constant, rarely if ever: it only keeps the loop from being optimized away)

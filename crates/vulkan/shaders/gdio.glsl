@@ -147,6 +147,7 @@ void gdio_begin_queue(uint req_base, uint cmp_base) {
 // only (GPUs have no cap, and the reduction cost ~0.08 µs of a NOP round trip on the H100). It
 // also sets how many looks gdio_wait takes per iteration (GDIO_LOOKS_PER_ITERATION).
 layout(constant_id = 0) const bool GDIO_SUBGROUP_ITERS = true;
+
 // Looks at the completion entry per gdio_wait iteration: eight where loops are capped (a wait
 // then lasts eight times as many looks per counted iteration), one elsewhere (measured faster
 // on the H100, see gdio_wait).
@@ -398,9 +399,7 @@ int gdio_wait(uint slot, uint g, uint budget) {
     while (st == GDIO_POLL_PENDING && i < budget) {
         bool seen = false;
         GDIO_PEEK_(slot, g, seen, e)
-        if (GDIO_SUBGROUP_ITERS) {
-            // Where loops are capped (lavapipe), eight looks per iteration, so that a wait lasts
-            // eight times as many looks before its budget runs out.
+        if (GDIO_SUBGROUP_ITERS) { // seven more: GDIO_LOOKS_PER_ITERATION in all
             GDIO_PEEK_(slot, g, seen, e) GDIO_PEEK_(slot, g, seen, e) GDIO_PEEK_(slot, g, seen, e)
             GDIO_PEEK_(slot, g, seen, e) GDIO_PEEK_(slot, g, seen, e) GDIO_PEEK_(slot, g, seen, e)
             GDIO_PEEK_(slot, g, seen, e)

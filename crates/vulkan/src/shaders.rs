@@ -118,6 +118,7 @@ pub const fn walker_lanes_per_group(cpu: bool) -> u32 {
         1
     }
 }
+
 /// Words of per-lane state in the demo shaders' state buffer.
 pub const STATE_WORDS: usize = 8;
 

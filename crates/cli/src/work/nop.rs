@@ -27,7 +27,7 @@ use serde::Serialize;
 
 use crate::gpu::Gpu;
 use crate::work::lanes;
-use crate::work::pumps::{merged, PumpGroup};
+use crate::work::pumps::{split_p50, PumpGroup};
 
 /// Round-trip latencies.
 #[derive(Debug, Clone, Serialize)]
@@ -166,10 +166,11 @@ pub struct PumpTrips {
 
 impl PumpTrips {
     fn new(elapsed: Duration, count: u32, reports: &[gdio_pump::PumpReport]) -> PumpTrips {
+        let (service_p50_ns, turnaround_p50_ns) = split_p50(reports);
         PumpTrips {
             mean_ns: elapsed.as_nanos() as f64 / f64::from(count.max(1)),
-            service_p50_ns: merged(reports, |r| &r.latency_ns).value_at_quantile(0.5),
-            turnaround_p50_ns: merged(reports, |r| &r.turnaround_ns).value_at_quantile(0.5),
+            service_p50_ns,
+            turnaround_p50_ns,
         }
     }
 }
@@ -186,10 +187,7 @@ pub fn through_pump(gpu: &Gpu, count: u32) -> Result<PumpTrips> {
         .idle(gdio_pump::IdlePolicy::spin())
         .name("gdio-pump-nop")
         .spawn()?;
-    nops.warm(gpu, &set)?;
-    let start = Instant::now();
-    let run = nops.run(gpu, &set);
-    let elapsed = start.elapsed();
+    let (elapsed, run) = nops.timed_run(gpu, &set)?;
     drop(set);
     let report = pump.stop()?;
     run?;
@@ -212,10 +210,7 @@ pub fn read_through_pump(gpu: &Gpu, count: u32, file: &File, len: u32) -> Result
     let mut reads = NopShader::new(gpu, count, true)?;
     reads.params.read_len = len;
     let set = reads.bind_to(group.request_slice(), group.completion_slice())?;
-    reads.warm(gpu, &set)?;
-    let start = Instant::now();
-    let run = reads.run(gpu, &set);
-    let elapsed = start.elapsed();
+    let (elapsed, run) = reads.timed_run(gpu, &set)?;
     drop(set);
     let reports = pumps.stop()?;
     run?;
@@ -311,6 +306,15 @@ impl NopShader {
             || LaneState::all_finished(&LaneState::read_all(&self.state, 1).unwrap_or_default()),
         )?;
         Ok(())
+    }
+
+    /// Warms the pipeline, then runs and times it. The run's own result comes back separately,
+    /// so that the caller stops its pump before looking at it.
+    fn timed_run(&self, gpu: &Gpu, set: &DescriptorSet<'_>) -> Result<(Duration, Result<()>)> {
+        self.warm(gpu, set)?;
+        let start = Instant::now();
+        let run = self.run(gpu, set);
+        Ok((start.elapsed(), run))
     }
 
     /// Fails unless the lane finished every round trip.

@@ -118,6 +118,16 @@ pub fn merged(
     all
 }
 
+/// The pumps' median split of a request (ns): their own part (claim → completion entry written)
+/// and the device turnaround (completion written → the slot's next claim).
+#[must_use]
+pub fn split_p50(reports: &[PumpReport]) -> (u64, u64) {
+    (
+        merged(reports, |r| &r.latency_ns).value_at_quantile(0.5),
+        merged(reports, |r| &r.turnaround_ns).value_at_quantile(0.5),
+    )
+}
+
 /// Pump threads for `lanes` lanes of small reads: one on a CPU device (the shader needs the
 /// cores), else one per 16 lanes up to 4 (one pump thread does ~0.5 M 4 KiB READs per second
 /// on the H100; bench section 5). `GDIO_PUMPS=N` overrides.

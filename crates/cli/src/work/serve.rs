@@ -10,6 +10,7 @@ use std::sync::atomic::{fence, Ordering};
 use std::time::{Duration, Instant};
 
 use anyhow::{Context as _, Result};
+use gdio_pump::PumpReport;
 use gdio_vulkan::shaders::{
     self, BTREE_SERVE_MAILBOX_HEADER_WORDS, BTREE_SERVE_RESULT_WORDS, BTREE_SERVE_STATE_WORDS,
 };
@@ -19,7 +20,6 @@ use crate::btree::Superblock;
 use crate::gpu::Gpu;
 use crate::work::lookup::{bind_walk, decode_one, walkers, KeyResult, Lookups};
 use crate::work::pumps::{self, PumpGroup};
-use gdio_pump::PumpReport;
 
 const MB_SEQ: usize = 0;
 const MB_NKEYS: usize = 1;
@@ -345,6 +345,7 @@ pub fn lookup_in_batches(
         }
         Ok(())
     })?;
+    let (service, turnaround) = pumps::split_p50(&reports);
     let elapsed = times.iter().sum();
     let reads = results.iter().map(|r: &KeyResult| u64::from(r.nodes)).sum();
     times.sort();
@@ -359,15 +360,11 @@ pub fn lookup_in_batches(
                 ("batches", elapsed),
                 (
                     "pump per node READ, claim → completion (median)",
-                    Duration::from_nanos(
-                        pumps::merged(&reports, |r| &r.latency_ns).value_at_quantile(0.5),
-                    ),
+                    Duration::from_nanos(service),
                 ),
                 (
                     "device turnaround per node READ, completion → next claim (median)",
-                    Duration::from_nanos(
-                        pumps::merged(&reports, |r| &r.turnaround_ns).value_at_quantile(0.5),
-                    ),
+                    Duration::from_nanos(turnaround),
                 ),
             ],
         },

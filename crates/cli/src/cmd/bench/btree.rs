@@ -42,7 +42,7 @@ pub fn run(gpu: &Gpu, cfg: &Config, index: &Path, deep: &Path) -> Result<Section
     for (tree, f, sb, n) in runs {
         // Each row starts at the GPU's loaded clock (Gpu::raise_clock: its governor lowers the
         // clock after seconds of light load, which would slow whichever side runs later).
-        gpu.raise_clock(super::roundtrip::CLOCK_WARMUP)?;
+        gpu.raise_clock(super::CLOCK_WARMUP)?;
         let keys = btree::make_keys(sb.keys, sb.seed, n, 0.1, 7 + n);
         let lanes = lookup::default_lanes(gpu).min(n as u32);
         let pumps = pumps::default_pumps(gpu, lanes);
@@ -126,7 +126,7 @@ pub fn run(gpu: &Gpu, cfg: &Config, index: &Path, deep: &Path) -> Result<Section
     }
     // The resident kernel: one dispatch serves every batch (no launch, no fence per batch).
     for (tree, f, sb, n, os) in orchestrated_small {
-        gpu.raise_clock(super::roundtrip::CLOCK_WARMUP)?;
+        gpu.raise_clock(super::CLOCK_WARMUP)?;
         let lanes = serve::lanes_for(gpu, lookup::default_lanes(gpu).min(n as u32));
         let pumps = pumps::default_pumps(gpu, lanes);
         let batches = cfg.serve_batches.max(1);
@@ -154,13 +154,9 @@ pub fn run(gpu: &Gpu, cfg: &Config, index: &Path, deep: &Path) -> Result<Section
         // Where a level's time goes: the pumps' part of every node READ (claim → completion
         // entry written), against the level's share of the batch time. The rest is the bus
         // both ways and the shader (its wait, the node search, the next publication).
-        let service = pumps::merged(&reports, |r| &r.latency_ns);
-        let turnaround = pumps::merged(&reports, |r| &r.turnaround_ns);
-        let (svc50, svc99) = (
-            service.value_at_quantile(0.5) as f64,
-            service.value_at_quantile(0.99) as f64,
-        );
-        let turn50 = turnaround.value_at_quantile(0.5) as f64;
+        let (svc50, turn50) = pumps::split_p50(&reports);
+        let (svc50, turn50) = (svc50 as f64, turn50 as f64);
+        let svc99 = pumps::merged(&reports, |r| &r.latency_ns).value_at_quantile(0.99) as f64;
         let level = med / f64::from(sb.height.max(1));
         t.note(format!(
             "{tree}, {n} per batch, resident: per level {} (batch median ÷ height); per node READ, the pump's part (claim → completion entry written) p50 {}, p99 {}; the device turnaround (completion written → the lane's next READ claimed: the bus both ways and the node search) p50 {}",

@@ -147,6 +147,9 @@ fn section_or_note(key: &'static str, title: &str, r: Result<Section>) -> Sectio
     })
 }
 
+/// Full GPU load before each latency measurement (`Gpu::raise_clock`): sections 1 and 4.
+pub const CLOCK_WARMUP: std::time::Duration = std::time::Duration::from_millis(300);
+
 /// Runs `gdio bench`.
 pub fn run(args: &BenchArgs, device: Option<&str>, json: bool) -> Result<i32> {
     let started = Instant::now();

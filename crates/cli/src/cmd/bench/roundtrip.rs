@@ -19,16 +19,13 @@ use crate::work::nop;
 /// round trip on the H100 (driver 580.159.04), from shared/reference/gpu-findings.md
 /// (measured 2026-11-26, "A shader talking to the host during one dispatch").
 pub const CUDA_DOORBELL_P50_NS: f64 = 1660.0;
-/// Full load before the latency rows (see `Gpu::raise_clock`).
-pub const CLOCK_WARMUP: std::time::Duration = std::time::Duration::from_millis(300);
-
 /// Bytes per READ in the data round trip: a B-tree node.
 const READ_BYTES: u32 = 4096;
 const CUDA_SOURCE: &str = "shared/reference/gpu-findings.md, measured 2026-11-26 on the H100";
 
 /// Runs the section.
 pub fn run(gpu: &Gpu, cfg: &Config, data_dir: &Path) -> Result<Section> {
-    gpu.raise_clock(CLOCK_WARMUP)?;
+    gpu.raise_clock(super::CLOCK_WARMUP)?;
     let shader = nop::shader(gpu, cfg.nops, false)?;
     let fenced = nop::shader(gpu, cfg.nops, true)?;
     let floor = nop::floor(cfg.nops)?;
@@ -116,7 +113,7 @@ pub fn run(gpu: &Gpu, cfg: &Config, data_dir: &Path) -> Result<Section> {
     t.note("p50/p99 are host-measured: the time between two claims of the single lane's NOPs by a spinning host (gdio_protocol::HostQueue) = one full round trip; the same host loop and clock serve the CPU-thread floor");
     t.note("a NOP is published without the release fence (it orders nothing); a FENCE, like every READ, WRITE and FSYNC, with it: the FENCE row is what a data request's round trip pays for the protocol");
     t.note("the section starts after a 0.3 s full load of the GPU (busy.comp), so that it runs at the clock the GPU boosts to under load");
-    t.note("the gdio-pump row is dispatch wall time / NOPs (no per-trip samples): the real pump with IdlePolicy::spin()");
+    t.note("the gdio-pump rows are dispatch wall time / requests (no per-trip samples): the real pump with IdlePolicy::spin()");
     t.note(format!(
         "the empty-dispatch rows are what a CPU-orchestrated loop pays per step before any work (record, submit, run, notice the fence); this run waits with {:?}",
         gpu.fence_wait
@@ -145,7 +142,10 @@ pub fn run(gpu: &Gpu, cfg: &Config, data_dir: &Path) -> Result<Section> {
         nanos(pump.mean_ns),
     );
     chart.bar(
-        "shader READ 4 KiB ↔ gdio-pump (mean)",
+        format!(
+            "shader READ {} ↔ gdio-pump (mean)",
+            bytes(READ_BYTES.into())
+        ),
         read.mean_ns,
         nanos(read.mean_ns),
     );
@@ -162,7 +162,6 @@ pub fn run(gpu: &Gpu, cfg: &Config, data_dir: &Path) -> Result<Section> {
             "shader": shader,
             "shader_fence": fenced,
             "cpu_floor": floor,
-            "shader_via_pump_mean_ns": pump.mean_ns,
             "shader_via_pump": pump,
             "shader_read_via_pump": read,
             "read_bytes": READ_BYTES,

@@ -191,8 +191,8 @@ impl Gpu {
     /// On a GPU, keeps every SM busy for about `time` (busy.comp), so that a latency measurement
     /// that follows runs at the clock the GPU boosts to under load. Measured on the H100: after
     /// a few seconds that count as idle (round trips of a few lanes do) its governor takes the
-    /// SM clock from 1980 to 345 MHz, and single-key lookups took ~2.8x longer through gdio and
-    /// ~1.6x through the orchestrated loop. Both sides of every comparison run after it alike.
+    /// SM clock from 1980 to 345 MHz, and single-key lookups took 1.9-2.5x longer through gdio
+    /// and ~1.3x through the orchestrated loop (docs/bench/h100/clock-governor). Both sides of every comparison run after it alike.
     /// Does nothing on a CPU device.
     pub fn raise_clock(&self, time: Duration) -> Result<()> {
         if self.is_cpu() {

@@ -3,8 +3,8 @@
 // the GPU's clock before a latency measurement. Measured on the H100 (nvidia-smi, 500 ms
 // samples): after a few seconds in which it counts as idle, which round trips of a few lanes do,
 // the governor takes the SM clock from 1980 MHz down to 345 MHz (single-key B-tree lookups then
-// took ~2.8x longer through gdio, ~1.6x through the orchestrated loop); a moment of full load
-// brings it back.
+// took 1.9-2.5x longer through gdio, ~1.3x through the orchestrated loop); a moment of full
+// load brings it back.
 //
 // bindings: 0 a sink (one word, written when the arithmetic ends on one value that depends on a
 //           push constant, rarely if ever: it only keeps the loop from being optimized away)

@@ -107,6 +107,25 @@ impl Gpu {
         self.ctx.info().is_cpu()
     }
 
+    /// Invocations per walker of the resident lookup kernel: a whole subgroup that searches
+    /// each node together on GPUs (`shaders::walker_invocations`), one on CPU devices, whose
+    /// resident kernel runs a single workgroup of several walkers. `GDIO_SEARCH=lane` or
+    /// `GDIO_SEARCH=subgroup` picks either where the device can.
+    #[must_use]
+    pub fn walker_invocations(&self) -> u32 {
+        let coop = gdio_vulkan::shaders::walker_invocations(self.ctx.info());
+        let want = match std::env::var("GDIO_SEARCH").ok().as_deref() {
+            Some("lane") => false,
+            Some("subgroup") => true,
+            _ => !self.is_cpu(),
+        };
+        if want {
+            coop.unwrap_or(1)
+        } else {
+            1
+        }
+    }
+
     /// What reports say about the device.
     #[must_use]
     pub fn summary(&self) -> DeviceSummary {

@@ -12,13 +12,19 @@ fn lock() -> MutexGuard<'static, ()> {
 }
 
 fn gdio(args: &[&str]) -> Output {
+    gdio_env(&[], args)
+}
+
+/// gdio with environment variables set.
+fn gdio_env(vars: &[(&str, &str)], args: &[&str]) -> Output {
     let out = Command::new(env!("CARGO_BIN_EXE_gdio"))
         .args(args)
         .env("XDG_RUNTIME_DIR", std::env::temp_dir())
+        .envs(vars.iter().copied())
         .output()
         .expect("gdio runs");
     eprintln!(
-        "gdio {}: {}\n{}{}",
+        "{vars:?} gdio {}: {}\n{}{}",
         args.join(" "),
         out.status,
         String::from_utf8_lossy(&out.stdout),
@@ -28,9 +34,13 @@ fn gdio(args: &[&str]) -> Output {
 }
 
 fn json(args: &[&str]) -> serde_json::Value {
+    json_env(&[], args)
+}
+
+fn json_env(vars: &[(&str, &str)], args: &[&str]) -> serde_json::Value {
     let mut all = vec!["--json"];
     all.extend_from_slice(args);
-    let out = gdio(&all);
+    let out = gdio_env(vars, &all);
     assert!(out.status.success(), "gdio {args:?} failed");
     serde_json::from_slice(&out.stdout).expect("valid JSON on stdout")
 }
@@ -171,7 +181,22 @@ fn lookup_finds_present_keys_and_reports_absent_ones() {
     assert_eq!(s["found"].as_u64().unwrap(), present);
     assert_eq!(s["batch"][0], 128, "{v}");
     assert!(s["batch"][1].as_f64().unwrap() > 0.0, "{v}");
+    assert_eq!(
+        s["invocations_per_lane"], 1,
+        "lavapipe's default: a lane each: {v}"
+    );
     assert_eq!(v["results"].as_array().unwrap().len(), 500);
+    // Again with each lane a whole subgroup searching every node together (the GPU default):
+    // every result equal to the CPU's, through the same kernel's other search.
+    let sub = json_env(
+        &[("GDIO_SEARCH", "subgroup")],
+        &["lookup", "--verify", "--batch", "128", p(&idx), p(&keys)],
+    );
+    let ss = &sub["summary"];
+    assert_eq!(ss["mismatches"], 0, "{sub}");
+    assert_eq!(ss["found"].as_u64().unwrap(), present);
+    assert!(ss["invocations_per_lane"].as_u64().unwrap() > 1, "{sub}");
+    assert_eq!(sub["results"], v["results"]);
     // A hand-written keys file: comments, hex, a key below every key and one above.
     let mine = dir.path().join("mine");
     let first = results.iter().find(|r| r["found"] == true).unwrap()["key"]
@@ -218,12 +243,16 @@ fn a_damaged_index_fails_fast_with_the_reason() {
     break_children(&idx);
     // One dispatch, and the resident kernel: each ends with an error naming the short read (the
     // resident kernel answers the key with a failure and serves on; the host stops at it).
-    for batch in [None, Some("64")] {
+    for (batch, search) in [
+        (None, "lane"),
+        (Some("64"), "lane"),
+        (Some("64"), "subgroup"),
+    ] {
         let mut args = vec!["lookup", p(&idx), p(&keys)];
         if let Some(b) = batch {
             args.extend(["--batch", b]);
         }
-        let out = gdio(&args);
+        let out = gdio_env(&[("GDIO_SEARCH", search)], &args);
         assert_eq!(out.status.code(), Some(1), "{args:?}");
         let err = String::from_utf8_lossy(&out.stderr);
         assert!(err.contains("a short transfer: 0 bytes"), "{args:?}: {err}");

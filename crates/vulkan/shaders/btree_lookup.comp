@@ -39,7 +39,6 @@ layout(push_constant) uniform Params {
 } pc;
 
 uint node_base;
-#define BTREE_NODE(i) win[node_base + (i)]
 #define BTREE_QUAD(q) win4[node_base / 4u + (q)]
 #include "btree.glsl"
 

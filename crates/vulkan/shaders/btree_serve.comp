@@ -15,12 +15,20 @@
 // Lanes end when the mailbox says stop, when the pump is gone, or when their loop budget runs
 // out (lavapipe): the host then dispatches again and every lane resumes from its state.
 #extension GL_GOOGLE_include_directive : require
+#extension GL_KHR_shader_subgroup_ballot : require
+#extension GL_KHR_shader_subgroup_shuffle : require
 #include "gdio.glsl"
 #include "gdio_demo.glsl"
 
 // Workgroup size: specialization constant 1 (1 on GPUs, so that every lane waits for its own
 // READs alone; GDIO_LANES on lavapipe), set by gdio_vulkan::ComputePipeline.
 layout(local_size_x_id = 1) in;
+// Invocations per walker, specialization constant 2: 1, every invocation walks alone (the
+// "lanes" below are invocations); more, each workgroup (of this many invocations, which must be
+// one whole subgroup) is one walker (a "lane" below) that searches each node with all of them
+// (btree_step_coop) while one invocation, the leader, talks to the pump and writes results.
+layout(constant_id = 2) const uint WALKER_INVOCATIONS = 1u;
+const bool COOP = WALKER_INVOCATIONS > 1u;
 layout(set = 0, binding = 2, std430) coherent readonly buffer Window { uint win[]; };
 // The same buffer as quads: the node search loads 16 bytes at a time (btree.glsl).
 layout(set = 0, binding = 2, std430) coherent readonly buffer WindowQuads { uvec4 win4[]; };
@@ -66,9 +74,31 @@ const uint NODE_BYTES = 4096u;
 const uint RESULT_WORDS = 8u;
 
 uint node_base;
-#define BTREE_NODE(i) win[node_base + (i)]
 #define BTREE_QUAD(q) win4[node_base / 4u + (q)]
+#define BTREE_COOP
+#define BTREE_COOP_LANES WALKER_INVOCATIONS
 #include "btree.glsl"
+
+// True when the walker's invocations search together: COOP, and the workgroup is exactly one
+// subgroup of WALKER_INVOCATIONS. When COOP holds but the device made the subgroup another size,
+// the leader walks alone and the others end at once.
+bool together = false;
+
+// v as the leader has it, in every invocation of the walker (v itself when not together). What
+// decides the walker's control flow goes through here, so that its invocations stay converged.
+uint walker_uniform(uint v) {
+    return together ? subgroupBroadcastFirst(v) : v;
+}
+
+// Orders the walker's invocations' buffer accesses before and after it against each other: the
+// others' reads of the window before the leader hands it back for a READ, and what the leader
+// acquired (a completion, a batch) before the others read the data.
+void walker_sync() {
+    if (together) {
+        controlBarrier(gl_ScopeSubgroup, gl_ScopeSubgroup, gl_StorageSemanticsBuffer,
+                       gl_SemanticsAcquireRelease);
+    }
+}
 
 uint mailbox(uint w) {
     return atomicLoad(mb[w], gl_ScopeDevice, gl_StorageSemanticsBuffer, gl_SemanticsRelaxed);
@@ -104,7 +134,13 @@ void put_result(uint k, uvec4 r, uint seq) {
 }
 
 void main() {
-    uint lane = gl_GlobalInvocationID.x;
+    together = COOP && btree_coop_fits();
+    if (COOP && !together && gl_LocalInvocationIndex != 0u) {
+        return;
+    }
+    uint lane = COOP ? gl_WorkGroupID.x : gl_GlobalInvocationID.x;
+    // The invocation that publishes, waits and writes results and state (each, when alone).
+    bool leader = !together || gl_SubgroupInvocationID == 0u;
     uint s = lane * SV_WORDS;
     if (lane >= pc.lanes || sv[s + SV_STATUS] != STATUS_RUNNING) {
         return;
@@ -129,20 +165,22 @@ void main() {
             uint seq = served;
             LOOK_(seq, served) LOOK_(seq, served) LOOK_(seq, served) LOOK_(seq, served)
             LOOK_(seq, served) LOOK_(seq, served) LOOK_(seq, served) LOOK_(seq, served)
+            seq = walker_uniform(seq);
             if (seq != served && seq != 0u) {
                 // Acquire what the host wrote before raising the sequence number.
                 memoryBarrier(gl_ScopeDevice, gl_StorageSemanticsBuffer,
                               gl_SemanticsAcquire | gl_SemanticsMakeVisible);
+                walker_sync();
                 cur = seq;
                 j = 0u;
                 // Read once: the host may post the next batch as soon as this one's results
                 // are all in, before this lane looks at the mailbox again.
-                nkeys = min(mb[MB_NKEYS], pc.capacity);
-            } else if (mailbox(MB_STOP) != 0u) {
+                nkeys = walker_uniform(min(mb[MB_NKEYS], pc.capacity));
+            } else if (walker_uniform(mailbox(MB_STOP)) != 0u) {
                 status = STATUS_DONE;
                 go = false;
             } else {
-                uint p = gdio_pump_state();
+                uint p = walker_uniform(gdio_pump_state());
                 if (p == GDIO_PUMP_STOPPED || p == GDIO_PUMP_FAILED) {
                     status = STATUS_DONE;
                     go = false;
@@ -158,11 +196,21 @@ void main() {
                     off = uvec2(pc.root_lo, pc.root_hi);
                 }
                 if (!published) {
-                    g = gdio_publish_after(g, slot, GDIO_OP_READ, pc.file, pc.window,
-                                           lane * NODE_BYTES, off.x, off.y, NODE_BYTES, k);
+                    walker_sync();
+                    if (leader) {
+                        gdio_publish_raw(slot, gdio_next(g), GDIO_OP_READ, pc.file, pc.window,
+                                         lane * NODE_BYTES, off.x, off.y, NODE_BYTES, k);
+                    }
+                    g = gdio_next(g);
                     published = true;
                 }
-                int r = gdio_wait(slot, g, pc.wait_budget);
+                int r = 0;
+                if (leader) {
+                    r = gdio_wait(slot, g, pc.wait_budget);
+                }
+                r = int(walker_uniform(uint(r)));
+                gdio_iters = walker_uniform(gdio_iters);
+                walker_sync();
                 if (r == GDIO_TIMEOUT) {
                     // Still pending: wait again. A resident lane must not end on its own (the
                     // host starts the dispatch again only once every lane has ended); where
@@ -170,15 +218,19 @@ void main() {
                 } else if (r == GDIO_PUMP_GONE) {
                     // No pump: nothing more can be served.
                     status = STATUS_FAILED;
-                    sv[s + SV_ERROR] = uint(r);
-                    sv[s + SV_WHERE] = k;
+                    if (leader) {
+                        sv[s + SV_ERROR] = uint(r);
+                        sv[s + SV_WHERE] = k;
+                    }
                     published = false;
                     go = false;
                 } else if (r != int(NODE_BYTES)) {
                     // This key's READ failed (an IO error, a short read past the end of a
                     // damaged index): its result says so, and the lane serves on.
                     published = false;
-                    put_result(k, uvec4(BT_FAILED, uint(r), 0u, steps + 1u), cur);
+                    if (leader) {
+                        put_result(k, uvec4(BT_FAILED, uint(r), 0u, steps + 1u), cur);
+                    }
                     off = uvec2(0u);
                     steps = 0u;
                     j += 1u;
@@ -186,12 +238,14 @@ void main() {
                     published = false;
                     steps += 1u;
                     uvec2 key = uvec2(mb[MB_KEYS + 2u * k], mb[MB_KEYS + 2u * k + 1u]);
-                    uvec3 o = btree_step(key);
+                    uvec3 o = together ? btree_step_coop(key) : btree_step(key);
                     if (o.x == BT_ACTIVE && steps < 64u) {
                         off = o.yz;
                     } else {
-                        put_result(k, uvec4(o.x == BT_ACTIVE ? BT_CORRUPT : o.x, o.y, o.z, steps),
-                                   cur);
+                        if (leader) {
+                            put_result(k, uvec4(o.x == BT_ACTIVE ? BT_CORRUPT : o.x, o.y, o.z,
+                                                steps), cur);
+                        }
                         off = uvec2(0u);
                         steps = 0u;
                         j += 1u;
@@ -200,10 +254,14 @@ void main() {
             }
         }
         // The search's own loop counts too (lavapipe ends every loop past its cap, silently).
-        gdio_iters += 2u + BTREE_STEP_ITERS;
+        gdio_iters += 2u + (together ? BTREE_COOP_STEP_ITERS : BTREE_STEP_ITERS);
         gdio_sync_iters();
-        go = go && gdio_budget_left(gdio_iters, pc.wait_budget + 4u + BTREE_STEP_ITERS,
+        go = go && gdio_budget_left(gdio_iters,
+                                    pc.wait_budget + 4u + max(BTREE_STEP_ITERS, BTREE_COOP_STEP_ITERS),
                                     pc.iter_budget);
+    }
+    if (!leader) {
+        return;
     }
     sv[s + SV_STATUS] = status;
     sv[s + SV_SERVED] = served;

@@ -19,7 +19,6 @@ layout(push_constant) uniform Params {
 } pc;
 
 uint node_base;
-#define BTREE_NODE(i) nodes[node_base + (i)]
 #define BTREE_QUAD(q) nodes4[node_base / 4u + (q)]
 #include "btree.glsl"
 

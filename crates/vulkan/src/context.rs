@@ -107,6 +107,11 @@ pub struct DeviceInfo {
     pub int64_atomics: bool,
     /// Subgroup arithmetic in compute shaders (gdio.glsl's loop-iteration accounting).
     pub subgroup_arithmetic: bool,
+    /// Subgroup ballot and shuffle in compute shaders (btree.glsl's cooperative node search,
+    /// which btree_serve.comp carries whether it runs it or not).
+    pub subgroup_shuffle: bool,
+    /// Invocations per subgroup (`VkPhysicalDeviceSubgroupProperties::subgroupSize`).
+    pub subgroup_size: u32,
     /// VK_EXT_external_memory_host's import alignment, if the extension is supported.
     pub host_import_alignment: Option<u64>,
     /// `maxStorageBufferRange`.
@@ -281,6 +286,12 @@ fn describe(instance: &ash::Instance, pd: vk::PhysicalDevice, index: usize) -> D
         && subgroup
             .supported_operations
             .contains(vk::SubgroupFeatureFlags::ARITHMETIC);
+    let subgroup_shuffle = subgroup
+        .supported_stages
+        .contains(vk::ShaderStageFlags::COMPUTE)
+        && subgroup
+            .supported_operations
+            .contains(vk::SubgroupFeatureFlags::BALLOT | vk::SubgroupFeatureFlags::SHUFFLE);
     let v = p.api_version;
     DeviceInfo {
         index,
@@ -319,6 +330,8 @@ fn describe(instance: &ash::Instance, pd: vk::PhysicalDevice, index: usize) -> D
             && f12.vulkan_memory_model_device_scope == vk::TRUE,
         int64_atomics: int64 && f12.shader_buffer_int64_atomics == vk::TRUE,
         subgroup_arithmetic: subgroup_max,
+        subgroup_shuffle,
+        subgroup_size: subgroup.subgroup_size,
         host_import_alignment: host_ext.then_some(host.min_imported_host_pointer_alignment),
         max_storage_buffer_range: p.limits.max_storage_buffer_range,
         min_storage_buffer_offset_alignment: p.limits.min_storage_buffer_offset_alignment,
@@ -438,6 +451,12 @@ impl Context {
             return Err(Error::MissingFeature {
                 device: info.name,
                 feature: "subgroup arithmetic in compute shaders (gdio.glsl counts loop iterations per subgroup)",
+            });
+        }
+        if !info.subgroup_shuffle {
+            return Err(Error::MissingFeature {
+                device: info.name,
+                feature: "subgroup ballot and shuffle in compute shaders (the B-tree kernels' cooperative node search)",
             });
         }
         // SAFETY: `pd` belongs to `instance`.
@@ -577,6 +596,8 @@ mod tests {
             memory_model: true,
             int64_atomics: true,
             subgroup_arithmetic: true,
+            subgroup_shuffle: true,
+            subgroup_size: 32,
             host_import_alignment: None,
             max_storage_buffer_range: 0,
             min_storage_buffer_offset_alignment: 0,

@@ -74,6 +74,26 @@ impl ComputePipeline {
         push_constant_bytes: u32,
         walker_group: u32,
     ) -> Result<ComputePipeline> {
+        Self::with_walker_shape(ctx, spirv, bindings, push_constant_bytes, walker_group, 1)
+    }
+
+    /// As [`ComputePipeline::with_walker_group`], and specialization constant 2 (the
+    /// invocations of each walker of btree_serve.comp: 1, or a whole subgroup that searches each
+    /// node together, see [`shaders::walker_invocations`]) set to `walker_invocations`. With more
+    /// than one, `walker_group` must equal it: each workgroup is one walker.
+    pub fn with_walker_shape(
+        ctx: &Context,
+        spirv: &[u8],
+        bindings: u32,
+        push_constant_bytes: u32,
+        walker_group: u32,
+        walker_invocations: u32,
+    ) -> Result<ComputePipeline> {
+        if walker_invocations > 1 && walker_invocations != walker_group {
+            return Err(Error::Invalid(format!(
+                "a walker of {walker_invocations} invocations needs a workgroup of as many, got {walker_group}"
+            )));
+        }
         if push_constant_bytes % 4 != 0 || push_constant_bytes > 128 {
             return Err(Error::Invalid(format!(
                 "push constants must be a multiple of 4 bytes and at most 128, got {push_constant_bytes}"
@@ -124,13 +144,17 @@ impl ComputePipeline {
             // Specialization constant 0 (gdio.glsl's GDIO_SUBGROUP_ITERS): count loop
             // iterations per subgroup only where loops are capped (CPU devices); GPUs compile the
             // subgroup reduction away. Constant 1: the workgroup size of shaders whose lanes
-            // walk alone (shaders::walker_lanes_per_group). Shaders without a constant ignore
-            // its entry.
+            // walk alone (shaders::walker_lanes_per_group). Constant 2: invocations per walker.
+            // Shaders without a constant ignore its entry.
             let cpu = ctx.info().is_cpu();
-            let spec_data: Vec<u8> = [u32::from(cpu), walker_group.max(1)]
-                .iter()
-                .flat_map(|w| w.to_le_bytes())
-                .collect();
+            let spec_data: Vec<u8> = [
+                u32::from(cpu),
+                walker_group.max(1),
+                walker_invocations.max(1),
+            ]
+            .iter()
+            .flat_map(|w| w.to_le_bytes())
+            .collect();
             let spec_entries = [
                 vk::SpecializationMapEntry::default()
                     .constant_id(0)
@@ -139,6 +163,10 @@ impl ComputePipeline {
                 vk::SpecializationMapEntry::default()
                     .constant_id(1)
                     .offset(4)
+                    .size(4),
+                vk::SpecializationMapEntry::default()
+                    .constant_id(2)
+                    .offset(8)
                     .size(4),
             ];
             let spec = vk::SpecializationInfo::default()

@@ -119,6 +119,17 @@ pub const fn walker_lanes_per_group(cpu: bool) -> u32 {
     }
 }
 
+/// Invocations that search each node together in btree_serve.comp's cooperative mode on
+/// `device`: its subgroup size, when that is a power of two from 8 to 128 (the node's 128 key
+/// quads split evenly), else `None`. See btree.glsl's `btree_step_coop`: each invocation loads
+/// its share of a node that just arrived in one round (4 + 4 quads in a warp of 32), instead of
+/// one invocation's two rounds of 8 + 17.
+#[must_use]
+pub fn walker_invocations(device: &crate::DeviceInfo) -> Option<u32> {
+    let s = device.subgroup_size;
+    (device.subgroup_shuffle && s.is_power_of_two() && (8..=128).contains(&s)).then_some(s)
+}
+
 /// Words of per-lane state in the demo shaders' state buffer.
 pub const STATE_WORDS: usize = 8;
 

@@ -50,6 +50,9 @@ pub struct LookupSummary {
     pub mismatches: Option<u64>,
     /// With `--batch`: keys per batch and the median batch time, seconds.
     pub batch: Option<(u32, f64)>,
+    /// With `--batch`: invocations per lane of the resident kernel (more than one: a subgroup
+    /// that searches each node together; `GDIO_SEARCH`).
+    pub invocations_per_lane: Option<u32>,
 }
 
 #[derive(Serialize)]
@@ -170,6 +173,8 @@ pub fn run_lookups(
             dispatches: got.dispatches,
             mismatches,
             batch,
+            invocations_per_lane: batch
+                .map(|(b, _)| serve::walker_shape(gpu, serve::lanes_for(gpu, lanes.min(b))).1),
         },
         lines,
     ))
@@ -191,8 +196,13 @@ pub fn print_summary(s: &LookupSummary) {
     );
     if let Some((n, median)) = s.batch {
         println!(
-            "resident kernel: batches of {n} keys, median {} per batch",
-            units::nanos(median * 1e9)
+            "resident kernel: batches of {n} keys, median {} per batch{}",
+            units::nanos(median * 1e9),
+            match s.invocations_per_lane {
+                Some(i) if i > 1 =>
+                    format!("; each lane a subgroup of {i} searching every node together"),
+                _ => String::new(),
+            }
         );
     }
     if let Some(m) = s.mismatches {

@@ -61,8 +61,8 @@ pub struct Server<'a, 'p> {
     set: &'a DescriptorSet<'a>,
     push: Vec<u8>,
     lanes: u32,
-    /// Lanes per workgroup (see [`walker_group`]).
-    per_group: u32,
+    /// Workgroups per dispatch (see [`walker_shape`]).
+    groups: u32,
     capacity: usize,
     mailbox: &'a MappedBuffer,
     results: &'a MappedBuffer,
@@ -177,7 +177,7 @@ impl Server<'_, '_> {
             self.pipe,
             self.set,
             &self.push,
-            [self.lanes.div_ceil(self.per_group), 1, 1],
+            [self.groups, 1, 1],
         )?);
         Ok(1)
     }
@@ -210,11 +210,16 @@ impl Drop for Server<'_, '_> {
 
 /// The lanes a server runs with when asked for `lanes`: lavapipe runs only as many workgroups
 /// at once as it has threads, and a resident kernel's idle lanes hold theirs until their loop
-/// budget runs out, so there it is one workgroup.
+/// budget runs out, so there it is one workgroup (one lane when a lane is a whole workgroup).
 #[must_use]
 pub fn lanes_for(gpu: &Gpu, lanes: u32) -> u32 {
     if gpu.is_cpu() {
-        lanes.clamp(1, shaders::LANES_PER_GROUP)
+        let most = if gpu.walker_invocations() > 1 {
+            1
+        } else {
+            shaders::LANES_PER_GROUP
+        };
+        lanes.clamp(1, most)
     } else {
         lanes.clamp(1, 65_536)
     }
@@ -223,16 +228,24 @@ pub fn lanes_for(gpu: &Gpu, lanes: u32) -> u32 {
 /// Most lanes a server on a GPU gives a workgroup each.
 const SOLO_LANES_MAX: u32 = 256;
 
-/// Lanes per workgroup of a server with `lanes` lanes. Every lane of a resident kernel must run
-/// at once: one whose workgroup is never scheduled would strand its keys until the others end.
-/// On a GPU, up to 256 lanes get a workgroup each (no lane waits for its warp-mates' READs;
-/// 256 workgroups fit even small GPUs, e.g. 30 SMs × 16); more are packed 8 to a workgroup,
-/// as on lavapipe.
-fn walker_group(gpu: &Gpu, lanes: u32) -> u32 {
-    if lanes <= SOLO_LANES_MAX {
-        shaders::walker_lanes_per_group(gpu.is_cpu())
+/// How a server with `lanes` lanes (walkers) is laid out: (invocations per workgroup,
+/// invocations per walker, workgroups). Every lane of a resident kernel must run at once: one
+/// whose workgroup is never scheduled would strand its keys until the others end. Up to 256
+/// lanes get a workgroup each (no lane waits for its warp-mates' READs; 256 workgroups fit even
+/// small GPUs, e.g. 30 SMs × 16): on GPUs a whole subgroup each, which searches every node
+/// together ([`Gpu::walker_invocations`]). More are packed 8 to a workgroup, one invocation
+/// each, as on lavapipe.
+pub fn walker_shape(gpu: &Gpu, lanes: u32) -> (u32, u32, u32) {
+    let together = gpu.walker_invocations();
+    if lanes <= SOLO_LANES_MAX && together > 1 {
+        (together, together, lanes)
     } else {
-        shaders::LANES_PER_GROUP
+        let group = if lanes <= SOLO_LANES_MAX {
+            shaders::walker_lanes_per_group(gpu.is_cpu())
+        } else {
+            shaders::LANES_PER_GROUP
+        };
+        (group, 1, lanes.div_ceil(group))
     }
 }
 
@@ -270,8 +283,15 @@ pub fn serve<R>(
     for b in [&mailbox, &results, &state] {
         b.fill(0, b.len(), 0)?;
     }
-    let per_group = walker_group(gpu, lanes);
-    let pipe = ComputePipeline::with_walker_group(ctx, shaders::BTREE_SERVE, 6, 44, per_group)?;
+    let (per_group, per_walker, groups) = walker_shape(gpu, lanes);
+    let pipe = ComputePipeline::with_walker_shape(
+        ctx,
+        shaders::BTREE_SERVE,
+        6,
+        44,
+        per_group,
+        per_walker,
+    )?;
     let (window, pumps, params) =
         walkers(gpu, &file, sb, lanes, pumps, capacity, "gdio-pump-serve")?;
     let group = pumps.group();
@@ -290,7 +310,7 @@ pub fn serve<R>(
             set: &set,
             push: params.to_bytes(),
             lanes,
-            per_group,
+            groups,
             capacity: capacity as usize,
             mailbox: &mailbox,
             results: &results,

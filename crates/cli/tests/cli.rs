@@ -247,8 +247,9 @@ fn a_damaged_index_fails_fast_with_the_reason() {
         (None, "lane"),
         (Some("64"), "lane"),
         (Some("64"), "subgroup"),
+        (Some("1"), "subgroup"),
     ] {
-        let mut args = vec!["lookup", p(&idx), p(&keys)];
+        let mut args = vec!["lookup", "--pumps", "4", p(&idx), p(&keys)];
         if let Some(b) = batch {
             args.extend(["--batch", b]);
         }

@@ -47,6 +47,8 @@ layout(push_constant) uniform Params {
     uint queues;       // lane L uses queue L % queues and its slot L / queues (one pump each)
     uint req_stride;   // words between queues' request regions
     uint cmp_stride;   // words between queues' completion regions
+    uint windows;      // node windows per lane (1..=32), used in turn: lane L's window w is
+                       // node L * windows + w of the window buffer
 } pc;
 
 // Mailbox words (the host writes them; MB_SEQ last, with a release).
@@ -68,6 +70,7 @@ const uint SV_ERROR = 8u;
 const uint SV_WHERE = 9u;
 const uint SV_DISPATCHES = 10u;
 const uint SV_NKEYS = 11u;  // keys in the current batch (read once, when it was picked up)
+const uint SV_WINDOW = 12u; // the lane's window of the READ in flight or last read
 const uint SV_WORDS = 16u;
 
 const uint NODE_BYTES = 4096u;
@@ -83,6 +86,11 @@ uint node_base;
 // subgroup of WALKER_INVOCATIONS. When COOP holds but the device made the subgroup another size,
 // the leader walks alone and the others end at once.
 bool together = false;
+
+// Windows of this lane read since the last release fence (bit w: window w). A READ into a window
+// in this set needs the fence first, so that the host cannot overwrite data the lane has not
+// finished reading; with several windows used in turn, one fence covers several READs.
+uint unfenced_reads = 0xFFFFFFFFu;
 
 // v as the leader has it, in every invocation of the walker (v itself when not together). What
 // decides the walker's control flow goes through here, so that its invocations stay converged.
@@ -133,6 +141,37 @@ void put_result(uint k, uvec4 r, uint seq) {
     put(b + 5u, result_check(r, seq));
 }
 
+// Keys of a batch of n that lane L serves: L, L + lanes, L + 2 lanes, ...
+uint keys_of(uint lane, uint n) {
+    return n > lane ? (n - lane + pc.lanes - 1u) / pc.lanes : 0u;
+}
+
+// Publishes the READ of the node at `off` (0: the root) for key k into the lane's window
+// `window` (the leader; every invocation returns the generation) and returns the generation.
+// The release fence comes first only when the lane has read that window since the last fence
+// (gdio_publish_raw's fence, taken by need: nothing else a READ here must order, since results
+// carry their own check and the descriptor its stamp and check).
+uint publish_node(uint g, uint slot, uint lane, uint windows, uint window, uvec2 off, uint k,
+                  bool leader) {
+    if (off == uvec2(0u)) {
+        off = uvec2(pc.root_lo, pc.root_hi);
+    }
+    uint next = gdio_next(g);
+    uint at = (lane * windows + window) * NODE_BYTES;
+    if ((unfenced_reads & (1u << window)) != 0u) {
+        walker_sync();
+        if (leader) {
+            gdio_publish_raw(slot, next, GDIO_OP_READ, pc.file, pc.window, at, off.x, off.y,
+                             NODE_BYTES, k);
+        }
+        unfenced_reads = 0u;
+    } else if (leader) {
+        gdio_publish_unordered(slot, next, GDIO_OP_READ, pc.file, pc.window, at, off.x, off.y,
+                               NODE_BYTES, k);
+    }
+    return next;
+}
+
 void main() {
     together = COOP && btree_coop_fits();
     if (COOP && !together && gl_LocalInvocationIndex != 0u) {
@@ -148,7 +187,9 @@ void main() {
     uint q = lane % pc.queues;
     gdio_begin_queue(q * pc.req_stride, q * pc.cmp_stride);
     uint slot = lane / pc.queues;
-    node_base = lane * (NODE_BYTES / 4u);
+    uint windows = clamp(pc.windows, 1u, 32u);
+    uint window = min(sv[s + SV_WINDOW], windows - 1u);
+    node_base = (lane * windows + window) * (NODE_BYTES / 4u);
     uint served = sv[s + SV_SERVED];
     uint cur = sv[s + SV_CUR];
     uint j = sv[s + SV_J];
@@ -156,6 +197,7 @@ void main() {
     uvec2 off = uvec2(sv[s + SV_OFF_LO], sv[s + SV_OFF_HI]);
     uint steps = sv[s + SV_STEPS];
     uint nkeys = sv[s + SV_NKEYS];
+    uint mine = keys_of(lane, nkeys);
     uint status = STATUS_RUNNING;
     uint g = published ? gdio_last_published(slot) : gdio_last_completed(slot);
     bool go = true;
@@ -176,6 +218,7 @@ void main() {
                 // Read once: the host may post the next batch as soon as this one's results
                 // are all in, before this lane looks at the mailbox again.
                 nkeys = walker_uniform(min(mb[MB_NKEYS], pc.capacity));
+                mine = keys_of(lane, nkeys);
             } else if (walker_uniform(mailbox(MB_STOP)) != 0u) {
                 status = STATUS_DONE;
                 go = false;
@@ -187,21 +230,15 @@ void main() {
                 }
             }
         } else {
-            uint mine = nkeys > lane ? (nkeys - lane + pc.lanes - 1u) / pc.lanes : 0u;
             if (j >= mine) {
                 served = cur;
             } else {
                 uint k = lane + j * pc.lanes;
-                if (off == uvec2(0u)) {
-                    off = uvec2(pc.root_lo, pc.root_hi);
-                }
                 if (!published) {
-                    walker_sync();
-                    if (leader) {
-                        gdio_publish_raw(slot, gdio_next(g), GDIO_OP_READ, pc.file, pc.window,
-                                         lane * NODE_BYTES, off.x, off.y, NODE_BYTES, k);
-                    }
-                    g = gdio_next(g);
+                    // The batch's first key, or the lane resumed: its READ is not out yet.
+                    window = (window + 1u) % windows;
+                    node_base = (lane * windows + window) * (NODE_BYTES / 4u);
+                    g = publish_node(g, slot, lane, windows, window, off, k, leader);
                     published = true;
                 }
                 int r = 0;
@@ -211,6 +248,8 @@ void main() {
                 r = int(walker_uniform(uint(r)));
                 gdio_iters = walker_uniform(gdio_iters);
                 walker_sync();
+                bool ended = false; // this key is done: its result is `result`
+                uvec4 result = uvec4(0u);
                 if (r == GDIO_TIMEOUT) {
                     // Still pending: wait again. A resident lane must not end on its own (the
                     // host starts the dispatch again only once every lane has ended); where
@@ -228,28 +267,37 @@ void main() {
                     // This key's READ failed (an IO error, a short read past the end of a
                     // damaged index): its result says so, and the lane serves on.
                     published = false;
-                    if (leader) {
-                        put_result(k, uvec4(BT_FAILED, uint(r), 0u, steps + 1u), cur);
-                    }
-                    off = uvec2(0u);
-                    steps = 0u;
-                    j += 1u;
+                    ended = true;
+                    result = uvec4(BT_FAILED, uint(r), 0u, steps + 1u);
                 } else {
                     published = false;
                     steps += 1u;
                     uvec2 key = uvec2(mb[MB_KEYS + 2u * k], mb[MB_KEYS + 2u * k + 1u]);
                     uvec3 o = together ? btree_step_coop(key) : btree_step(key);
+                    unfenced_reads |= 1u << window;
                     if (o.x == BT_ACTIVE && steps < 64u) {
                         off = o.yz;
                     } else {
-                        if (leader) {
-                            put_result(k, uvec4(o.x == BT_ACTIVE ? BT_CORRUPT : o.x, o.y, o.z,
-                                                steps), cur);
-                        }
-                        off = uvec2(0u);
-                        steps = 0u;
-                        j += 1u;
+                        ended = true;
+                        result = uvec4(o.x == BT_ACTIVE ? BT_CORRUPT : o.x, o.y, o.z, steps);
                     }
+                }
+                if (ended) {
+                    off = uvec2(0u);
+                    steps = 0u;
+                    j += 1u;
+                }
+                // The next READ goes out at once, before the result is written: the node the
+                // step chose, or the root for the lane's next key.
+                if (go && !published && r != GDIO_TIMEOUT && j < mine) {
+                    window = (window + 1u) % windows;
+                    node_base = (lane * windows + window) * (NODE_BYTES / 4u);
+                    g = publish_node(g, slot, lane, windows, window, off, lane + j * pc.lanes,
+                                     leader);
+                    published = true;
+                }
+                if (ended && leader) {
+                    put_result(k, result, cur);
                 }
             }
         }
@@ -272,5 +320,6 @@ void main() {
     sv[s + SV_OFF_HI] = off.y;
     sv[s + SV_STEPS] = steps;
     sv[s + SV_NKEYS] = nkeys;
+    sv[s + SV_WINDOW] = window;
     sv[s + SV_DISPATCHES] += 1u;
 }

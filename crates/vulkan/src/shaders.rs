@@ -332,7 +332,18 @@ pub struct BtreeLookupParams {
 }
 
 impl BtreeLookupParams {
-    /// Push-constant bytes.
+    /// Push-constant bytes of btree_serve.comp, whose lanes take `windows` node windows each
+    /// (lane L's window w is node `L * windows + w` of the window buffer; 1 to 32) and use them
+    /// in turn, so that a release fence before a READ is needed only once per `windows` READs
+    /// (one fence covers every window read before it).
+    #[must_use]
+    pub fn to_serve_bytes(&self, windows: u32) -> Vec<u8> {
+        let mut b = self.to_bytes();
+        b.extend_from_slice(&windows.clamp(1, 32).to_le_bytes());
+        b
+    }
+
+    /// Push-constant bytes (btree_lookup.comp).
     #[must_use]
     pub fn to_bytes(&self) -> Vec<u8> {
         bytes(&[

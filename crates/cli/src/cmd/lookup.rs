@@ -173,8 +173,9 @@ pub fn run_lookups(
             dispatches: got.dispatches,
             mismatches,
             batch,
-            invocations_per_lane: batch
-                .map(|(b, _)| serve::walker_shape(gpu, serve::lanes_for(gpu, lanes.min(b))).1),
+            invocations_per_lane: batch.map(|(b, _)| {
+                serve::walker_shape(gpu, serve::lanes_for(gpu, lanes.min(b))).per_lane
+            }),
         },
         lines,
     ))

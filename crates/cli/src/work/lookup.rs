@@ -94,22 +94,36 @@ pub fn decode_one(i: usize, w: [u32; 4]) -> Result<KeyResult> {
     }
 }
 
-/// What both lookup kernels (btree_lookup, btree_serve) walk with: a window of one node per
-/// lane, `pumps` pump threads filling it (one queue each, every one with `file`), and the push
-/// constants describing them (`nkeys`: the keys, or the server's capacity).
+/// The lanes of a lookup kernel and the node windows each has.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct WalkLanes {
+    /// Lanes (walkers).
+    pub lanes: u32,
+    /// Node windows per lane (btree_serve.comp uses them in turn; btree_lookup.comp one).
+    pub windows_per_lane: u32,
+}
+
+/// What both lookup kernels (btree_lookup, btree_serve) walk with: a window of
+/// `windows_per_lane` nodes per lane, `pumps` pump threads filling it (one queue each, every
+/// one with `file`), and the push constants describing them (`nkeys`: the keys, or the server's
+/// capacity).
 pub fn walkers(
     gpu: &Gpu,
     file: &File,
     sb: &Superblock,
-    lanes: u32,
+    walk: WalkLanes,
     pumps: u32,
     nkeys: u32,
     name: &str,
 ) -> Result<(Arc<PumpWindow>, PumpGroup, BtreeLookupParams)> {
+    let WalkLanes {
+        lanes,
+        windows_per_lane,
+    } = walk;
     let queues = pumps.clamp(1, lanes);
     let window = PumpWindow::new(MappedBuffer::new(
         &gpu.ctx,
-        lanes as usize * BTREE_NODE_BYTES,
+        lanes as usize * windows_per_lane.max(1) as usize * BTREE_NODE_BYTES,
         gpu.plan.read_window,
     )?);
     let pumps = PumpGroup::spawn(gpu, queues, lanes.div_ceil(queues), &window, file, name)?;
@@ -145,15 +159,14 @@ pub fn bind_walk<'a>(
         BufferSlice::whole(buffers[1]),
         BufferSlice::whole(buffers[2]),
     ])?;
-    gpu.warm(
-        pipe,
-        &set,
-        &BtreeLookupParams {
-            lanes: 0,
-            ..*params
-        }
-        .to_bytes(),
-    )?;
+    // No lanes; the serve kernel's extra words (its windows per lane) as zeros.
+    let mut push = BtreeLookupParams {
+        lanes: 0,
+        ..*params
+    }
+    .to_bytes();
+    push.resize(pipe.push_constant_bytes() as usize, 0);
+    gpu.warm(pipe, &set, &push)?;
     Ok(set)
 }
 
@@ -180,7 +193,11 @@ pub fn lookup(
     )?;
     let state = lanes::state_buffer(ctx, lanes)?;
     let pipe = ComputePipeline::new(ctx, shaders::BTREE_LOOKUP, 6, 44)?;
-    let (window, pumps, params) = walkers(gpu, &file, sb, lanes, pumps, nkeys, "gdio-pump-lookup")?;
+    let walk = WalkLanes {
+        lanes,
+        windows_per_lane: 1,
+    };
+    let (window, pumps, params) = walkers(gpu, &file, sb, walk, pumps, nkeys, "gdio-pump-lookup")?;
     let group = pumps.group();
     let set = bind_walk(
         gpu,

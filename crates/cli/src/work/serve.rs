@@ -18,7 +18,7 @@ use gdio_vulkan::{ComputePipeline, DescriptorSet, Dispatch, MappedBuffer, Placem
 
 use crate::btree::Superblock;
 use crate::gpu::Gpu;
-use crate::work::lookup::{bind_walk, decode_one, walkers, KeyResult, Lookups};
+use crate::work::lookup::{bind_walk, decode_one, walkers, KeyResult, Lookups, WalkLanes};
 use crate::work::pumps::{self, PumpGroup};
 
 const MB_SEQ: usize = 0;
@@ -28,6 +28,9 @@ const SV_STATUS: usize = 0;
 const SV_ERROR: usize = 8;
 const SV_WHERE: usize = 9;
 const STATUS_FAILED: u32 = 2;
+
+/// How often, at most, [`Server::lookup`] looks at a GPU dispatch's fence while it waits.
+const LOOK_EVERY: Duration = Duration::from_micros(100);
 
 /// How long a batch may go without a new result before [`Server::lookup`] gives up.
 const STALL: Duration = Duration::from_secs(60);
@@ -105,6 +108,7 @@ impl Server<'_, '_> {
         let mut next = 0; // first key not yet seen complete
         let mut last_progress = Instant::now();
         let mut polls = 0u32;
+        let mut last_look = Instant::now();
         while left > 0 {
             for (i, slot) in results.iter_mut().enumerate().skip(next) {
                 if slot.is_some() {
@@ -123,7 +127,14 @@ impl Server<'_, '_> {
                 .position(Option::is_none)
                 .unwrap_or(keys.len());
             polls += 1;
-            if left > 0 && polls % 64 == 0 {
+            // The dispatch's fence is looked at every 64 polls, and on a GPU (where the
+            // kernel ends only on a failure) at most every 100 µs, so that the look does not
+            // delay noticing a result.
+            if left > 0
+                && polls % 64 == 0
+                && (self.gpu.is_cpu() || last_look.elapsed() >= LOOK_EVERY)
+            {
+                last_look = Instant::now();
                 dispatches += self.keep_running()?;
                 if last_progress.elapsed() > STALL {
                     anyhow::bail!(
@@ -228,24 +239,51 @@ pub fn lanes_for(gpu: &Gpu, lanes: u32) -> u32 {
 /// Most lanes a server on a GPU gives a workgroup each.
 const SOLO_LANES_MAX: u32 = 256;
 
-/// How a server with `lanes` lanes (walkers) is laid out: (invocations per workgroup,
-/// invocations per walker, workgroups). Every lane of a resident kernel must run at once: one
+/// How a server's lanes (walkers) are laid out.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct WalkerShape {
+    /// Invocations per workgroup.
+    pub per_group: u32,
+    /// Invocations per lane: more than one searches each node together.
+    pub per_lane: u32,
+    /// Workgroups per dispatch.
+    pub groups: u32,
+    /// Node windows per lane, used in turn (one release fence per this many READs).
+    pub windows: u32,
+}
+
+/// Node windows per lane where lanes have a workgroup each: four, so that a lane fences once
+/// every four READs (measured on the H100: the fence is ~0.37 µs of each level).
+const WINDOWS_PER_SOLO_LANE: u32 = 4;
+
+/// How a server with `lanes` lanes (walkers) is laid out. Every lane of a resident kernel must run at once: one
 /// whose workgroup is never scheduled would strand its keys until the others end. Up to 256
 /// lanes get a workgroup each (no lane waits for its warp-mates' READs; 256 workgroups fit even
 /// small GPUs, e.g. 30 SMs × 16): on GPUs a whole subgroup each, which searches every node
 /// together ([`Gpu::walker_invocations`]). More are packed 8 to a workgroup, one invocation
 /// each, as on lavapipe.
-pub fn walker_shape(gpu: &Gpu, lanes: u32) -> (u32, u32, u32) {
+pub fn walker_shape(gpu: &Gpu, lanes: u32) -> WalkerShape {
     let together = gpu.walker_invocations();
     if lanes <= SOLO_LANES_MAX && together > 1 {
-        (together, together, lanes)
+        WalkerShape {
+            per_group: together,
+            per_lane: together,
+            groups: lanes,
+            windows: WINDOWS_PER_SOLO_LANE,
+        }
     } else {
-        let group = if lanes <= SOLO_LANES_MAX {
+        let solo = lanes <= SOLO_LANES_MAX && !gpu.is_cpu();
+        let group = if solo {
             shaders::walker_lanes_per_group(gpu.is_cpu())
         } else {
             shaders::LANES_PER_GROUP
         };
-        (group, 1, lanes.div_ceil(group))
+        WalkerShape {
+            per_group: group,
+            per_lane: 1,
+            groups: lanes.div_ceil(group),
+            windows: if solo { WINDOWS_PER_SOLO_LANE } else { 1 },
+        }
     }
 }
 
@@ -283,17 +321,21 @@ pub fn serve<R>(
     for b in [&mailbox, &results, &state] {
         b.fill(0, b.len(), 0)?;
     }
-    let (per_group, per_walker, groups) = walker_shape(gpu, lanes);
+    let shape = walker_shape(gpu, lanes);
     let pipe = ComputePipeline::with_walker_shape(
         ctx,
         shaders::BTREE_SERVE,
         6,
-        44,
-        per_group,
-        per_walker,
+        48,
+        shape.per_group,
+        shape.per_lane,
     )?;
+    let walk = WalkLanes {
+        lanes,
+        windows_per_lane: shape.windows,
+    };
     let (window, pumps, params) =
-        walkers(gpu, &file, sb, lanes, pumps, capacity, "gdio-pump-serve")?;
+        walkers(gpu, &file, sb, walk, pumps, capacity, "gdio-pump-serve")?;
     let group = pumps.group();
     let set = bind_walk(
         gpu,
@@ -308,9 +350,9 @@ pub fn serve<R>(
             gpu,
             pipe: &pipe,
             set: &set,
-            push: params.to_bytes(),
+            push: params.to_serve_bytes(shape.windows),
             lanes,
-            groups,
+            groups: shape.groups,
             capacity: capacity as usize,
             mailbox: &mailbox,
             results: &results,

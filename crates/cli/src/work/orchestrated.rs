@@ -10,6 +10,7 @@
 use std::fs::File;
 use std::os::unix::fs::FileExt;
 use std::path::Path;
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
 use anyhow::{Context as _, Result};
@@ -92,14 +93,131 @@ pub fn crc(gpu: &Gpu, path: &Path, shape: StreamShape) -> Result<(u32, Duration)
     ))
 }
 
+/// Threads that read each level's nodes together: `readers - 1` of them spin (as gdio's pump
+/// threads do) until the calling thread posts a level, and every thread, the caller too, takes
+/// nodes from a shared counter until none are left. Threads kept across levels: spawning them
+/// per level cost more than the reads of a small batch.
+struct ReaderPool<'a> {
+    todo: std::sync::RwLock<Vec<(usize, u64)>>,
+    /// Next index of `todo` to read.
+    next: AtomicUsize,
+    /// Raised once per level; workers read when it changes.
+    level: AtomicU64,
+    /// Workers done with the current level.
+    done: AtomicUsize,
+    stop: AtomicBool,
+    failed: std::sync::Mutex<Option<anyhow::Error>>,
+    f: &'a File,
+    nodes: &'a MappedBuffer,
+}
+
+impl ReaderPool<'_> {
+    /// Reads nodes of the current level until none are left.
+    fn take(&self) {
+        let todo = self.todo.read().unwrap_or_else(|e| e.into_inner());
+        loop {
+            let i = self.next.fetch_add(1, Ordering::Relaxed);
+            let Some(&(k, off)) = todo.get(i) else {
+                return;
+            };
+            if let Err(e) = read_into(
+                self.f,
+                self.nodes,
+                k * BTREE_NODE_BYTES,
+                BTREE_NODE_BYTES,
+                off,
+            )
+            .with_context(|| format!("reading the node at {off}"))
+            {
+                *self.failed.lock().unwrap_or_else(|e| e.into_inner()) = Some(e);
+                self.next.store(usize::MAX / 2, Ordering::Relaxed);
+                return;
+            }
+        }
+    }
+
+    /// A worker: reads each level posted, until stopped.
+    fn work(&self) {
+        let mut seen = 0;
+        loop {
+            let level = loop {
+                let l = self.level.load(Ordering::Acquire);
+                if l != seen || self.stop.load(Ordering::Acquire) {
+                    break l;
+                }
+                std::hint::spin_loop();
+            };
+            if self.stop.load(Ordering::Acquire) {
+                return;
+            }
+            seen = level;
+            self.take();
+            self.done.fetch_add(1, Ordering::AcqRel);
+        }
+    }
+
+    /// Reads `todo` with `workers` workers and the calling thread.
+    fn read_level(&self, todo: Vec<(usize, u64)>, workers: usize) -> Result<()> {
+        *self.todo.write().unwrap_or_else(|e| e.into_inner()) = todo;
+        self.next.store(0, Ordering::Relaxed);
+        self.done.store(0, Ordering::Relaxed);
+        if workers > 0 {
+            self.level.fetch_add(1, Ordering::AcqRel);
+        }
+        self.take();
+        while self.done.load(Ordering::Acquire) < workers {
+            std::hint::spin_loop();
+        }
+        match self.failed.lock().unwrap_or_else(|e| e.into_inner()).take() {
+            Some(e) => Err(e),
+            None => Ok(()),
+        }
+    }
+}
+
 /// B-tree lookups, CPU-orchestrated: one dispatch per tree level. Each level's node reads are
-/// spread over up to `readers` threads (at least 256 reads each), as gdio spreads them over its
-/// pump threads.
+/// shared by `readers` threads (the caller and `readers - 1` kept spinning across levels, as
+/// gdio's pump threads are) when there are at least two reads per thread.
 pub fn lookup(gpu: &Gpu, f: &File, sb: &Superblock, keys: &[u64], readers: u32) -> Result<Lookups> {
+    let readers = readers.max(1) as usize;
+    let nodes_len = keys.len().max(1) * BTREE_NODE_BYTES;
+    let nodes = MappedBuffer::new(&gpu.ctx, nodes_len, gpu.plan.read_window)?;
+    let pool = ReaderPool {
+        todo: std::sync::RwLock::new(Vec::new()),
+        next: AtomicUsize::new(0),
+        level: AtomicU64::new(0),
+        done: AtomicUsize::new(0),
+        stop: AtomicBool::new(false),
+        failed: std::sync::Mutex::new(None),
+        f,
+        nodes: &nodes,
+    };
+    let spawn = if keys.len() >= 2 * readers {
+        readers - 1
+    } else {
+        0
+    };
+    std::thread::scope(|s| {
+        for _ in 0..spawn {
+            s.spawn(|| pool.work());
+        }
+        let out = lookup_levels(gpu, sb, keys, &pool, spawn);
+        pool.stop.store(true, Ordering::Release);
+        out
+    })
+}
+
+fn lookup_levels(
+    gpu: &Gpu,
+    sb: &Superblock,
+    keys: &[u64],
+    pool: &ReaderPool<'_>,
+    workers: usize,
+) -> Result<Lookups> {
     let ctx = &gpu.ctx;
     let n = keys.len();
     let nkeys = u32::try_from(n).context("at most 2^32-1 keys")?;
-    let nodes = MappedBuffer::new(ctx, n.max(1) * BTREE_NODE_BYTES, gpu.plan.read_window)?;
+    let nodes = pool.nodes;
     let key_buf = key_buffer(gpu, keys)?;
     let results = MappedBuffer::new(
         ctx,
@@ -108,7 +226,7 @@ pub fn lookup(gpu: &Gpu, f: &File, sb: &Superblock, keys: &[u64], readers: u32) 
     )?;
     let pipe = ComputePipeline::new(ctx, shaders::BTREE_STEP, 3, 4)?;
     let set = pipe.bind(&[
-        BufferSlice::whole(&nodes),
+        BufferSlice::whole(nodes),
         BufferSlice::whole(&key_buf),
         BufferSlice::whole(&results),
     ])?;
@@ -136,28 +254,20 @@ pub fn lookup(gpu: &Gpu, f: &File, sb: &Superblock, keys: &[u64], readers: u32) 
             .collect();
         let active = todo.len();
         reads += active as u64;
-        let threads = (readers.max(1) as usize).min(active.div_ceil(256)).max(1);
-        let read_some = |part: &[(usize, u64)]| -> Result<()> {
-            for &(k, off) in part {
-                read_into(f, &nodes, k * BTREE_NODE_BYTES, BTREE_NODE_BYTES, off)
+        // Workers wake only for a level with at least two reads each.
+        let with = if active >= 2 * (workers + 1) {
+            workers
+        } else {
+            0
+        };
+        if with == 0 {
+            // Alone; the workers keep spinning on the old level number.
+            for &(k, off) in &todo {
+                read_into(pool.f, nodes, k * BTREE_NODE_BYTES, BTREE_NODE_BYTES, off)
                     .with_context(|| format!("reading the node at {off}"))?;
             }
-            Ok(())
-        };
-        if threads <= 1 {
-            read_some(&todo)?;
         } else {
-            std::thread::scope(|s| -> Result<()> {
-                let parts: Vec<_> = todo
-                    .chunks(active.div_ceil(threads))
-                    .map(|part| s.spawn(move || read_some(part)))
-                    .collect();
-                for p in parts {
-                    p.join()
-                        .map_err(|_| anyhow::anyhow!("a reader thread panicked"))??;
-                }
-                Ok(())
-            })?;
+            pool.read_level(todo, with)?;
         }
         if active == 0 {
             break;
@@ -188,4 +298,37 @@ pub fn lookup(gpu: &Gpu, f: &File, sb: &Superblock, keys: &[u64], readers: u32) 
             ),
         ],
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::btree;
+
+    /// Three reader threads (two of them the pool's spinning workers) find what one finds, which
+    /// is what the CPU's own lookup finds, on a three-level tree with keys present and absent.
+    #[test]
+    fn pooled_readers_agree_with_one_reader_and_the_cpu() {
+        let gpu = Gpu::open(None).unwrap();
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("index");
+        btree::build(&path, 70_000, 5, 255, |_| {}).unwrap();
+        let (f, sb) = btree::open(&path).unwrap();
+        assert_eq!(sb.height, 3);
+        let keys = btree::make_keys(sb.keys, sb.seed, 200, 0.2, 1);
+        let one = lookup(&gpu, &f, &sb, &keys, 1).unwrap();
+        let pooled = lookup(&gpu, &f, &sb, &keys, 3).unwrap();
+        assert_eq!(one.results, pooled.results);
+        assert_eq!(pooled.reads, 200 * u64::from(sb.height));
+        let mut found = 0;
+        for (k, r) in keys.iter().zip(&pooled.results) {
+            let (cpu, _) = btree::lookup(&f, &sb, *k).unwrap();
+            assert_eq!(cpu, r.found, "key {k}");
+            found += usize::from(matches!(cpu, btree::Found::Value(_)));
+        }
+        assert!(
+            found > 100 && found < 200,
+            "present and absent keys: {found}"
+        );
+    }
 }

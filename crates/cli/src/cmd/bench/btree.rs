@@ -197,7 +197,7 @@ pub fn run(gpu: &Gpu, cfg: &Config, index: &Path, deep: &Path) -> Result<Section
         }));
     }
     t.note("speedup = CPU-orchestrated time ÷ gdio time; results of both equal (and the first 256 checked against the CPU's own lookup)");
-    t.note("CPU-orchestrated: per level, the host preads every key's node into a mapped buffer (spread over as many threads as gdio has pump threads, at least 256 reads each), dispatches btree_step.comp, waits on the fence, reads where each key goes next");
+    t.note("CPU-orchestrated: per level, the host preads every key's node into a mapped buffer (shared by as many threads as gdio has pump threads, kept spinning across levels as gdio's pumps are, when there are at least two reads per thread), dispatches btree_step.comp, waits on the fence, reads where each key goes next");
     t.note(format!("gdio: lanes spread over {} pump thread(s) (one queue each) for the largest batch; one per 16 lanes up to 4 on a GPU", pumps::default_pumps(gpu, lookup::default_lanes(gpu))));
     t.note("resident kernel: btree_serve.comp is dispatched once and serves every batch; the host hands a batch over through a mailbox where a running shader sees host writes (ReBAR on NVIDIA) and collects stamped, checked results from host memory; time = handing over → last result in (every result checked against the CPU's lookup); the orchestrated figure is the median of the runs above for the same tree and batch size");
     t.note("each row starts after a 0.3 s full load of the GPU (busy.comp), so that both sides run at the clock it boosts to (measured on the H100: after a few seconds of light load its governor takes the SM clock from 1980 to 345 MHz)");

@@ -24,6 +24,8 @@ pub struct Gpu {
     pub auto: bool,
     /// How the host waits for dispatches (gdio's and the CPU-orchestrated baselines' alike).
     pub fence_wait: FenceWait,
+    /// Whether a resident lookup lane is a whole subgroup (see [`Gpu::walker_invocations`]).
+    pub subgroup_lanes: bool,
 }
 
 /// What a report says about the device.
@@ -70,12 +72,14 @@ impl Gpu {
             .context("reading GDIO_PLACE_* overrides")?;
         let budgets = Budgets::for_device(ctx.info());
         let fence_wait = fence_wait(ctx.info().is_cpu())?;
+        let subgroup_lanes = subgroup_lanes(ctx.info().is_cpu())?;
         Ok(Gpu {
             ctx,
             plan,
             budgets,
             auto: sel == DeviceSelector::Auto,
             fence_wait,
+            subgroup_lanes,
         })
     }
 
@@ -93,6 +97,7 @@ impl Gpu {
             budgets: self.budgets,
             auto: self.auto,
             fence_wait: self.fence_wait,
+            subgroup_lanes: self.subgroup_lanes,
         }
     }
 
@@ -113,14 +118,8 @@ impl Gpu {
     /// `GDIO_SEARCH=subgroup` picks either where the device can.
     #[must_use]
     pub fn walker_invocations(&self) -> u32 {
-        let coop = gdio_vulkan::shaders::walker_invocations(self.ctx.info());
-        let want = match std::env::var("GDIO_SEARCH").ok().as_deref() {
-            Some("lane") => false,
-            Some("subgroup") => true,
-            _ => !self.is_cpu(),
-        };
-        if want {
-            coop.unwrap_or(1)
+        if self.subgroup_lanes {
+            gdio_vulkan::shaders::walker_invocations(self.ctx.info()).unwrap_or(1)
         } else {
             1
         }
@@ -324,6 +323,17 @@ pub struct Driven {
     pub first_progress: Option<Duration>,
     /// When it last moved.
     pub last_progress: Option<Duration>,
+}
+
+/// Whether resident lookup lanes are whole subgroups: on GPUs, not on CPU devices;
+/// `GDIO_SEARCH=subgroup|lane` overrides.
+fn subgroup_lanes(cpu: bool) -> Result<bool> {
+    match std::env::var("GDIO_SEARCH").ok().as_deref() {
+        Some("subgroup") => Ok(true),
+        Some("lane") => Ok(false),
+        Some(other) => anyhow::bail!("GDIO_SEARCH={other}: use subgroup or lane"),
+        None => Ok(!cpu),
+    }
 }
 
 /// How dispatches are waited for: spinning on a GPU, where a blocked wait's wake-up costs more

@@ -262,6 +262,45 @@ fn a_damaged_index_fails_fast_with_the_reason() {
     }
 }
 
+/// Overwrites the root node's header words (kind, key count).
+fn set_root_header(index: &Path, kind: u32, n: u32) {
+    let mut d = std::fs::read(index).unwrap();
+    let root = u64::from_le_bytes(d[16..24].try_into().unwrap()) as usize;
+    d[root..root + 4].copy_from_slice(&kind.to_le_bytes());
+    d[root + 4..root + 8].copy_from_slice(&n.to_le_bytes());
+    std::fs::write(index, d).unwrap();
+}
+
+#[test]
+fn a_node_that_is_not_a_btree_node_is_named_by_every_search() {
+    let _g = lock();
+    let dir = tempfile::tempdir().unwrap();
+    let (idx, keys, _) = index_with_keys(dir.path(), 100);
+    // An internal root claiming 300 keys (at most 254 fit), then one of an unknown kind: every
+    // search (one dispatch; the resident kernel with a lane an invocation or a subgroup) reads
+    // only inside the node and ends with the node named, not a wrong answer or a hang.
+    for (kind, n) in [(2, 300), (7, 10)] {
+        set_root_header(&idx, kind, n);
+        for (batch, search) in [
+            (None, "lane"),
+            (Some("16"), "lane"),
+            (Some("16"), "subgroup"),
+        ] {
+            let mut args = vec!["lookup", p(&idx), p(&keys)];
+            if let Some(b) = batch {
+                args.extend(["--batch", b]);
+            }
+            let out = gdio_env(&[("GDIO_SEARCH", search)], &args);
+            assert_eq!(out.status.code(), Some(1), "{args:?} {search}");
+            let err = String::from_utf8_lossy(&out.stderr);
+            assert!(
+                err.contains(&format!("not a B-tree node (kind {kind}, {n} keys)")),
+                "{args:?} {search}: {err}"
+            );
+        }
+    }
+}
+
 #[test]
 fn demo_passes() {
     let _g = lock();

@@ -79,8 +79,9 @@ uvec2 btree_pick_value(uvec4 vq[9], uint m, bool odd) {
 // the value in round 2 instead of a third round of its own measured the same (4.38-4.52 against
 // 4.36-4.44 µs, three runs each, one machine); on GPUs btree_step_coop below is faster still.
 // Loads are not bounded by n, which arrives in round 1 too: quads stay below 256, inside the
-// 4096-byte node (the 9th value quad of the last block is clamped; it would hold value 256,
-// which no node has), and keys at or past n are masked off. Key i is in quad 1 + i/2, .xy for
+// 4096-byte node (the 9th value quad of the last block is clamped; it would hold values 255 and
+// 256, and value 255 is picked only as value i of a full leaf, which leaves do not use), and
+// keys at or past n are masked off. Key i is in quad 1 + i/2, .xy for
 // even i, .zw for odd i.
 BtreeFound btree_find(uint n, uvec2 t) {
     uvec4 pq[BTREE_PIVOTS];
@@ -160,7 +161,7 @@ uvec3 btree_step(uvec2 t) {
 // Every lane loads its share of the node's keys and values in one round (128 / lanes quads of
 // each: 4 + 4 for a warp of 32), counts its keys <= t, and a subgroup sum gives the rank; the
 // value and the key the answer needs come from the lanes that loaded them by shuffle. One round
-// of loads of the fresh node instead of btree_find's two, and no lane walks 25 quads alone.
+// of loads of the fresh node instead of btree_find's two, and no lane walks 33 quads alone.
 // Every lane returns the same answer. Measured on the H100 in the resident lookup kernel, one
 // key per batch, against one invocation per lane (three runs each, one machine): device
 // turnaround per level 4.36-4.52 to 3.66-3.76 µs.
@@ -168,7 +169,9 @@ uvec3 btree_step(uvec2 t) {
 const uint BTREE_COOP_QUADS = 128u / BTREE_COOP_LANES;
 
 // True when this subgroup is exactly the walker (its size is BTREE_COOP_LANES, and the
-// workgroup holds one subgroup): otherwise use btree_step in every lane.
+// workgroup holds one subgroup): otherwise use btree_step in every lane. The one-subgroup
+// workgroup is also what lets a walker run subgroup operations right after a block only its
+// leader entered: Vulkan promises that control flow reconverges there across the workgroup.
 bool btree_coop_fits() {
     return gl_SubgroupSize == BTREE_COOP_LANES && gl_NumSubgroups == 1u;
 }
@@ -177,7 +180,7 @@ bool btree_coop_fits() {
 // the arrays dynamically (which would put them in local memory).
 uvec4 btree_coop_pick(uvec4 a[BTREE_COOP_QUADS], uint r) {
     uvec4 q = a[0];
-    for (uint k = 1u; k < BTREE_COOP_QUADS; k++) {
+    [[unroll]] for (uint k = 1u; k < BTREE_COOP_QUADS; k++) {
         if (k == r) {
             q = a[k];
         }
@@ -211,14 +214,14 @@ uvec3 btree_step_coop(uvec2 t) {
     // 129 + m (values 2m+1, 2m+2); the last one, 256, is past the node and clamped (unused).
     uvec4 kq[BTREE_COOP_QUADS];
     uvec4 vq[BTREE_COOP_QUADS];
-    for (uint r = 0u; r < BTREE_COOP_QUADS; r++) {
+    [[unroll]] for (uint r = 0u; r < BTREE_COOP_QUADS; r++) {
         uint m = me + BTREE_COOP_LANES * r;
         kq[r] = BTREE_QUAD(1u + m);
         vq[r] = BTREE_QUAD(min(BTREE_VALUE_QUAD0 + 1u + m, 255u));
     }
     uint n = min(head.y, 255u);
     uint c = 0u;
-    for (uint r = 0u; r < BTREE_COOP_QUADS; r++) {
+    [[unroll]] for (uint r = 0u; r < BTREE_COOP_QUADS; r++) {
         uint m = me + BTREE_COOP_LANES * r;
         if (2u * m < n && btree_le(kq[r].xy, t)) {
             c++;

@@ -8,7 +8,7 @@
 // and waits for the next batch. The host knows a batch is done when every result of it has
 // arrived whole (the check: a running shader's writes to host memory may arrive in any order).
 //
-// bindings: 0 request region, 1 completion region, 2 the window (lanes * 4096 bytes),
+// bindings: 0 request region, 1 completion region, 2 the windows (lanes * windows * 4096 bytes),
 //           3 state (16 words per lane, SV_*), 4 the mailbox (MB_*; keys from word MB_KEYS,
 //           u64 each, lo word first), 5 results (8 words per key: status, value or offset lo,
 //           hi, nodes read, batch sequence number, check, 0, 0)
@@ -20,8 +20,9 @@
 #include "gdio.glsl"
 #include "gdio_demo.glsl"
 
-// Workgroup size: specialization constant 1 (1 on GPUs, so that every lane waits for its own
-// READs alone; GDIO_LANES on lavapipe), set by gdio_vulkan::ComputePipeline.
+// Workgroup size: specialization constant 1, set by gdio_vulkan::ComputePipeline: on GPUs the
+// subgroup size when a lane is a whole subgroup (below), else 1, so that every lane waits for
+// its own READs alone; GDIO_LANES on lavapipe and for servers of more than 256 lanes.
 layout(local_size_x_id = 1) in;
 // Invocations per walker, specialization constant 2: 1, every invocation walks alone (the
 // "lanes" below are invocations); more, each workgroup (of this many invocations, which must be
@@ -305,7 +306,8 @@ void main() {
         gdio_iters += 2u + (together ? BTREE_COOP_STEP_ITERS : BTREE_STEP_ITERS);
         gdio_sync_iters();
         go = go && gdio_budget_left(gdio_iters,
-                                    pc.wait_budget + 4u + max(BTREE_STEP_ITERS, BTREE_COOP_STEP_ITERS),
+                                    pc.wait_budget + 4u +
+                                        (together ? BTREE_COOP_STEP_ITERS : BTREE_STEP_ITERS),
                                     pc.iter_budget);
     }
     if (!leader) {

@@ -37,7 +37,8 @@ pub const BTREE_STEP: &[u8] = include_bytes!("../shaders/spv/btree_step.spv");
 /// btree_serve.comp: a resident lookup server, one dispatch serving batch after batch of keys
 /// handed over through a mailbox (bindings: requests, completions, window, state of
 /// [`BTREE_SERVE_STATE_WORDS`] per lane, mailbox, results of [`BTREE_SERVE_RESULT_WORDS`] per
-/// key; push constants: [`BtreeLookupParams`] with `nkeys` the mailbox's capacity).
+/// key; push constants: [`BtreeLookupParams::to_serve_bytes`], 48 bytes, with `nkeys` the
+/// mailbox's capacity).
 pub const BTREE_SERVE: &[u8] = include_bytes!("../shaders/spv/btree_serve.spv");
 /// random_read.comp over several queues (one pump each) in one dispatch.
 pub const SCALING_READ: &[u8] = include_bytes!("../shaders/spv/scaling_read.spv");
@@ -123,7 +124,8 @@ pub const fn walker_lanes_per_group(cpu: bool) -> u32 {
 /// `device`: its subgroup size, when that is a power of two from 8 to 128 (the node's 128 key
 /// quads split evenly), else `None`. See btree.glsl's `btree_step_coop`: each invocation loads
 /// its share of a node that just arrived in one round (4 + 4 quads in a warp of 32), instead of
-/// one invocation's two rounds of 8 + 17.
+/// one invocation's two rounds of 16 + 17 (the header and 15 pivots, then 8 key quads and 9
+/// value quads).
 #[must_use]
 pub fn walker_invocations(device: &crate::DeviceInfo) -> Option<u32> {
     let s = device.subgroup_size;
@@ -313,7 +315,8 @@ pub const BTREE_SERVE_MAILBOX_HEADER_WORDS: usize = 4;
 pub struct BtreeLookupParams {
     /// File handle of the index.
     pub file: u32,
-    /// Window handle; lane L uses bytes `L * 4096 .. (L + 1) * 4096`.
+    /// Window handle; lane L uses bytes `L * 4096 .. (L + 1) * 4096` (btree_serve.comp: its
+    /// `windows` nodes from `L * windows * 4096`).
     pub window: u32,
     /// Keys to look up.
     pub nkeys: u32,

@@ -346,4 +346,30 @@ mod tests {
             "present and absent keys: {found}"
         );
     }
+
+    /// Nodes that cannot be read (the root's children pointed past the end of the file) end a
+    /// pooled lookup with the read's error, not a hang.
+    #[test]
+    fn a_failed_read_in_the_pool_ends_the_lookup_with_its_error() {
+        let gpu = Gpu::open(None).unwrap();
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("index");
+        btree::build(&path, 70_000, 5, 255, |_| {}).unwrap();
+        let (_, sb) = btree::open(&path).unwrap();
+        let mut bytes = std::fs::read(&path).unwrap();
+        let root = sb.root as usize;
+        let n = u32::from_le_bytes(bytes[root + 4..root + 8].try_into().unwrap()) as usize;
+        for c in 0..=n {
+            let at = root + 514 * 4 + 8 * c;
+            bytes[at..at + 8].copy_from_slice(&(1u64 << 40).to_le_bytes());
+        }
+        std::fs::write(&path, &bytes).unwrap();
+        let (f, sb) = btree::open(&path).unwrap();
+        let keys = btree::make_keys(sb.keys, sb.seed, 200, 0.2, 1);
+        let err = lookup(&gpu, &f, &sb, &keys, 3).unwrap_err();
+        assert!(
+            format!("{err:#}").contains(&format!("reading the node at {}", 1u64 << 40)),
+            "{err:#}"
+        );
+    }
 }

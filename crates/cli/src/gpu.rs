@@ -119,7 +119,7 @@ impl Gpu {
     #[must_use]
     pub fn walker_invocations(&self) -> u32 {
         if self.subgroup_lanes {
-            gdio_vulkan::shaders::walker_invocations(self.ctx.info()).unwrap_or(1)
+            shaders::walker_invocations(self.ctx.info()).unwrap_or(1)
         } else {
             1
         }

@@ -235,6 +235,18 @@ fn break_children(index: &Path) {
     std::fs::write(index, d).unwrap();
 }
 
+/// Runs `gdio lookup` over `idx` and `keys` (through the resident kernel in batches of `batch`,
+/// if given) with `GDIO_SEARCH=search` and four pumps, expects it to fail, and returns stderr.
+fn failing_lookup(idx: &Path, keys: &Path, batch: Option<&str>, search: &str) -> String {
+    let mut args = vec!["lookup", "--pumps", "4", p(idx), p(keys)];
+    if let Some(b) = batch {
+        args.extend(["--batch", b]);
+    }
+    let out = gdio_env(&[("GDIO_SEARCH", search)], &args);
+    assert_eq!(out.status.code(), Some(1), "{args:?} {search}");
+    String::from_utf8_lossy(&out.stderr).into_owned()
+}
+
 #[test]
 fn a_damaged_index_fails_fast_with_the_reason() {
     let _g = lock();
@@ -249,16 +261,13 @@ fn a_damaged_index_fails_fast_with_the_reason() {
         (Some("64"), "subgroup"),
         (Some("1"), "subgroup"),
     ] {
-        let mut args = vec!["lookup", "--pumps", "4", p(&idx), p(&keys)];
-        if let Some(b) = batch {
-            args.extend(["--batch", b]);
-        }
-        let out = gdio_env(&[("GDIO_SEARCH", search)], &args);
-        assert_eq!(out.status.code(), Some(1), "{args:?}");
-        let err = String::from_utf8_lossy(&out.stderr);
-        assert!(err.contains("a short transfer: 0 bytes"), "{args:?}: {err}");
+        let err = failing_lookup(&idx, &keys, batch, search);
+        assert!(
+            err.contains("a short transfer: 0 bytes"),
+            "{batch:?} {search}: {err}"
+        );
         // The failure itself, not the stall guard's "no result for 60 s".
-        assert!(!err.contains("no result for"), "{args:?}: {err}");
+        assert!(!err.contains("no result for"), "{batch:?} {search}: {err}");
     }
 }
 
@@ -286,16 +295,10 @@ fn a_node_that_is_not_a_btree_node_is_named_by_every_search() {
             (Some("16"), "lane"),
             (Some("16"), "subgroup"),
         ] {
-            let mut args = vec!["lookup", p(&idx), p(&keys)];
-            if let Some(b) = batch {
-                args.extend(["--batch", b]);
-            }
-            let out = gdio_env(&[("GDIO_SEARCH", search)], &args);
-            assert_eq!(out.status.code(), Some(1), "{args:?} {search}");
-            let err = String::from_utf8_lossy(&out.stderr);
+            let err = failing_lookup(&idx, &keys, batch, search);
             assert!(
                 err.contains(&format!("not a B-tree node (kind {kind}, {n} keys)")),
-                "{args:?} {search}: {err}"
+                "{batch:?} {search}: {err}"
             );
         }
     }

@@ -147,18 +147,25 @@ uint keys_of(uint lane, uint n) {
     return n > lane ? (n - lane + pc.lanes - 1u) / pc.lanes : 0u;
 }
 
-// Publishes the READ of the node at `off` (0: the root) for key k into the lane's window
-// `window` (the leader; every invocation returns the generation) and returns the generation.
+// Node index of the lane's window `window` in the window buffer.
+uint window_node(uint lane, uint windows, uint window) {
+    return lane * windows + window;
+}
+
+// Moves the lane on to its next window (node_base follows) and publishes there the READ of the
+// node at `off` (0: the root) for key k (the leader; every invocation returns the generation).
 // The release fence comes first only when the lane has read that window since the last fence
 // (gdio_publish_raw's fence, taken by need: nothing else a READ here must order, since results
 // carry their own check and the descriptor its stamp and check).
-uint publish_node(uint g, uint slot, uint lane, uint windows, uint window, uvec2 off, uint k,
-                  bool leader) {
+uint publish_node(uint g, uint slot, uint lane, uint windows, inout uint window, uvec2 off,
+                  uint k, bool leader) {
     if (off == uvec2(0u)) {
         off = uvec2(pc.root_lo, pc.root_hi);
     }
+    window = (window + 1u) % windows;
+    node_base = window_node(lane, windows, window) * (NODE_BYTES / 4u);
     uint next = gdio_next(g);
-    uint at = (lane * windows + window) * NODE_BYTES;
+    uint at = window_node(lane, windows, window) * NODE_BYTES;
     if ((unfenced_reads & (1u << window)) != 0u) {
         walker_sync();
         if (leader) {
@@ -190,7 +197,7 @@ void main() {
     uint slot = lane / pc.queues;
     uint windows = clamp(pc.windows, 1u, 32u);
     uint window = min(sv[s + SV_WINDOW], windows - 1u);
-    node_base = (lane * windows + window) * (NODE_BYTES / 4u);
+    node_base = window_node(lane, windows, window) * (NODE_BYTES / 4u);
     uint served = sv[s + SV_SERVED];
     uint cur = sv[s + SV_CUR];
     uint j = sv[s + SV_J];
@@ -237,8 +244,6 @@ void main() {
                 uint k = lane + j * pc.lanes;
                 if (!published) {
                     // The batch's first key, or the lane resumed: its READ is not out yet.
-                    window = (window + 1u) % windows;
-                    node_base = (lane * windows + window) * (NODE_BYTES / 4u);
                     g = publish_node(g, slot, lane, windows, window, off, k, leader);
                     published = true;
                 }
@@ -291,8 +296,6 @@ void main() {
                 // The next READ goes out at once, before the result is written: the node the
                 // step chose, or the root for the lane's next key.
                 if (go && !published && r != GDIO_TIMEOUT && j < mine) {
-                    window = (window + 1u) % windows;
-                    node_base = (lane * windows + window) * (NODE_BYTES / 4u);
                     g = publish_node(g, slot, lane, windows, window, off, lane + j * pc.lanes,
                                      leader);
                     published = true;

@@ -60,27 +60,17 @@ impl ComputePipeline {
         push_constant_bytes: u32,
     ) -> Result<ComputePipeline> {
         let group = shaders::walker_lanes_per_group(ctx.info().is_cpu());
-        Self::with_walker_group(ctx, spirv, bindings, push_constant_bytes, group)
+        Self::with_walker_shape(ctx, spirv, bindings, push_constant_bytes, group, 1)
     }
 
     /// As [`ComputePipeline::new`], with specialization constant 1 (the workgroup size of
     /// shaders whose lanes walk alone) set to `walker_group` instead of
-    /// [`shaders::walker_lanes_per_group`]: a resident kernel with more lanes than a GPU can
-    /// hold as one workgroup each packs them [`shaders::LANES_PER_GROUP`] to a workgroup.
-    pub fn with_walker_group(
-        ctx: &Context,
-        spirv: &[u8],
-        bindings: u32,
-        push_constant_bytes: u32,
-        walker_group: u32,
-    ) -> Result<ComputePipeline> {
-        Self::with_walker_shape(ctx, spirv, bindings, push_constant_bytes, walker_group, 1)
-    }
-
-    /// As [`ComputePipeline::with_walker_group`], and specialization constant 2 (the
-    /// invocations of each walker of btree_serve.comp: 1, or a whole subgroup that searches each
-    /// node together, see [`shaders::walker_invocations`]) set to `walker_invocations`. With more
-    /// than one, `walker_group` must equal it: each workgroup is one walker.
+    /// [`shaders::walker_lanes_per_group`] (a resident kernel with more lanes than a GPU can hold
+    /// as one workgroup each packs them [`shaders::LANES_PER_GROUP`] to a workgroup), and
+    /// constant 2 (the invocations of each walker of btree_serve.comp: 1, or a whole subgroup
+    /// that searches each node together, see [`shaders::walker_invocations`]) set to
+    /// `walker_invocations`. With more than one, `walker_group` must equal it: each workgroup
+    /// is one walker.
     pub fn with_walker_shape(
         ctx: &Context,
         spirv: &[u8],

@@ -115,6 +115,23 @@ fn every_embedded_shader_builds_a_pipeline() {
 }
 
 #[test]
+fn btree_serve_builds_in_both_walker_shapes_and_refuses_a_mismatched_one() {
+    let g = gpu();
+    let info = g.ctx.info();
+    // One invocation per walker, and (where the device's subgroups fit) a whole subgroup each.
+    ComputePipeline::with_walker_shape(&g.ctx, shaders::BTREE_SERVE, 6, 48, 8, 1).unwrap();
+    let coop = shaders::walker_invocations(info).expect("lavapipe and GPUs have a fitting size");
+    ComputePipeline::with_walker_shape(&g.ctx, shaders::BTREE_SERVE, 6, 48, coop, coop).unwrap();
+    // A walker of several invocations must be exactly one workgroup.
+    let err = ComputePipeline::with_walker_shape(&g.ctx, shaders::BTREE_SERVE, 6, 48, 1, coop)
+        .unwrap_err();
+    assert!(
+        err.to_string().contains("needs a workgroup of as many"),
+        "{err}"
+    );
+}
+
+#[test]
 fn placement_probe_passes_where_the_findings_say() {
     let g = gpu();
     let opts = ProbeOptions::for_device(g.ctx.info());

@@ -166,7 +166,11 @@ impl ReaderPool<'_> {
                 return;
             }
             seen = level;
-            self.take();
+            // A panic here must still count as done, or the caller would wait for it forever.
+            if std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| self.take())).is_err() {
+                *self.failed.lock().unwrap_or_else(|e| e.into_inner()) =
+                    Some(anyhow::anyhow!("a reader thread panicked"));
+            }
             self.done.fetch_add(1, Ordering::AcqRel);
         }
     }
@@ -213,13 +217,26 @@ pub fn lookup(gpu: &Gpu, f: &File, sb: &Superblock, keys: &[u64], readers: u32) 
         0
     };
     std::thread::scope(|s| {
-        for _ in 0..spawn {
-            s.spawn(|| pool.work());
+        // Raised however this closure ends, a panic included: the scope waits for the workers,
+        // which spin until they see it.
+        let _stop = StopOnDrop(&pool.stop);
+        for i in 0..spawn {
+            std::thread::Builder::new()
+                .name(format!("gdio-orch-read-{i}"))
+                .spawn_scoped(s, || pool.work())
+                .context("starting a reader thread of the orchestrated loop")?;
         }
-        let out = lookup_levels(gpu, sb, keys, &pool, spawn);
-        pool.stop.store(true, Ordering::Release);
-        out
+        lookup_levels(gpu, sb, keys, &pool, spawn)
     })
+}
+
+/// Sets the flag when dropped.
+struct StopOnDrop<'a>(&'a AtomicBool);
+
+impl Drop for StopOnDrop<'_> {
+    fn drop(&mut self) {
+        self.0.store(true, Ordering::Release);
+    }
 }
 
 fn lookup_levels(
@@ -320,14 +337,20 @@ mod tests {
     use super::*;
     use crate::btree;
 
+    /// A three-level index of 70,000 keys in a temporary folder (kept alive by the first value).
+    fn small_index() -> (tempfile::TempDir, std::path::PathBuf) {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("index");
+        btree::build(&path, 70_000, 5, 255, |_| {}).unwrap();
+        (dir, path)
+    }
+
     /// Three reader threads (two of them the pool's spinning workers) find what one finds, which
     /// is what the CPU's own lookup finds, on a three-level tree with keys present and absent.
     #[test]
     fn pooled_readers_agree_with_one_reader_and_the_cpu() {
         let gpu = Gpu::open(None).unwrap();
-        let dir = tempfile::tempdir().unwrap();
-        let path = dir.path().join("index");
-        btree::build(&path, 70_000, 5, 255, |_| {}).unwrap();
+        let (_dir, path) = small_index();
         let (f, sb) = btree::open(&path).unwrap();
         assert_eq!(sb.height, 3);
         let keys = btree::make_keys(sb.keys, sb.seed, 200, 0.2, 1);
@@ -352,9 +375,7 @@ mod tests {
     #[test]
     fn a_failed_read_in_the_pool_ends_the_lookup_with_its_error() {
         let gpu = Gpu::open(None).unwrap();
-        let dir = tempfile::tempdir().unwrap();
-        let path = dir.path().join("index");
-        btree::build(&path, 70_000, 5, 255, |_| {}).unwrap();
+        let (_dir, path) = small_index();
         let (_, sb) = btree::open(&path).unwrap();
         let mut bytes = std::fs::read(&path).unwrap();
         let root = sb.root as usize;

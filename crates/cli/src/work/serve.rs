@@ -256,8 +256,8 @@ pub struct WalkerShape {
 /// every four READs (measured on the H100: the fence is ~0.37 µs of each level).
 const WINDOWS_PER_SOLO_LANE: u32 = 4;
 
-/// How a server with `lanes` lanes (walkers) is laid out. Every lane of a resident kernel must run at once: one
-/// whose workgroup is never scheduled would strand its keys until the others end. Up to 256
+/// How a server with `lanes` lanes (walkers) is laid out. Every lane of a resident kernel must
+/// run at once: one whose workgroup is never scheduled would strand its keys until the others end. Up to 256
 /// lanes get a workgroup each (no lane waits for its warp-mates' READs; 256 workgroups fit even
 /// small GPUs, e.g. 30 SMs × 16): on GPUs a whole subgroup each, which searches every node
 /// together ([`Gpu::walker_invocations`]). More are packed 8 to a workgroup, one invocation
@@ -273,11 +273,8 @@ pub fn walker_shape(gpu: &Gpu, lanes: u32) -> WalkerShape {
         }
     } else {
         let solo = lanes <= SOLO_LANES_MAX && !gpu.is_cpu();
-        let group = if solo {
-            shaders::walker_lanes_per_group(gpu.is_cpu())
-        } else {
-            shaders::LANES_PER_GROUP
-        };
+        // A workgroup each (a GPU's walker_lanes_per_group), or packed as lavapipe needs them.
+        let group = if solo { 1 } else { shaders::LANES_PER_GROUP };
         WalkerShape {
             per_group: group,
             per_lane: 1,

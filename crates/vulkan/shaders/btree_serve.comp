@@ -35,6 +35,8 @@ layout(set = 0, binding = 2, std430) coherent readonly buffer Window { uint win[
 layout(set = 0, binding = 2, std430) coherent readonly buffer WindowQuads { uvec4 win4[]; };
 layout(set = 0, binding = 3, std430) buffer State { uint sv[]; };
 layout(set = 0, binding = 4, std430) coherent readonly buffer Mailbox { uint mb[]; };
+// The same buffer in 64-bit words: the sequence number and the key count are one (MB_SEQ_NKEYS).
+layout(set = 0, binding = 4, std430) coherent readonly buffer Mailbox64 { uint64_t mb64[]; };
 layout(set = 0, binding = 5, std430) buffer Results { uint res[]; };
 layout(push_constant) uniform Params {
     uint file;
@@ -52,9 +54,11 @@ layout(push_constant) uniform Params {
                        // node L * windows + w of the window buffer
 } pc;
 
-// Mailbox words (the host writes them; MB_SEQ last, with a release).
+// Mailbox words (the host writes them; the keys first, then MB_SEQ and MB_NKEYS together in
+// one 64-bit release store, so that a lane has the key count from the load that saw the batch).
 const uint MB_SEQ = 0u;    // batch sequence number (0: none yet)
 const uint MB_NKEYS = 1u;  // keys in the batch
+const uint MB_SEQ_NKEYS = 0u; // both, as 64-bit word 0 (MB_SEQ the low half)
 const uint MB_STOP = 2u;   // 1: every lane ends
 const uint MB_KEYS = 4u;
 
@@ -113,13 +117,20 @@ uint mailbox(uint w) {
     return atomicLoad(mb[w], gl_ScopeDevice, gl_StorageSemanticsBuffer, gl_SemanticsRelaxed);
 }
 
+// The sequence number (x) and key count (y) of the last batch the host posted, in one load.
+uvec2 mailbox_batch() {
+    uint64_t v = atomicLoad(mb64[MB_SEQ_NKEYS], gl_ScopeDevice, gl_StorageSemanticsBuffer,
+                            gl_SemanticsRelaxed);
+    return uvec2(uint(v), uint(v >> 32));
+}
+
 // Results go to host memory with device-scope atomic stores (as the request region does), so
 // that they leave the GPU while the dispatch runs.
 void put(uint w, uint v) {
     atomicStore(res[w], v, gl_ScopeDevice, gl_StorageSemanticsBuffer, gl_SemanticsRelaxed);
 }
 
-#define LOOK_(seq, served) if (seq == served) { seq = mailbox(MB_SEQ); }
+#define LOOK_(b, served) if (b.x == served) { b = mailbox_batch(); }
 
 // The check word of a result, as crates/cli/src/work/serve.rs computes it.
 uint result_check(uvec4 r, uint seq) {
@@ -212,20 +223,20 @@ void main() {
     while (go) {
         if (cur == served) {
             // Idle: look for a new batch (8 looks per iteration: lavapipe caps iterations).
-            uint seq = served;
-            LOOK_(seq, served) LOOK_(seq, served) LOOK_(seq, served) LOOK_(seq, served)
-            LOOK_(seq, served) LOOK_(seq, served) LOOK_(seq, served) LOOK_(seq, served)
-            seq = walker_uniform(seq);
-            if (seq != served && seq != 0u) {
-                // Acquire what the host wrote before raising the sequence number.
+            uvec2 b = uvec2(served, 0u);
+            LOOK_(b, served) LOOK_(b, served) LOOK_(b, served) LOOK_(b, served)
+            LOOK_(b, served) LOOK_(b, served) LOOK_(b, served) LOOK_(b, served)
+            b = uvec2(walker_uniform(b.x), walker_uniform(b.y));
+            if (b.x != served && b.x != 0u) {
+                // Acquire what the host wrote before posting the batch (its keys).
                 memoryBarrier(gl_ScopeDevice, gl_StorageSemanticsBuffer,
                               gl_SemanticsAcquire | gl_SemanticsMakeVisible);
                 walker_sync();
-                cur = seq;
+                cur = b.x;
                 j = 0u;
-                // Read once: the host may post the next batch as soon as this one's results
-                // are all in, before this lane looks at the mailbox again.
-                nkeys = walker_uniform(min(mb[MB_NKEYS], pc.capacity));
+                // Kept: the host may post the next batch as soon as this one's results are all
+                // in, before this lane looks at the mailbox again.
+                nkeys = min(b.y, pc.capacity);
                 mine = keys_of(lane, nkeys);
             } else if (walker_uniform(mailbox(MB_STOP)) != 0u) {
                 status = STATUS_DONE;

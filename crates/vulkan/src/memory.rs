@@ -12,7 +12,7 @@
 
 use std::fmt;
 use std::ptr::NonNull;
-use std::sync::atomic::{AtomicU32, Ordering};
+use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
 
 use ash::vk;
 use gdio_protocol::Region;
@@ -417,6 +417,15 @@ impl MappedBuffer {
         // only touches it through these atomics or raw copies (never `&`/`&mut` to plain data),
         // and a GPU is a foreign agent writing whole words, like another process sharing memory.
         unsafe { std::slice::from_raw_parts(self.ptr.as_ptr().cast::<AtomicU32>(), self.len / 4) }
+    }
+
+    /// The whole buffer as 64-bit atomic words (for a pair of words the device must see
+    /// together; an aligned 64-bit store is one store, on ReBAR too).
+    #[must_use]
+    pub fn words64(&self) -> &[AtomicU64] {
+        // SAFETY: as `words`; the mapping is 4096-aligned, so 8-aligned, and `len / 8` words
+        // stay inside it.
+        unsafe { std::slice::from_raw_parts(self.ptr.as_ptr().cast::<AtomicU64>(), self.len / 8) }
     }
 
     /// A protocol region over bytes `offset..offset + len` (both multiples of 64).

@@ -306,7 +306,8 @@ pub const BTREE_SERVE_STATE_WORDS: usize = 16;
 /// Result words per key of btree_serve.comp: status, value (or offset) lo, hi, nodes read,
 /// batch sequence number, check, 0, 0.
 pub const BTREE_SERVE_RESULT_WORDS: usize = 8;
-/// Mailbox words of btree_serve.comp before the keys: sequence number, key count, stop, 0.
+/// Mailbox words of btree_serve.comp before the keys: sequence number, key count (the two one
+/// 64-bit word, written by the host in one store after the keys), stop, 0.
 pub const BTREE_SERVE_MAILBOX_HEADER_WORDS: usize = 4;
 
 /// Push constants of btree_lookup.comp (and of btree_serve.comp, where `nkeys` is the

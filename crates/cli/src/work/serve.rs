@@ -21,8 +21,10 @@ use crate::gpu::Gpu;
 use crate::work::lookup::{bind_walk, decode_one, walkers, KeyResult, Lookups, WalkLanes};
 use crate::work::pumps::{self, PumpGroup};
 
-const MB_SEQ: usize = 0;
-const MB_NKEYS: usize = 1;
+/// Mailbox 64-bit word 0: the batch's sequence number (low half) and key count (high half),
+/// as btree_serve.comp's MB_SEQ_NKEYS.
+const MB_SEQ_NKEYS: usize = 0;
+/// Mailbox 32-bit word 2: 1 ends every lane.
 const MB_STOP: usize = 2;
 const SV_STATUS: usize = 0;
 const SV_ERROR: usize = 8;
@@ -92,14 +94,17 @@ impl Server<'_, '_> {
             mb[w].store(*k as u32, Ordering::Relaxed);
             mb[w + 1].store((*k >> 32) as u32, Ordering::Relaxed);
         }
-        mb[MB_NKEYS].store(keys.len() as u32, Ordering::Relaxed);
         self.seq = self.seq.wrapping_add(1).max(1);
         let seq = self.seq;
         let start = Instant::now();
-        // The keys, then the sequence number, each pushed out of the write-combining buffers
-        // (ReBAR) by a full fence.
+        // The keys, then the sequence number and the key count in one 64-bit store (a lane
+        // has both from the one load that sees the batch), each pushed out of the
+        // write-combining buffers (ReBAR) by a full fence.
         fence(Ordering::SeqCst);
-        mb[MB_SEQ].store(seq, Ordering::Release);
+        self.mailbox.words64()[MB_SEQ_NKEYS].store(
+            u64::from(seq) | (keys.len() as u64) << 32,
+            Ordering::Release,
+        );
         fence(Ordering::SeqCst);
         let mut dispatches = 0;
         let res = self.results.words();

@@ -43,8 +43,8 @@ pub struct Config {
     pub lookups: Vec<u64>,
     /// Keys of the deep tree (same nodes, fanout 8: more dependent reads per lookup).
     pub deep_keys: u64,
-    /// Lookups per batch on the deep tree.
-    pub deep_lookups: u64,
+    /// Lookup batches to time on the deep tree.
+    pub deep_lookups: Vec<u64>,
     /// Repetitions of each B-tree batch of at most 4,096 lookups (the median is reported).
     pub btree_reps: u32,
     /// Batches the resident lookup kernel serves per tree (the median is reported).
@@ -68,7 +68,7 @@ impl Config {
                 btree_keys: 200_000,
                 lookups: vec![1, 64, 2048],
                 deep_keys: 5_000,
-                deep_lookups: 64,
+                deep_lookups: vec![1, 64],
                 btree_reps: 3,
                 serve_batches: 20,
                 fio,
@@ -84,7 +84,7 @@ impl Config {
                 btree_keys: 2_000_000,
                 lookups: vec![1, 64, 16_384],
                 deep_keys: 20_000,
-                deep_lookups: 64,
+                deep_lookups: vec![1, 64],
                 btree_reps: 5,
                 serve_batches: 50,
                 fio,
@@ -100,7 +100,7 @@ impl Config {
                 btree_keys: 20_000_000,
                 lookups: vec![1, 64, 65_536],
                 deep_keys: 200_000,
-                deep_lookups: 64,
+                deep_lookups: vec![1, 64],
                 btree_reps: 7,
                 serve_batches: 300,
                 fio,

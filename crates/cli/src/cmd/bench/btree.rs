@@ -265,6 +265,12 @@ fn per_level(single: &[(u32, f64, f64)]) -> Option<PerLevel> {
     })
 }
 
+/// The run with the median time (the upper one of the middle two for an even count).
+fn median_run(mut runs: Vec<lookup::Lookups>) -> lookup::Lookups {
+    runs.sort_by_key(|l| l.elapsed);
+    runs.swap_remove(runs.len() / 2)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -283,10 +289,4 @@ mod tests {
         assert_eq!(per_level(&[(4, 20e-6, 100e-6), (4, 21e-6, 99e-6)]), None);
         assert_eq!(per_level(&[(4, 20e-6, 100e-6), (6, 19e-6, 150e-6)]), None);
     }
-}
-
-/// The run with the median time (the upper one of the middle two for an even count).
-fn median_run(mut runs: Vec<lookup::Lookups>) -> lookup::Lookups {
-    runs.sort_by_key(|l| l.elapsed);
-    runs.swap_remove(runs.len() / 2)
 }

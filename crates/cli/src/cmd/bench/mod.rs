@@ -45,7 +45,8 @@ pub struct Config {
     pub deep_keys: u64,
     /// Lookup batches to time on the deep tree.
     pub deep_lookups: Vec<u64>,
-    /// Repetitions of each B-tree batch of at most 4,096 lookups (the median is reported).
+    /// Repetitions of each B-tree batch of at most 4,096 lookups (the median is reported);
+    /// three times as many for batches of at most 64.
     pub btree_reps: u32,
     /// Batches the resident lookup kernel serves per tree (the median is reported).
     pub serve_batches: u32,

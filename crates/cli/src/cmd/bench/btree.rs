@@ -19,8 +19,7 @@ use crate::work::{lookup, orchestrated, pumps, serve};
 pub const DEEP_FANOUT: usize = 8;
 
 /// Runs the section: the standard tree (fanout 255) at every batch size, the deep tree (fanout 8)
-/// at `cfg.deep_lookups`, then the resident kernel at every batch size up to 4,096, and what one
-/// more level costs each side (single keys, both trees).
+/// at `cfg.deep_lookups`, then the resident kernel at every batch size up to 4,096.
 pub fn run(gpu: &Gpu, cfg: &Config, index: &Path, deep: &Path) -> Result<Section> {
     let (f, sb) = btree::open(index)?;
     let (fd, sbd) = btree::open(deep)?;
@@ -132,8 +131,6 @@ pub fn run(gpu: &Gpu, cfg: &Config, index: &Path, deep: &Path) -> Result<Section
         }));
     }
     // The resident kernel: one dispatch serves every batch (no launch, no fence per batch).
-    // Single-key medians per tree height, both sides, for the cost of one more level below.
-    let mut single = Vec::new();
     for (tree, f, sb, n, os) in orchestrated_small {
         gpu.raise_clock(super::CLOCK_WARMUP)?;
         let lanes = serve::lanes_for(gpu, lookup::default_lanes(gpu).min(n as u32));
@@ -187,9 +184,6 @@ pub fn run(gpu: &Gpu, cfg: &Config, index: &Path, deep: &Path) -> Result<Section
             n as f64 / med,
             per_sec(n as f64 / med),
         );
-        if n == 1 {
-            single.push((sb.height, med, os));
-        }
         rows.push(json!({
             "tree": tree,
             "height": sb.height,
@@ -208,23 +202,12 @@ pub fn run(gpu: &Gpu, cfg: &Config, index: &Path, deep: &Path) -> Result<Section
             "speedup": os / med,
         }));
     }
-    let per_level = per_level(&single);
-    if let Some(l) = &per_level {
-        t.note(format!(
-            "one more level of dependent reads (single keys, height {} → {}): resident kernel +{} per level, CPU-orchestrated +{} per level: {} per level (the speedup a lookup approaches as the tree deepens)",
-            l.from,
-            l.to,
-            nanos(l.gdio * 1e9),
-            nanos(l.orchestrated * 1e9),
-            ratio(l.orchestrated, l.gdio)
-        ));
-    }
     t.note("speedup = CPU-orchestrated time ÷ gdio time; results of both equal (and the first 256 checked against the CPU's own lookup)");
     t.note("CPU-orchestrated: per level, the host preads every key's node into a mapped buffer (shared by as many threads as gdio has pump threads, kept spinning across levels as gdio's pumps are, when there are at least two reads per thread), dispatches btree_step.comp, waits on the fence, reads where each key goes next");
     t.note(format!("gdio: lanes spread over {} pump thread(s) (one queue each) for the largest batch; one per 16 lanes up to 4 on a GPU", pumps::default_pumps(gpu, lookup::default_lanes(gpu))));
     t.note("resident kernel: btree_serve.comp is dispatched once and serves every batch; the host hands a batch over through a mailbox where a running shader sees host writes (ReBAR on NVIDIA) and collects stamped, checked results from host memory; time = handing over → last result in (every result checked against the CPU's lookup); the orchestrated figure is the median of the runs above for the same tree and batch size");
     t.note("each row starts after a 0.3 s full load of the GPU (busy.comp), so that both sides run at the clock it boosts to (measured on the H100: after a few seconds of light load its governor takes the SM clock from 1980 to 345 MHz)");
-    t.note("goal on the H100: at least 5× faster; the deep tree (same node format, 8 keys per node) shows how the speedup grows with the number of dependent reads per lookup");
+    t.note("goal on the H100: at least 5× faster; the deep tree (same node format, 8 keys per node) shows how the speedup changes with the number of dependent reads per lookup");
     Ok(Section {
         key: "btree",
         table: t,
@@ -235,39 +218,7 @@ pub fn run(gpu: &Gpu, cfg: &Config, index: &Path, deep: &Path) -> Result<Section
             "deep_keys": sbd.keys,
             "deep_height": sbd.height,
             "runs": rows,
-            "per_level": per_level.map(|l| json!({
-                "from_height": l.from,
-                "to_height": l.to,
-                "gdio_resident_seconds": l.gdio,
-                "orchestrated_seconds": l.orchestrated,
-                "speedup": l.orchestrated / l.gdio,
-            })),
         }),
-    })
-}
-
-/// What one more tree level costs each side, from single-key medians at two heights.
-#[derive(Debug, PartialEq)]
-struct PerLevel {
-    from: u32,
-    to: u32,
-    gdio: f64,
-    orchestrated: f64,
-}
-
-/// From (height, gdio seconds, orchestrated seconds) per tree: the slope between the lowest and
-/// the highest tree, or None without two heights (or when either side did not grow: a slope of
-/// noise is no cost per level).
-fn per_level(single: &[(u32, f64, f64)]) -> Option<PerLevel> {
-    let lo = single.iter().min_by_key(|s| s.0)?;
-    let hi = single.iter().max_by_key(|s| s.0)?;
-    let levels = f64::from(hi.0.checked_sub(lo.0).filter(|&d| d > 0)?);
-    let (gdio, orchestrated) = ((hi.1 - lo.1) / levels, (hi.2 - lo.2) / levels);
-    (gdio > 0.0 && orchestrated > 0.0).then_some(PerLevel {
-        from: lo.0,
-        to: hi.0,
-        gdio,
-        orchestrated,
     })
 }
 
@@ -275,24 +226,4 @@ fn per_level(single: &[(u32, f64, f64)]) -> Option<PerLevel> {
 fn median_run(mut runs: Vec<lookup::Lookups>) -> lookup::Lookups {
     runs.sort_by_key(|l| l.elapsed);
     runs.swap_remove(runs.len() / 2)
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn per_level_is_the_slope_between_the_lowest_and_highest_tree() {
-        let l = per_level(&[(6, 30e-6, 150e-6), (4, 20e-6, 100e-6)]).unwrap();
-        assert_eq!((l.from, l.to), (4, 6));
-        assert!((l.gdio - 5e-6).abs() < 1e-12);
-        assert!((l.orchestrated - 25e-6).abs() < 1e-12);
-    }
-
-    #[test]
-    fn per_level_needs_two_heights_and_growth_on_both_sides() {
-        assert_eq!(per_level(&[]), None);
-        assert_eq!(per_level(&[(4, 20e-6, 100e-6), (4, 21e-6, 99e-6)]), None);
-        assert_eq!(per_level(&[(4, 20e-6, 100e-6), (6, 19e-6, 150e-6)]), None);
-    }
 }

@@ -16,11 +16,11 @@ use std::time::{Duration, Instant};
 use anyhow::{Context as _, Result};
 use gdio_vulkan::patterns::{crc32c_of_chunks, crc32c_tables};
 use gdio_vulkan::shaders::{self, BtreeStepParams, Chunks, CrcChunksParams, BTREE_NODE_BYTES};
-use gdio_vulkan::{BufferSlice, ComputePipeline, MappedBuffer, Placement};
+use gdio_vulkan::{BufferSlice, ComputePipeline, DescriptorSet, MappedBuffer, Placement};
 
 use crate::btree::Superblock;
 use crate::gpu::Gpu;
-use crate::work::lookup::{decode, key_buffer, Lookups};
+use crate::work::lookup::{decode, Lookups};
 use crate::work::sum::StreamShape;
 
 /// preads `len` bytes of `f` at `file_offset` straight into `buf` at `offset` (one copy, as a
@@ -196,11 +196,31 @@ impl ReaderPool<'_> {
 
 /// B-tree lookups, CPU-orchestrated: one dispatch per tree level. Each level's node reads are
 /// shared by `readers` threads (the caller and `readers - 1` kept spinning across levels, as
-/// gdio's pump threads are) when there are at least two reads per thread.
+/// gdio's pump threads are) when there are at least two reads per thread. Sets its loop up for
+/// this one batch (see [`with_loop`] for batch after batch).
 pub fn lookup(gpu: &Gpu, f: &File, sb: &Superblock, keys: &[u64], readers: u32) -> Result<Lookups> {
+    with_loop(gpu, f, sb, keys.len(), readers, |run| run(keys))
+}
+
+/// Looks one batch up through a loop set up by [`with_loop`].
+pub type LookupBatch<'r> = dyn FnMut(&[u64]) -> Result<Lookups> + 'r;
+
+/// The CPU-orchestrated lookup loop set up once for batches of up to `capacity` keys, as a
+/// program that looks keys up again and again keeps it (its node buffer, reader threads,
+/// pipeline, key and result buffers, its warmed-up dispatch), handed to `body` as a function
+/// that looks one batch up: the baseline the resident kernel is compared with batch for batch.
+pub fn with_loop<R>(
+    gpu: &Gpu,
+    f: &File,
+    sb: &Superblock,
+    capacity: usize,
+    readers: u32,
+    body: impl FnOnce(&mut LookupBatch<'_>) -> Result<R>,
+) -> Result<R> {
+    let ctx = &gpu.ctx;
     let readers = readers.max(1) as usize;
-    let nodes_len = keys.len().max(1) * BTREE_NODE_BYTES;
-    let nodes = MappedBuffer::new(&gpu.ctx, nodes_len, staging(gpu)?)?;
+    let capacity = capacity.max(1);
+    let nodes = MappedBuffer::new(ctx, capacity * BTREE_NODE_BYTES, staging(gpu)?)?;
     let pool = ReaderPool {
         todo: std::sync::RwLock::new(Vec::new()),
         next: AtomicUsize::new(0),
@@ -211,10 +231,34 @@ pub fn lookup(gpu: &Gpu, f: &File, sb: &Superblock, keys: &[u64], readers: u32) 
         f,
         nodes: &nodes,
     };
-    let spawn = if keys.len() >= 2 * readers {
+    let spawn = if capacity >= 2 * readers {
         readers - 1
     } else {
         0
+    };
+    let keys = MappedBuffer::new(ctx, capacity * 8, Placement::HostCached)?;
+    let results = MappedBuffer::new(
+        ctx,
+        capacity * shaders::BTREE_RESULT_WORDS * 4,
+        Placement::HostCached,
+    )?;
+    let pipe = ComputePipeline::new(ctx, shaders::BTREE_STEP, 3, 4)?;
+    let set = pipe.bind(&[
+        BufferSlice::whole(&nodes),
+        BufferSlice::whole(&keys),
+        BufferSlice::whole(&results),
+    ])?;
+    gpu.warm(&pipe, &set, &BtreeStepParams { nkeys: 0 }.to_bytes())?;
+    let step = Step {
+        gpu,
+        sb,
+        pool: &pool,
+        workers: spawn,
+        capacity,
+        keys: &keys,
+        results: &results,
+        pipe: &pipe,
+        set: &set,
     };
     std::thread::scope(|s| {
         // Raised however this closure ends, a panic included: the scope waits for the workers,
@@ -226,7 +270,7 @@ pub fn lookup(gpu: &Gpu, f: &File, sb: &Superblock, keys: &[u64], readers: u32) 
                 .spawn_scoped(s, || pool.work())
                 .context("starting a reader thread of the orchestrated loop")?;
         }
-        lookup_levels(gpu, sb, keys, &pool, spawn)
+        body(&mut |batch: &[u64]| step.lookup(batch))
     })
 }
 
@@ -239,97 +283,107 @@ impl Drop for StopOnDrop<'_> {
     }
 }
 
-fn lookup_levels(
-    gpu: &Gpu,
-    sb: &Superblock,
-    keys: &[u64],
-    pool: &ReaderPool<'_>,
+/// What one batch of the orchestrated loop works with (set up by [`with_loop`]).
+struct Step<'a> {
+    gpu: &'a Gpu,
+    sb: &'a Superblock,
+    pool: &'a ReaderPool<'a>,
+    /// Spinning reader threads besides the caller.
     workers: usize,
-) -> Result<Lookups> {
-    let ctx = &gpu.ctx;
-    let n = keys.len();
-    let nkeys = u32::try_from(n).context("at most 2^32-1 keys")?;
-    let nodes = pool.nodes;
-    let key_buf = key_buffer(gpu, keys)?;
-    let results = MappedBuffer::new(
-        ctx,
-        n.max(1) * shaders::BTREE_RESULT_WORDS * 4,
-        Placement::HostCached,
-    )?;
-    let pipe = ComputePipeline::new(ctx, shaders::BTREE_STEP, 3, 4)?;
-    let set = pipe.bind(&[
-        BufferSlice::whole(nodes),
-        BufferSlice::whole(&key_buf),
-        BufferSlice::whole(&results),
-    ])?;
-    gpu.warm(&pipe, &set, &BtreeStepParams { nkeys: 0 }.to_bytes())?;
-    let p = BtreeStepParams { nkeys };
-    let words = shaders::BTREE_RESULT_WORDS;
-    let mut dispatches = 0u32;
-    let mut reads = 0u64;
-    let start = Instant::now();
-    // Every key starts at the root: status ACTIVE with the root's offset.
-    let init: Vec<u32> = (0..n)
-        .flat_map(|_| [0, sb.root as u32, (sb.root >> 32) as u32, 0])
-        .collect();
-    results.write_u32s(0, &init)?;
-    let mut res = init;
-    let (mut t_reads, mut t_dispatch) = (Duration::ZERO, Duration::ZERO);
-    loop {
-        let t0 = Instant::now();
-        let todo: Vec<(usize, u64)> = (0..n)
-            .filter(|&k| res[k * words] == 0)
-            .map(|k| {
-                let off = u64::from(res[k * words + 1]) | (u64::from(res[k * words + 2]) << 32);
-                (k, off)
-            })
+    /// Most keys per batch.
+    capacity: usize,
+    keys: &'a MappedBuffer,
+    results: &'a MappedBuffer,
+    pipe: &'a ComputePipeline,
+    set: &'a DescriptorSet<'a>,
+}
+
+impl Step<'_> {
+    /// Looks `keys` up: per level, pread every walking key's node, dispatch, wait, read where
+    /// each key goes next. Timed from the first level's reads (the keys already uploaded).
+    fn lookup(&self, keys: &[u64]) -> Result<Lookups> {
+        let n = keys.len();
+        if n > self.capacity {
+            anyhow::bail!(
+                "a batch of {n} keys is over the orchestrated loop's capacity of {}",
+                self.capacity
+            );
+        }
+        let nkeys = u32::try_from(n).context("at most 2^32-1 keys")?;
+        let (pool, nodes, sb) = (self.pool, self.pool.nodes, self.sb);
+        let bytes: Vec<u8> = keys.iter().flat_map(|k| k.to_le_bytes()).collect();
+        self.keys.write(0, &bytes)?;
+        let p = BtreeStepParams { nkeys };
+        let words = shaders::BTREE_RESULT_WORDS;
+        let mut dispatches = 0u32;
+        let mut reads = 0u64;
+        let start = Instant::now();
+        // Every key starts at the root: status ACTIVE with the root's offset.
+        let init: Vec<u32> = (0..n)
+            .flat_map(|_| [0, sb.root as u32, (sb.root >> 32) as u32, 0])
             .collect();
-        let active = todo.len();
-        reads += active as u64;
-        // Workers wake only for a level with at least two reads each.
-        let with = if active >= 2 * (workers + 1) {
-            workers
-        } else {
-            0
-        };
-        if with == 0 {
-            // Alone; the workers keep spinning on the old level number.
-            for &(k, off) in &todo {
-                read_into(pool.f, nodes, k * BTREE_NODE_BYTES, BTREE_NODE_BYTES, off)
-                    .with_context(|| format!("reading the node at {off}"))?;
+        self.results.write_u32s(0, &init)?;
+        let mut res = init;
+        let (mut t_reads, mut t_dispatch) = (Duration::ZERO, Duration::ZERO);
+        loop {
+            let t0 = Instant::now();
+            let todo: Vec<(usize, u64)> = (0..n)
+                .filter(|&k| res[k * words] == 0)
+                .map(|k| {
+                    let off = u64::from(res[k * words + 1]) | (u64::from(res[k * words + 2]) << 32);
+                    (k, off)
+                })
+                .collect();
+            let active = todo.len();
+            reads += active as u64;
+            // Workers wake only for a level with at least two reads each.
+            let with = if active >= 2 * (self.workers + 1) {
+                self.workers
+            } else {
+                0
+            };
+            if with == 0 {
+                // Alone; the workers keep spinning on the old level number.
+                for &(k, off) in &todo {
+                    read_into(pool.f, nodes, k * BTREE_NODE_BYTES, BTREE_NODE_BYTES, off)
+                        .with_context(|| format!("reading the node at {off}"))?;
+                }
+            } else {
+                pool.read_level(todo, with)?;
             }
-        } else {
-            pool.read_level(todo, with)?;
+            if active == 0 {
+                break;
+            }
+            let t1 = Instant::now();
+            t_reads += t1 - t0;
+            let mut d =
+                self.gpu
+                    .ctx
+                    .dispatch(self.pipe, self.set, &p.to_bytes(), [p.groups(), 1, 1])?;
+            self.gpu.wait(&mut d, Duration::from_secs(600))?;
+            t_dispatch += t1.elapsed();
+            dispatches += 1;
+            res = self.results.read_u32s(0, n * words)?;
+            if dispatches > 64 {
+                anyhow::bail!("more than 64 levels: the index is corrupt");
+            }
         }
-        if active == 0 {
-            break;
-        }
-        let t1 = Instant::now();
-        t_reads += t1 - t0;
-        let mut d = ctx.dispatch(&pipe, &set, &p.to_bytes(), [p.groups(), 1, 1])?;
-        gpu.wait(&mut d, Duration::from_secs(600))?;
-        t_dispatch += t1.elapsed();
-        dispatches += 1;
-        res = results.read_u32s(0, n * words)?;
-        if dispatches > 64 {
-            anyhow::bail!("more than 64 levels: the index is corrupt");
-        }
+        let elapsed = start.elapsed();
+        Ok(Lookups {
+            results: decode(&res)?,
+            elapsed,
+            dispatches,
+            reads,
+            phases: vec![
+                ("host preads", t_reads),
+                ("dispatch + fence", t_dispatch),
+                (
+                    "the rest (result reads)",
+                    elapsed.saturating_sub(t_reads + t_dispatch),
+                ),
+            ],
+        })
     }
-    let elapsed = start.elapsed();
-    Ok(Lookups {
-        results: decode(&res)?,
-        elapsed,
-        dispatches,
-        reads,
-        phases: vec![
-            ("host preads", t_reads),
-            ("dispatch + fence", t_dispatch),
-            (
-                "the rest (result reads)",
-                elapsed.saturating_sub(t_reads + t_dispatch),
-            ),
-        ],
-    })
 }
 
 #[cfg(test)]
@@ -368,6 +422,31 @@ mod tests {
             found > 100 && found < 200,
             "present and absent keys: {found}"
         );
+    }
+
+    /// One loop serves batch after batch (smaller than its capacity too), each result what a
+    /// loop set up for that batch alone finds; a batch over the capacity is refused.
+    #[test]
+    fn a_kept_loop_serves_batch_after_batch() {
+        let gpu = Gpu::open(None).unwrap();
+        let (_dir, path) = small_index();
+        let (f, sb) = btree::open(&path).unwrap();
+        let batches: Vec<Vec<u64>> = (0..4)
+            .map(|b| btree::make_keys(sb.keys, sb.seed, 20 + 20 * b, 0.2, 10 + b))
+            .collect();
+        let kept = with_loop(&gpu, &f, &sb, 80, 3, |run| {
+            let out: Vec<_> = batches.iter().map(|k| run(k).unwrap()).collect();
+            let over = btree::make_keys(sb.keys, sb.seed, 81, 0.2, 1);
+            let err = run(&over).unwrap_err();
+            assert!(format!("{err:#}").contains("capacity of 80"), "{err:#}");
+            Ok(out)
+        })
+        .unwrap();
+        for (keys, got) in batches.iter().zip(&kept) {
+            let alone = lookup(&gpu, &f, &sb, keys, 3).unwrap();
+            assert_eq!(got.results, alone.results);
+            assert_eq!(got.reads, keys.len() as u64 * u64::from(sb.height));
+        }
     }
 
     /// Nodes that cannot be read (the root's children pointed past the end of the file) end a

@@ -41,7 +41,31 @@ pub struct Dispatch<'a> {
     fence: vk::Fence,
     started: Instant,
     finished: Option<Duration>,
+    /// False for a submission of a [`RecordedDispatch`], which keeps its command buffer and
+    /// fence for the next one.
+    owned: bool,
     _borrows: std::marker::PhantomData<(&'a ComputePipeline, &'a DescriptorSet<'a>)>,
+}
+
+/// A dispatch recorded once and submitted again and again, one submission at a time: what a
+/// loop that relaunches the same shader with the same arguments keeps, instead of recording a
+/// command buffer per launch ([`Context::dispatch`]). Each [`RecordedDispatch::submit`] returns
+/// a [`Dispatch`] to wait on; it borrows this one mutably, so the next submission can only
+/// follow once it is dropped (which waits for the GPU).
+pub struct RecordedDispatch<'a> {
+    ctx: Context,
+    cmd: vk::CommandBuffer,
+    fence: vk::Fence,
+    submitted: bool,
+    _borrows: std::marker::PhantomData<(&'a ComputePipeline, &'a DescriptorSet<'a>)>,
+}
+
+impl std::fmt::Debug for RecordedDispatch<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("RecordedDispatch")
+            .field("submitted", &self.submitted)
+            .finish()
+    }
 }
 
 impl std::fmt::Debug for Dispatch<'_> {
@@ -64,6 +88,49 @@ impl Context {
         push: &[u8],
         groups: [u32; 3],
     ) -> Result<Dispatch<'a>> {
+        let (cmd, fence) = self.record(pipeline, set, push, groups, true)?;
+        self.submit(cmd, fence)
+            .inspect_err(|_| self.release(cmd, fence))?;
+        Ok(Dispatch {
+            ctx: self.clone(),
+            cmd,
+            fence,
+            started: Instant::now(),
+            finished: None,
+            owned: true,
+            _borrows: std::marker::PhantomData,
+        })
+    }
+
+    /// Records one dispatch as [`Context::dispatch`] does, without submitting it: submit it as
+    /// often as needed with [`RecordedDispatch::submit`] (the same visibility rules each time).
+    pub fn record_dispatch<'a>(
+        &self,
+        pipeline: &'a ComputePipeline,
+        set: &'a DescriptorSet<'a>,
+        push: &[u8],
+        groups: [u32; 3],
+    ) -> Result<RecordedDispatch<'a>> {
+        let (cmd, fence) = self.record(pipeline, set, push, groups, false)?;
+        Ok(RecordedDispatch {
+            ctx: self.clone(),
+            cmd,
+            fence,
+            submitted: false,
+            _borrows: std::marker::PhantomData,
+        })
+    }
+
+    /// A command buffer (recycled or new) with the dispatch recorded in it, and an unsignalled
+    /// fence. `once`: recorded for one submission (ONE_TIME_SUBMIT).
+    fn record(
+        &self,
+        pipeline: &ComputePipeline,
+        set: &DescriptorSet<'_>,
+        push: &[u8],
+        groups: [u32; 3],
+        once: bool,
+    ) -> Result<(vk::CommandBuffer, vk::Fence)> {
         if push.len() != pipeline.push_constant_bytes() as usize {
             return Err(Error::Invalid(format!(
                 "pipeline takes {} bytes of push constants, got {}",
@@ -132,10 +199,14 @@ impl Context {
             }
             e
         };
+        let flags = if once {
+            vk::CommandBufferUsageFlags::ONE_TIME_SUBMIT
+        } else {
+            vk::CommandBufferUsageFlags::empty()
+        };
         // SAFETY: as above.
         unsafe {
-            let begin = vk::CommandBufferBeginInfo::default()
-                .flags(vk::CommandBufferUsageFlags::ONE_TIME_SUBMIT);
+            let begin = vk::CommandBufferBeginInfo::default().flags(flags);
             dev.begin_command_buffer(cmd, &begin)
                 .vk("vkBeginCommandBuffer")
                 .map_err(free)?;
@@ -169,25 +240,32 @@ impl Context {
                 .vk("vkEndCommandBuffer")
                 .map_err(free)?;
         }
+        Ok((cmd, fence))
+    }
+
+    /// Submits the recorded `cmd` with `fence` (unsignalled, not in use).
+    fn submit(&self, cmd: vk::CommandBuffer, fence: vk::Fence) -> Result<()> {
         let cmds = [cmd];
         let submit = vk::SubmitInfo::default().command_buffers(&cmds);
         let queue = self.inner.queue.lock().unwrap_or_else(|e| e.into_inner());
         // SAFETY: the queue is externally synchronised by its mutex; the command buffer is
-        // fully recorded; the fence is unsignalled (new or reset).
-        if let Err(result) = unsafe { dev.queue_submit(*queue, &[submit], fence) } {
-            return Err(free(Error::Vk {
-                call: "vkQueueSubmit",
-                result,
-            }));
+        // fully recorded and not executing; the fence is unsignalled and not in use (the
+        // callers' contract).
+        unsafe { self.device().queue_submit(*queue, &[submit], fence) }.vk("vkQueueSubmit")
+    }
+
+    /// Frees a command buffer and fence that are not in use (never submitted, or done).
+    fn release(&self, cmd: vk::CommandBuffer, fence: vk::Fence) {
+        let pool = self
+            .inner
+            .command_pool
+            .lock()
+            .unwrap_or_else(|e| e.into_inner());
+        // SAFETY: neither is in use (the callers' contract); the pool is locked.
+        unsafe {
+            self.device().free_command_buffers(*pool, &[cmd]);
+            self.device().destroy_fence(fence, None);
         }
-        Ok(Dispatch {
-            ctx: self.clone(),
-            cmd,
-            fence,
-            started: Instant::now(),
-            finished: None,
-            _borrows: std::marker::PhantomData,
-        })
     }
 
     /// Dispatches again and again until `done()` says the shader finished its work (a shader
@@ -341,8 +419,56 @@ impl Drop for Dispatch<'_> {
             // command buffer at the end, the fence is leaked.
             return;
         }
+        if !self.owned {
+            // Done: the RecordedDispatch it came from submits them again or recycles them.
+            return;
+        }
         // The fence signalled, so the command buffer no longer executes: keep both for the
         // next dispatch (Context frees them at the end).
+        self.ctx
+            .inner
+            .recycled
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .push((self.cmd, self.fence));
+    }
+}
+
+impl RecordedDispatch<'_> {
+    /// Submits the recorded dispatch once more and returns it in flight. The previous
+    /// submission is done: its [`Dispatch`] borrowed this one and waited when dropped.
+    pub fn submit(&mut self) -> Result<Dispatch<'_>> {
+        if self.submitted {
+            // SAFETY: the fence's last submission signalled (its Dispatch waited on drop;
+            // were the wait to have failed, the reset reports the lost device).
+            unsafe { self.ctx.device().reset_fences(&[self.fence]) }.vk("vkResetFences")?;
+        }
+        self.ctx.submit(self.cmd, self.fence)?;
+        self.submitted = true;
+        Ok(Dispatch {
+            ctx: self.ctx.clone(),
+            cmd: self.cmd,
+            fence: self.fence,
+            started: Instant::now(),
+            finished: None,
+            owned: false,
+            _borrows: std::marker::PhantomData,
+        })
+    }
+}
+
+impl Drop for RecordedDispatch<'_> {
+    fn drop(&mut self) {
+        // Every submission's Dispatch waited for it when dropped; a fence still unsignalled
+        // here means that wait failed (device lost), and then neither is reused (Context frees
+        // the command buffer at the end, the fence is leaked).
+        if self.submitted {
+            // SAFETY: the fence belongs to this device.
+            let done = unsafe { self.ctx.device().get_fence_status(self.fence) };
+            if done != Ok(true) {
+                return;
+            }
+        }
         self.ctx
             .inner
             .recycled

@@ -11,7 +11,8 @@
 //!   (system memory, ReBAR, imported anonymous memory), never exposed as `&mut [u8]`;
 //! - [`placement`]: the freshness and registration probes and the [`PlacementPlan`];
 //! - [`ComputePipeline`], [`Context::dispatch`], [`Dispatch`]: one long dispatch with a fence
-//!   and a host-side timeout, and re-dispatch for shaders that end early;
+//!   and a host-side timeout, and re-dispatch for shaders that end early; [`RecordedDispatch`]:
+//!   one recorded dispatch submitted again and again;
 //! - [`shaders`]: the embedded SPIR-V of the demo shaders and their parameters;
 //! - [`QueueBuffers`]: a queue's two regions allocated where the plan says;
 //! - [`bridge`]: [`PumpQueue`] and [`PumpWindow`], which hand queues and windows to the host
@@ -36,7 +37,7 @@ pub use bridge::{PumpGroupQueue, PumpQueue, PumpWindow};
 pub use context::{
     Context, DeviceInfo, DeviceSelector, MemoryHeapInfo, MemoryTypeInfo, DEVICE_ENV,
 };
-pub use dispatch::{Dispatch, FenceWait, Redispatch, WAIT_SLICE};
+pub use dispatch::{Dispatch, FenceWait, RecordedDispatch, Redispatch, WAIT_SLICE};
 pub use error::{Error, Result};
 pub use memory::{MappedBuffer, Placement};
 pub use pipeline::{spirv_words, BufferSlice, ComputePipeline, DescriptorSet};

@@ -114,6 +114,51 @@ fn every_embedded_shader_builds_a_pipeline() {
     assert!(ComputePipeline::new(&g.ctx, &[1, 2, 3, 4], 1, 0).is_err());
 }
 
+/// One recorded dispatch submitted three times runs three times, each seeing what the host wrote
+/// before that submission: the CRC-32C of each chunk, three different contents.
+#[test]
+fn a_recorded_dispatch_runs_again_at_every_submission() {
+    use gdio_vulkan::patterns::{crc32c_reference, crc32c_tables};
+    use gdio_vulkan::{BufferSlice, FenceWait};
+    let g = gpu();
+    const CHUNK: u32 = 4096;
+    const CHUNKS: usize = 4;
+    let data = MappedBuffer::new(&g.ctx, CHUNKS * CHUNK as usize, Placement::HostCached).unwrap();
+    let crcs = MappedBuffer::new(&g.ctx, CHUNKS * 4, Placement::HostCached).unwrap();
+    let tables =
+        MappedBuffer::new(&g.ctx, shaders::CRC_TABLE_WORDS * 4, Placement::HostCached).unwrap();
+    tables.write_u32s(0, &crc32c_tables()).unwrap();
+    let pipe = ComputePipeline::new(&g.ctx, shaders::CRC_CHUNKS, 3, 12).unwrap();
+    let set = pipe
+        .bind(&[
+            BufferSlice::whole(&data),
+            BufferSlice::whole(&crcs),
+            BufferSlice::whole(&tables),
+        ])
+        .unwrap();
+    let p = shaders::CrcChunksParams {
+        chunks: shaders::Chunks::new(u64::from(CHUNK) * CHUNKS as u64, CHUNK),
+    };
+    let mut recorded = g
+        .ctx
+        .record_dispatch(&pipe, &set, &p.to_bytes(), [p.groups(), 1, 1])
+        .unwrap();
+    for round in 0u8..3 {
+        let bytes: Vec<u8> = (0..CHUNKS * CHUNK as usize)
+            .map(|i| (i as u8).wrapping_mul(round + 3) ^ round)
+            .collect();
+        data.write(0, &bytes).unwrap();
+        crcs.write_u32s(0, &[0; CHUNKS]).unwrap();
+        let mut d = recorded.submit().unwrap();
+        d.wait_with(FenceWait::Block, std::time::Duration::from_secs(60))
+            .unwrap();
+        drop(d);
+        let got = crcs.read_u32s(0, CHUNKS).unwrap();
+        let want: Vec<u32> = bytes.chunks(CHUNK as usize).map(crc32c_reference).collect();
+        assert_eq!(got, want, "round {round}");
+    }
+}
+
 #[test]
 fn btree_serve_builds_in_both_walker_shapes_and_refuses_a_mismatched_one() {
     let g = gpu();

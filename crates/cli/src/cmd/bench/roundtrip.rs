@@ -36,8 +36,9 @@ pub fn run(gpu: &Gpu, cfg: &Config, data_dir: &Path) -> Result<Section> {
     crate::cmd::gen::file(&node, READ_BYTES.into(), 3, false)?;
     let read = nop::read_through_pump(gpu, cfg.nops, &File::open(&node)?, READ_BYTES)?;
     let dispatches = (cfg.nops / 100).clamp(100, 2000);
-    let blocked = nop::empty_dispatch(gpu, dispatches, FenceWait::Block)?;
-    let spun = nop::empty_dispatch(gpu, dispatches, FenceWait::Spin)?;
+    let blocked = nop::empty_dispatch(gpu, dispatches, FenceWait::Block, nop::Launch::Record)?;
+    let spun = nop::empty_dispatch(gpu, dispatches, FenceWait::Spin, nop::Launch::Record)?;
+    let resubmitted = nop::empty_dispatch(gpu, dispatches, FenceWait::Spin, nop::Launch::Resubmit)?;
     let mut t = Table::new(
         "1. Round trip (one lane, one request at a time)",
         &[
@@ -102,6 +103,10 @@ pub fn run(gpu: &Gpu, cfg: &Config, data_dir: &Path) -> Result<Section> {
         "empty dispatch, submit → fence (spin on vkGetFenceStatus)",
         &spun,
     ));
+    t.row(latency_row(
+        "empty dispatch recorded once, resubmit → fence (spin)",
+        &resubmitted,
+    ));
     t.row(vec![
         "CUDA persistent kernel, pinned memory (quoted)".into(),
         nanos(CUDA_DOORBELL_P50_NS),
@@ -115,7 +120,7 @@ pub fn run(gpu: &Gpu, cfg: &Config, data_dir: &Path) -> Result<Section> {
     t.note("the section starts after a 0.3 s full load of the GPU (busy.comp), so that it runs at the clock the GPU boosts to under load");
     t.note("the gdio-pump rows are dispatch wall time / requests (no per-trip samples): the real pump with IdlePolicy::spin()");
     t.note(format!(
-        "the empty-dispatch rows are what a CPU-orchestrated loop pays per step before any work (record, submit, run, notice the fence); this run waits with {:?}",
+        "the empty-dispatch rows are what a CPU-orchestrated loop pays per step before any work (record, submit, run, notice the fence; the resubmit row records once and submits the same command buffer each time, as the orchestrated B-tree loop does within a batch); the orchestrated loops here wait with {:?}",
         gpu.fence_wait
     ));
     t.note(format!(
@@ -168,6 +173,7 @@ pub fn run(gpu: &Gpu, cfg: &Config, data_dir: &Path) -> Result<Section> {
             "read_window": gpu.plan.read_window.name(),
             "empty_dispatch_block": blocked,
             "empty_dispatch_spin": spun,
+            "empty_dispatch_resubmitted_spin": resubmitted,
             "fence_wait": format!("{:?}", gpu.fence_wait),
             "cuda_reference_p50_ns": CUDA_DOORBELL_P50_NS,
             "cuda_reference_source": CUDA_SOURCE,

@@ -153,8 +153,9 @@ impl Context {
             .pop();
         let (cmd, fence) = match recycled {
             // SAFETY: a recycled pair belongs to a dispatch whose fence signalled (its Drop
-            // waited), so the command buffer is not executing and the fence is not in use; the
-            // pool (created with RESET_COMMAND_BUFFER) is locked.
+            // waited) or to a RecordedDispatch whose fence signalled or was never submitted,
+            // so the command buffer is not executing and the fence is not in use; the pool
+            // (created with RESET_COMMAND_BUFFER) is locked.
             Some((cmd, fence)) => unsafe {
                 let reset = dev
                     .reset_command_buffer(cmd, vk::CommandBufferResetFlags::empty())
@@ -437,11 +438,21 @@ impl Drop for Dispatch<'_> {
 impl RecordedDispatch<'_> {
     /// Submits the recorded dispatch once more and returns it in flight. The previous
     /// submission is done: its [`Dispatch`] borrowed this one and waited when dropped.
+    /// Fails, submitting nothing, if the previous submission is not known to be done (its
+    /// Dispatch's wait failed, or the Dispatch was forgotten instead of dropped).
     pub fn submit(&mut self) -> Result<Dispatch<'_>> {
         if self.submitted {
-            // SAFETY: the fence's last submission signalled (its Dispatch waited on drop;
-            // were the wait to have failed, the reset reports the lost device).
+            // SAFETY: the fence belongs to this device.
+            let done =
+                unsafe { self.ctx.device().get_fence_status(self.fence) }.vk("vkGetFenceStatus")?;
+            if !done {
+                return Err(Error::Invalid(
+                    "the recorded dispatch's previous submission has not finished: wait for it (drop its Dispatch) before submitting again".into(),
+                ));
+            }
+            // SAFETY: the fence signalled, so its submission (and the command buffer) is done.
             unsafe { self.ctx.device().reset_fences(&[self.fence]) }.vk("vkResetFences")?;
+            self.submitted = false;
         }
         self.ctx.submit(self.cmd, self.fence)?;
         self.submitted = true;

@@ -157,6 +157,61 @@ fn a_recorded_dispatch_runs_again_at_every_submission() {
         let want: Vec<u32> = bytes.chunks(CHUNK as usize).map(crc32c_reference).collect();
         assert_eq!(got, want, "round {round}");
     }
+    // Its command buffer and fence go back to the context and serve a one-time dispatch.
+    drop(recorded);
+    crcs.write_u32s(0, &[0; CHUNKS]).unwrap();
+    let mut d = g
+        .ctx
+        .dispatch(&pipe, &set, &p.to_bytes(), [p.groups(), 1, 1])
+        .unwrap();
+    d.wait_with(FenceWait::Block, std::time::Duration::from_secs(60))
+        .unwrap();
+    drop(d);
+    let mut bytes = vec![0u8; CHUNKS * CHUNK as usize];
+    data.read(0, &mut bytes).unwrap();
+    let want: Vec<u32> = bytes.chunks(CHUNK as usize).map(crc32c_reference).collect();
+    assert_eq!(crcs.read_u32s(0, CHUNKS).unwrap(), want);
+}
+
+/// A recorded dispatch whose submission was forgotten instead of waited for is not submitted
+/// again over it: the next submit says so.
+#[test]
+fn a_recorded_dispatch_refuses_a_submission_over_an_unfinished_one() {
+    use gdio_vulkan::BufferSlice;
+    let g = gpu();
+    let sink = MappedBuffer::new(&g.ctx, 4, Placement::HostCached).unwrap();
+    let pipe = ComputePipeline::new(&g.ctx, shaders::BUSY, 1, 4).unwrap();
+    let set = pipe.bind(&[BufferSlice::whole(&sink)]).unwrap();
+    // Long enough (milliseconds) that the first submission is still running when the second
+    // is asked for, microseconds later.
+    let push = 60_000u32.to_le_bytes();
+    let groups = if g.ctx.info().is_cpu() { 64 } else { 4096 };
+    let mut recorded = g
+        .ctx
+        .record_dispatch(&pipe, &set, &push, [groups, 1, 1])
+        .unwrap();
+    std::mem::forget(recorded.submit().unwrap());
+    let err = recorded.submit().unwrap_err();
+    assert!(err.to_string().contains("has not finished"), "{err}");
+    // Once the forgotten one is done, submitting works again (and is waited for, so that the
+    // buffers outlive both runs).
+    let start = std::time::Instant::now();
+    loop {
+        match recorded.submit() {
+            Ok(mut d) => {
+                d.wait_with(
+                    gdio_vulkan::FenceWait::Block,
+                    std::time::Duration::from_secs(60),
+                )
+                .unwrap();
+                break;
+            }
+            Err(e) => {
+                assert!(start.elapsed().as_secs() < 60, "still refused: {e}");
+                std::thread::sleep(std::time::Duration::from_millis(1));
+            }
+        }
+    }
 }
 
 #[test]

@@ -231,7 +231,8 @@ pub fn run(gpu: &Gpu, cfg: &Config, index: &Path, deep: &Path) -> Result<Section
             "speedup_vs_orchestrated_set_up_per_batch": os / med,
         }));
     }
-    t.note("speedup = CPU-orchestrated time ÷ gdio time; results of both equal (and the first 256 checked against the CPU's own lookup)");
+    t.note("speedup = CPU-orchestrated time ÷ gdio time; one-dispatch rows: the results of both sides equal, the first 256 checked against the CPU's own lookup; resident rows: every result of each side checked against the CPU's own lookup");
+    t.note("the orchestrated loop records one command buffer per batch before its clock starts and resubmits it per level (gdio's one-dispatch rows time their one record and submit)");
     t.note("CPU-orchestrated: per level, the host preads every key's node into a mapped buffer (shared by as many threads as gdio has pump threads, kept spinning across levels as gdio's pumps are, when there are at least two reads per thread), dispatches btree_step.comp, waits on the fence, reads where each key goes next");
     t.note(format!("gdio: lanes spread over {} pump thread(s) (one queue each) for the largest batch; one per 16 lanes up to 4 on a GPU", pumps::default_pumps(gpu, lookup::default_lanes(gpu))));
     t.note("resident kernel: btree_serve.comp is dispatched once and serves every batch; the host hands a batch over through a mailbox where a running shader sees host writes (ReBAR on NVIDIA) and collects stamped, checked results from host memory; time = handing over → last result in (every result checked against the CPU's lookup); its baseline is the orchestrated loop kept set up across the same batches (buffers, pipeline, reader threads), timed the same way, median");

@@ -25,19 +25,30 @@ const CUDA_SOURCE: &str = "shared/reference/gpu-findings.md, measured 2026-11-26
 
 /// Runs the section.
 pub fn run(gpu: &Gpu, cfg: &Config, data_dir: &Path) -> Result<Section> {
-    gpu.raise_clock(super::CLOCK_WARMUP)?;
+    // Every GPU row starts at the clock the GPU boosts to under load: a row of round trips
+    // is light load, and on the H100 the governor lowered the clock during the section's
+    // later rows when only its start was warmed (the empty dispatches took 43-49 µs against
+    // 13.6-18.9 µs).
+    let warm = || gpu.raise_clock(super::CLOCK_WARMUP);
+    warm()?;
     let shader = nop::shader(gpu, cfg.nops, false)?;
+    warm()?;
     let fenced = nop::shader(gpu, cfg.nops, true)?;
     let floor = nop::floor(cfg.nops)?;
+    warm()?;
     let pump = nop::through_pump(gpu, cfg.nops)?;
     // A data request's round trip: one B-tree node's worth, from a page-cached file on the
     // disk the bench's other inputs are on.
     let node = data_dir.join("roundtrip-read.bin");
     crate::cmd::gen::file(&node, READ_BYTES.into(), 3, false)?;
+    warm()?;
     let read = nop::read_through_pump(gpu, cfg.nops, &File::open(&node)?, READ_BYTES)?;
     let dispatches = (cfg.nops / 100).clamp(100, 2000);
+    warm()?;
     let blocked = nop::empty_dispatch(gpu, dispatches, FenceWait::Block, nop::Launch::Record)?;
+    warm()?;
     let spun = nop::empty_dispatch(gpu, dispatches, FenceWait::Spin, nop::Launch::Record)?;
+    warm()?;
     let resubmitted = nop::empty_dispatch(gpu, dispatches, FenceWait::Spin, nop::Launch::Resubmit)?;
     let mut t = Table::new(
         "1. Round trip (one lane, one request at a time)",
@@ -117,7 +128,7 @@ pub fn run(gpu: &Gpu, cfg: &Config, data_dir: &Path) -> Result<Section> {
     ]);
     t.note("p50/p99 are host-measured: the time between two claims of the single lane's NOPs by a spinning host (gdio_protocol::HostQueue) = one full round trip; the same host loop and clock serve the CPU-thread floor");
     t.note("a NOP is published without the release fence (it orders nothing); a FENCE, like every READ, WRITE and FSYNC, with it: the FENCE row is what a data request's round trip pays for the protocol");
-    t.note("the section starts after a 0.3 s full load of the GPU (busy.comp), so that it runs at the clock the GPU boosts to under load");
+    t.note("every GPU row starts after a 0.3 s full load of the GPU (busy.comp), so that it runs at the clock the GPU boosts to under load");
     t.note("the gdio-pump rows are dispatch wall time / requests (no per-trip samples): the real pump with IdlePolicy::spin()");
     t.note(format!(
         "the empty-dispatch rows are what a CPU-orchestrated loop pays per step before any work (record, submit, run, notice the fence; the resubmit row records once and submits the same command buffer each time, as the orchestrated B-tree loop does within a batch); the orchestrated loops here wait with {:?}",

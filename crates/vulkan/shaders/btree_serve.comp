@@ -97,6 +97,18 @@ bool together = false;
 // finished reading; with several windows used in turn, one fence covers several READs.
 uint unfenced_reads = 0xFFFFFFFFu;
 
+// The key being looked up, loaded from the mailbox once per key, and whether that load has been
+// followed by a release fence yet. The host rewrites the mailbox once it has every result of
+// the batch, so the load must be ordered before the key's result store: the fence before the
+// key's first READ does it (taken whenever key_unfenced), or one before the result when the key
+// was loaded again on resuming a dispatch.
+uvec2 key = uvec2(0u);
+bool key_unfenced = false;
+
+uvec2 mailbox_key(uint k) {
+    return uvec2(mb[MB_KEYS + 2u * k], mb[MB_KEYS + 2u * k + 1u]);
+}
+
 // v as the leader has it, in every invocation of the walker (v itself when not together). What
 // decides the walker's control flow goes through here, so that its invocations stay converged.
 uint walker_uniform(uint v) {
@@ -164,26 +176,30 @@ uint window_node(uint lane, uint windows, uint window) {
 }
 
 // Moves the lane on to its next window (node_base follows) and publishes there the READ of the
-// node at `off` (0: the root) for key k (the leader; every invocation returns the generation).
-// The release fence comes first only when the lane has read that window since the last fence
-// (gdio_publish_raw's fence, taken by need: nothing else a READ here must order, since results
-// carry their own check and the descriptor its stamp and check).
+// node at `off` (0: the root, and then key k is loaded first) for key k (the leader; every
+// invocation returns the generation). The release fence comes first only when the lane has
+// read that window since the last fence, or loaded a key since (gdio_publish_raw's fence, taken
+// by need: nothing else a READ here must order, since results carry their own check and the
+// descriptor its stamp and check).
 uint publish_node(uint g, uint slot, uint lane, uint windows, inout uint window, uvec2 off,
                   uint k, bool leader) {
     if (off == uvec2(0u)) {
         off = uvec2(pc.root_lo, pc.root_hi);
+        key = mailbox_key(k);
+        key_unfenced = true;
     }
     window = (window + 1u) % windows;
     node_base = window_node(lane, windows, window) * (NODE_BYTES / 4u);
     uint next = gdio_next(g);
     uint at = window_node(lane, windows, window) * NODE_BYTES;
-    if ((unfenced_reads & (1u << window)) != 0u) {
+    if ((unfenced_reads & (1u << window)) != 0u || key_unfenced) {
         walker_sync();
         if (leader) {
             gdio_publish_raw(slot, next, GDIO_OP_READ, pc.file, pc.window, at, off.x, off.y,
                              NODE_BYTES, k);
         }
         unfenced_reads = 0u;
+        key_unfenced = false;
     } else if (leader) {
         gdio_publish_unordered(slot, next, GDIO_OP_READ, pc.file, pc.window, at, off.x, off.y,
                                NODE_BYTES, k);
@@ -217,6 +233,11 @@ void main() {
     uint steps = sv[s + SV_STEPS];
     uint nkeys = sv[s + SV_NKEYS];
     uint mine = keys_of(lane, nkeys);
+    if (cur != served && j < mine && (published || off != uvec2(0u))) {
+        // Resumed in the middle of a key: load it again (ordered by the next fence).
+        key = mailbox_key(lane + j * pc.lanes);
+        key_unfenced = true;
+    }
     uint status = STATUS_RUNNING;
     uint g = published ? gdio_last_published(slot) : gdio_last_completed(slot);
     bool go = true;
@@ -289,7 +310,6 @@ void main() {
                 } else {
                     published = false;
                     steps += 1u;
-                    uvec2 key = uvec2(mb[MB_KEYS + 2u * k], mb[MB_KEYS + 2u * k + 1u]);
                     uvec3 o = together ? btree_step_coop(key) : btree_step(key);
                     unfenced_reads |= 1u << window;
                     if (o.x == BT_ACTIVE && steps < 64u) {
@@ -310,6 +330,13 @@ void main() {
                     g = publish_node(g, slot, lane, windows, window, off, lane + j * pc.lanes,
                                      leader);
                     published = true;
+                }
+                if (ended && key_unfenced) {
+                    // The key was loaded on resuming and no READ has fenced since.
+                    walker_sync();
+                    memoryBarrier(gl_ScopeDevice, gl_StorageSemanticsBuffer,
+                                  gl_SemanticsRelease | gl_SemanticsMakeAvailable);
+                    key_unfenced = false;
                 }
                 if (ended && leader) {
                     put_result(k, result, cur);

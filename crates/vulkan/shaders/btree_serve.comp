@@ -54,11 +54,11 @@ layout(push_constant) uniform Params {
                        // node L * windows + w of the window buffer
 } pc;
 
-// Mailbox words (the host writes them; the keys first, then MB_SEQ and MB_NKEYS together in
-// one 64-bit release store, so that a lane has the key count from the load that saw the batch).
-const uint MB_SEQ = 0u;    // batch sequence number (0: none yet)
-const uint MB_NKEYS = 1u;  // keys in the batch
-const uint MB_SEQ_NKEYS = 0u; // both, as 64-bit word 0 (MB_SEQ the low half)
+// Mailbox words (the host writes them; the keys first, then the sequence number and the key
+// count together in one 64-bit release store, so that a lane has the key count from the load
+// that saw the batch).
+const uint MB_SEQ_NKEYS = 0u; // 64-bit word 0: batch sequence number (low half; 0: none yet)
+                              // and keys in the batch (high half)
 const uint MB_STOP = 2u;   // 1: every lane ends
 const uint MB_KEYS = 4u;
 

@@ -91,15 +91,7 @@ impl Context {
         let (cmd, fence) = self.record(pipeline, set, push, groups, true)?;
         self.submit(cmd, fence)
             .inspect_err(|_| self.release(cmd, fence))?;
-        Ok(Dispatch {
-            ctx: self.clone(),
-            cmd,
-            fence,
-            started: Instant::now(),
-            finished: None,
-            owned: true,
-            _borrows: std::marker::PhantomData,
-        })
+        Ok(Dispatch::in_flight(self, cmd, fence, true))
     }
 
     /// Records one dispatch as [`Context::dispatch`] does, without submitting it: submit it as
@@ -255,6 +247,16 @@ impl Context {
         unsafe { self.device().queue_submit(*queue, &[submit], fence) }.vk("vkQueueSubmit")
     }
 
+    /// Keeps a command buffer and fence that are not in use (never submitted, or done) for
+    /// the next dispatch (the Context frees them at the end).
+    fn recycle(&self, cmd: vk::CommandBuffer, fence: vk::Fence) {
+        self.inner
+            .recycled
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .push((cmd, fence));
+    }
+
     /// Frees a command buffer and fence that are not in use (never submitted, or done).
     fn release(&self, cmd: vk::CommandBuffer, fence: vk::Fence) {
         let pool = self
@@ -317,6 +319,19 @@ impl Redispatch {
 }
 
 impl Dispatch<'_> {
+    /// `cmd` just submitted with `fence`; `owned`: the Dispatch recycles them when done.
+    fn in_flight(ctx: &Context, cmd: vk::CommandBuffer, fence: vk::Fence, owned: bool) -> Self {
+        Dispatch {
+            ctx: ctx.clone(),
+            cmd,
+            fence,
+            started: Instant::now(),
+            finished: None,
+            owned,
+            _borrows: std::marker::PhantomData,
+        }
+    }
+
     /// True once the GPU has finished the dispatch (does not block).
     pub fn is_done(&mut self) -> Result<bool> {
         if self.finished.is_some() {
@@ -424,14 +439,8 @@ impl Drop for Dispatch<'_> {
             // Done: the RecordedDispatch it came from submits them again or recycles them.
             return;
         }
-        // The fence signalled, so the command buffer no longer executes: keep both for the
-        // next dispatch (Context frees them at the end).
-        self.ctx
-            .inner
-            .recycled
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .push((self.cmd, self.fence));
+        // The fence signalled, so the command buffer no longer executes: keep both.
+        self.ctx.recycle(self.cmd, self.fence);
     }
 }
 
@@ -456,35 +465,23 @@ impl RecordedDispatch<'_> {
         }
         self.ctx.submit(self.cmd, self.fence)?;
         self.submitted = true;
-        Ok(Dispatch {
-            ctx: self.ctx.clone(),
-            cmd: self.cmd,
-            fence: self.fence,
-            started: Instant::now(),
-            finished: None,
-            owned: false,
-            _borrows: std::marker::PhantomData,
-        })
+        Ok(Dispatch::in_flight(&self.ctx, self.cmd, self.fence, false))
     }
 }
 
 impl Drop for RecordedDispatch<'_> {
     fn drop(&mut self) {
-        // Every submission's Dispatch waited for it when dropped; a fence still unsignalled
-        // here means that wait failed (device lost), and then neither is reused (Context frees
-        // the command buffer at the end, the fence is leaked).
         if self.submitted {
+            // A submission's Dispatch waits for it when dropped; one that was forgotten did
+            // not, and the GPU may still use what this borrows: wait as a Dispatch does.
+            drop(Dispatch::in_flight(&self.ctx, self.cmd, self.fence, false));
+            // Still unsignalled: the wait failed (device lost), and neither is reused (the
+            // Context frees the command buffer at the end, the fence is leaked).
             // SAFETY: the fence belongs to this device.
-            let done = unsafe { self.ctx.device().get_fence_status(self.fence) };
-            if done != Ok(true) {
+            if unsafe { self.ctx.device().get_fence_status(self.fence) } != Ok(true) {
                 return;
             }
         }
-        self.ctx
-            .inner
-            .recycled
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .push((self.cmd, self.fence));
+        self.ctx.recycle(self.cmd, self.fence);
     }
 }

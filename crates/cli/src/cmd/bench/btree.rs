@@ -136,47 +136,25 @@ pub fn run(gpu: &Gpu, cfg: &Config, index: &Path, deep: &Path) -> Result<Section
         let lanes = serve::lanes_for(gpu, lookup::default_lanes(gpu).min(n as u32));
         let pumps = pumps::default_pumps(gpu, lanes);
         let batches = cfg.serve_batches.max(1);
-        let mut times = Vec::new();
         let mut dispatches = 0;
-        let ((), reports) = serve::serve(gpu, f.try_clone()?, sb, lanes, pumps, n as u32, |srv| {
-            for b in 0..u64::from(batches) {
-                let keys = btree::make_keys(sb.keys, sb.seed, n, 0.1, 7 + n + b);
-                let batch = srv.lookup(&keys)?;
-                for (k, r) in keys.iter().zip(&batch.results) {
-                    if btree::lookup(f, sb, *k)?.0 != r.found {
-                        anyhow::bail!(
-                            "batch {b}, key {k}: the resident kernel's result differs from the CPU's lookup"
-                        );
-                    }
-                }
-                times.push(batch.elapsed.as_secs_f64());
-                dispatches += batch.dispatches;
-            }
-            Ok(())
-        })?;
-        times.sort_by(f64::total_cmp);
+        let (times, reports) =
+            serve::serve(gpu, f.try_clone()?, sb, lanes, pumps, n as u32, |srv| {
+                timed_batches(f, sb, n, batches, "the resident kernel", |keys| {
+                    let b = srv.lookup(keys)?;
+                    dispatches += b.dispatches;
+                    Ok((b.results, b.elapsed))
+                })
+            })?;
         let med = times[times.len() / 2];
         let p99 = times[(times.len() * 99 / 100).min(times.len() - 1)];
-        // The orchestrated loop served the same way: set up once, the same batches, every
-        // result checked against the CPU's as the resident kernel's are.
+        // The orchestrated loop served the same way: set up once, the same batches.
         gpu.raise_clock(super::CLOCK_WARMUP)?;
-        let mut kept = Vec::new();
-        orchestrated::with_loop(gpu, f, sb, n as usize, pumps, |run| {
-            for b in 0..u64::from(batches) {
-                let keys = btree::make_keys(sb.keys, sb.seed, n, 0.1, 7 + n + b);
-                let o = run(&keys)?;
-                for (k, r) in keys.iter().zip(&o.results) {
-                    if btree::lookup(f, sb, *k)?.0 != r.found {
-                        anyhow::bail!(
-                            "batch {b}, key {k}: the kept orchestrated loop's result differs from the CPU's lookup"
-                        );
-                    }
-                }
-                kept.push(o.elapsed.as_secs_f64());
-            }
-            Ok(())
+        let kept = orchestrated::with_loop(gpu, f, sb, n as usize, pumps, |run| {
+            timed_batches(f, sb, n, batches, "the kept orchestrated loop", |keys| {
+                let o = run(keys)?;
+                Ok((o.results, o.elapsed))
+            })
         })?;
-        kept.sort_by(f64::total_cmp);
         let kept_med = kept[kept.len() / 2];
         // Where a level's time goes: the pumps' part of every node READ (claim → completion
         // entry written), against the level's share of the batch time. The rest is the bus
@@ -250,6 +228,32 @@ pub fn run(gpu: &Gpu, cfg: &Config, index: &Path, deep: &Path) -> Result<Section
             "runs": rows,
         }),
     })
+}
+
+/// Looks up `batches` batches of `n` keys through `run` (batch b's keys are the same for every
+/// caller), checks every result against the CPU's own lookup, and returns the batch times in
+/// seconds, sorted.
+fn timed_batches(
+    f: &std::fs::File,
+    sb: &btree::Superblock,
+    n: u64,
+    batches: u32,
+    who: &str,
+    mut run: impl FnMut(&[u64]) -> Result<(Vec<lookup::KeyResult>, std::time::Duration)>,
+) -> Result<Vec<f64>> {
+    let mut times = Vec::with_capacity(batches as usize);
+    for b in 0..u64::from(batches.max(1)) {
+        let keys = btree::make_keys(sb.keys, sb.seed, n, 0.1, 7 + n + b);
+        let (results, elapsed) = run(&keys)?;
+        for (k, r) in keys.iter().zip(&results) {
+            if btree::lookup(f, sb, *k)?.0 != r.found {
+                anyhow::bail!("batch {b}, key {k}: {who}'s result differs from the CPU's lookup");
+            }
+        }
+        times.push(elapsed.as_secs_f64());
+    }
+    times.sort_by(f64::total_cmp);
+    Ok(times)
 }
 
 /// The run with the median time (the upper one of the middle two for an even count).

@@ -168,6 +168,10 @@ pub struct BenchArgs {
     /// Run only these sections (comma-separated): roundtrip, streaming, random, btree, scaling.
     #[arg(long, value_delimiter = ',', value_parser = ["roundtrip", "streaming", "random", "btree", "scaling"])]
     pub only: Vec<String>,
+    /// Also print the notes under each table (how each row is measured); bench.json has them
+    /// either way.
+    #[arg(long)]
+    pub verbose: bool,
 }
 
 /// `gdio demo`.

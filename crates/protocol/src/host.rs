@@ -104,11 +104,21 @@ impl<'a> HostQueue<'a> {
             w.store(req_header.get(i).copied().unwrap_or(0), Ordering::Relaxed);
         }
         let comp_header = layout.completion_header();
-        for (i, w) in completions.words()[..layout.completion_bytes() / 4]
+        for (i, w) in completions.words()[..layout.completion_offset() / 4]
             .iter()
             .enumerate()
         {
             w.store(comp_header.get(i).copied().unwrap_or(0), Ordering::Relaxed);
+        }
+        // Completion entries are only ever accessed as (result, generation) pairs, so that no
+        // word is touched by atomics of two sizes (mixed-size atomics are outside Rust's
+        // memory model).
+        for slot in 0..slot_count {
+            completions.store_pair(layout.result_word(slot), 0, 0, Ordering::Relaxed);
+        }
+        let padding = layout.result_word(slot_count)..layout.completion_bytes() / 4;
+        for w in &completions.words()[padding] {
+            w.store(0, Ordering::Relaxed);
         }
         fence(Ordering::SeqCst);
         Ok(HostQueue {
@@ -318,6 +328,42 @@ impl<'a> HostQueue<'a> {
         self.completed
             .get(slot as usize)
             .map(|&c| Generation(c).next())
+    }
+
+    /// Appends to `out` every slot whose publication the host has not acted on yet: a slot
+    /// not in flight whose publish word differs from the last one the host claimed or
+    /// answered. Right after a [`HostQueue::claim`] pass these are descriptors whose words
+    /// have not all arrived (see [`HostStats::torn`]) or publications made after the pass.
+    /// Each entry is `(slot, last publish value acted on)`, to be given to
+    /// [`HostQueue::acted_since`]. A FENCE or FSYNC waits for these before it joins the
+    /// ordering: the device may have published them before it, and a claim that skipped an
+    /// incomplete descriptor must not let the closer overtake it.
+    pub fn unclaimed_publications(&self, out: &mut Vec<(u32, u32)>) {
+        let base = self.layout.publish_word(0);
+        let words = &self.requests.words()[base..base + self.seen.len()];
+        for (i, w) in words.iter().enumerate() {
+            if !self.claimed[i] && w.load(Ordering::Relaxed) != self.seen[i] {
+                out.push((i as u32, self.seen[i]));
+            }
+        }
+    }
+
+    /// Whether the host has acted on `slot` since its last acted-on publish value was `seen`
+    /// (claimed it, or answered it BAD_GENERATION or BAD_DESCRIPTOR), or the slot no longer
+    /// shows an unclaimed publication. A slot whose descriptor never becomes whole is answered
+    /// after the torn limit, so every slot reaches this in a bounded number of polls.
+    #[must_use]
+    pub fn acted_since(&self, slot: u32, seen: u32) -> bool {
+        let i = slot as usize;
+        let Some(&now) = self.seen.get(i) else {
+            return true;
+        };
+        if now != seen || self.claimed[i] {
+            return true;
+        }
+        self.requests
+            .load(self.layout.publish_word(slot), Ordering::Relaxed)
+            == now
     }
 
     /// Claims in flight.

@@ -49,6 +49,8 @@ pub struct PumpBuilder {
     pub(crate) sqpoll: Option<u32>,
     pub(crate) async_min: Option<u32>,
     pub(crate) data_timeout: std::time::Duration,
+    pub(crate) data_check_budget: usize,
+    pub(crate) torn_limit: u32,
     pub(crate) name: String,
 }
 
@@ -68,6 +70,8 @@ impl Default for PumpBuilder {
             sqpoll: None,
             async_min: None,
             data_timeout: std::time::Duration::from_secs(1),
+            data_check_budget: 256 << 10,
+            torn_limit: gdio_protocol::HostQueue::DEFAULT_TORN_LIMIT,
             name: "gdio-pump".to_string(),
         }
     }
@@ -174,6 +178,27 @@ impl PumpBuilder {
     #[must_use]
     pub fn data_timeout(mut self, timeout: std::time::Duration) -> Self {
         self.data_timeout = timeout;
+        self
+    }
+
+    /// Window bytes the pump hashes per turn, at most, to check the data of held WRITEs
+    /// (default 256 KiB, rounded down to whole words). This bounds what a device can make the
+    /// pump do per turn with checked WRITEs whose data never matches: the rest of the turn
+    /// (claiming, reaping, an honest lane's NOP) waits at most this long. A checked WRITE
+    /// of `len` bytes takes `len / budget` turns to be checked once.
+    #[must_use]
+    pub fn data_check_budget(mut self, bytes: usize) -> Self {
+        self.data_check_budget = bytes;
+        self
+    }
+
+    /// How many of its claim passes a published slot may show a descriptor whose words have
+    /// not all arrived before the pump answers it BAD_DESCRIPTOR (default
+    /// `HostQueue::DEFAULT_TORN_LIMIT`). A FENCE or FSYNC claimed while such a slot is pending
+    /// waits for it (the device may have published it first), so this also bounds that wait.
+    #[must_use]
+    pub fn torn_limit(mut self, polls: u32) -> Self {
+        self.torn_limit = polls;
         self
     }
 

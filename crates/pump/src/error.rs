@@ -32,6 +32,14 @@ pub enum PumpError {
         /// The code written into the header's pump error word.
         code: i32,
     },
+    /// A window was declared longer than its memory.
+    #[error("the window is declared {declared} bytes long but its memory holds {memory}: declare at most the memory's length")]
+    WindowLongerThanMemory {
+        /// The declared length (`WindowAccess::len`).
+        declared: u64,
+        /// The memory's length (`WindowMemory::len`).
+        memory: u64,
+    },
     /// A handle given to the pump names nothing it has.
     #[error("no such {0} in the pump's table: use the id returned when it was added")]
     NoSuchEntry(&'static str),

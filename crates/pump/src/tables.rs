@@ -42,12 +42,12 @@ impl PumpTables {
 }
 
 impl PumpTables {
-    /// The memory of window `handle`, if registered.
-    pub(crate) fn window_memory(&self, handle: u32) -> Option<&dyn WindowMemory> {
+    /// The memory of window `handle`, if registered (a reference that keeps it alive).
+    pub(crate) fn window_arc(&self, handle: u32) -> Option<Arc<dyn WindowMemory>> {
         self.windows
             .get(handle as usize)?
             .as_ref()
-            .map(|w| &*w.memory)
+            .map(|w| w.memory.clone())
     }
 }
 

@@ -1,17 +1,27 @@
 //! The pump loop: reap, take commands, claim, validate, submit, idle. Runs on the pump thread.
+//!
+//! The loop's jobs are split by file: this one claims, validates, orders and completes;
+//! [`held`] holds checked WRITEs until their data has arrived; [`commands`] changes the
+//! tables; [`wind_down`] stops and fails. Every turn's work is bounded by what the host chose
+//! (slot counts, the batch size, the data-check budget), never by what the device writes.
 
+mod commands;
+mod held;
+mod wind_down;
+
+use std::collections::VecDeque;
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{mpsc, Arc};
 use std::time::{Duration, Instant};
 
-use gdio_protocol::layout::descriptor::DataCheck;
 use gdio_protocol::{
     Claim, Generation, HostQueue, Limits, Op, PumpState, ResultCode, ValidRequest,
 };
 use gdio_uring::{errno_code, Completion, FileHandle, OpKind, Ring, Transfer, WindowHandle};
 
-use crate::builder::{FileSpec, PumpBuilder, WindowMode, WindowSpec};
+use self::held::{HeldWrites, Verdict};
+use crate::builder::PumpBuilder;
 use crate::handle::{Command, FileId, Reply, WindowId};
 use crate::idle::{Backoff, Idle, IdlePolicy};
 use crate::memory::QueueMemory;
@@ -58,6 +68,17 @@ struct QueueState<'q> {
     epochs: Epochs,
     meta: Box<[SlotMeta]>,
     dirty: bool,
+    /// Claimed FENCEs and FSYNCs that wait, in claim order, for publications the host had not
+    /// acted on when they were claimed (descriptors whose words had not all arrived).
+    deferred: VecDeque<DeferredCloser>,
+}
+
+/// A closer that joins the ordering once the host has acted on every publication it saw
+/// unclaimed when the closer was claimed.
+struct DeferredCloser {
+    claim: Claim,
+    /// `(slot, publish value last acted on)`, as `HostQueue::unclaimed_publications` gives.
+    waits: Vec<(u32, u32)>,
 }
 
 impl QueueState<'_> {
@@ -83,14 +104,6 @@ enum Pending {
     Window(WindowId, WindowEntry, Reply<()>),
 }
 
-/// A checked WRITE held until its data matches its data check.
-struct Unarrived {
-    qi: usize,
-    claim: Claim,
-    transfer: gdio_protocol::request::Transfer,
-    since: Instant,
-}
-
 struct Engine<'q> {
     // Field order is drop order: the ring (which drains on drop) goes before the tables and
     // pending removals that keep window memory alive.
@@ -100,11 +113,12 @@ struct Engine<'q> {
     pending_removals: Vec<Pending>,
     claims: Box<[Claim]>,
     /// Checked WRITEs whose data has not all arrived in host memory yet.
-    unarrived: Vec<Unarrived>,
+    held: HeldWrites,
+    verdicts: Vec<Verdict>,
     /// How long a checked WRITE may wait for its data before BAD_DATA.
     data_timeout: Duration,
-    /// Buffer for reading window bytes to check them.
-    scratch: Box<[u8]>,
+    /// Window bytes hashed per turn for held WRITEs, at most.
+    data_check_budget: usize,
     /// Claims made by a FENCE/FSYNC sweep (kept apart from `claims`, whose closers wait).
     sweep_buf: Box<[Claim]>,
     reaped: Vec<Completion>,
@@ -232,9 +246,10 @@ impl<'q> Engine<'q> {
             pending_removals: Vec::new(),
             claims: vec![Claim::default(); cfg.batch].into_boxed_slice(),
             sweep_buf: vec![Claim::default(); cfg.batch].into_boxed_slice(),
-            unarrived: Vec::new(),
+            held: HeldWrites::new(),
+            verdicts: Vec::new(),
             data_timeout: cfg.data_timeout,
-            scratch: vec![0u8; 64 << 10].into_boxed_slice(),
+            data_check_budget: cfg.data_check_budget,
             reaped: Vec::with_capacity(1024),
             limits: cfg.limits,
             batch: cfg.batch,
@@ -252,7 +267,8 @@ impl<'q> Engine<'q> {
         }
         let now = Instant::now();
         for mem in queues {
-            let host = HostQueue::init(mem.requests(), mem.completions(), mem.slot_count())?;
+            let mut host = HostQueue::init(mem.requests(), mem.completions(), mem.slot_count())?;
+            host.set_torn_limit(cfg.torn_limit);
             let meta = vec![
                 SlotMeta {
                     start: now,
@@ -267,45 +283,10 @@ impl<'q> Engine<'q> {
                 epochs: Epochs::default(),
                 meta: meta.into_boxed_slice(),
                 dirty: false,
+                deferred: VecDeque::new(),
             });
         }
         Ok(engine)
-    }
-
-    fn add_file(&mut self, spec: FileSpec) -> Result<FileId, PumpError> {
-        let h = self.ring.register_file(spec.fd)?;
-        self.tables.set_file(h.0, Some(spec.access));
-        Ok(FileId(h.0))
-    }
-
-    fn add_window(&mut self, spec: WindowSpec) -> Result<WindowId, PumpError> {
-        let (ptr, len) = (spec.memory.as_ptr(), spec.memory.len());
-        // SAFETY: `WindowMemory` guarantees ptr/len stay valid while the Arc lives; the Arc is
-        // stored in `tables` (or `pending_removals`) until the ring no longer uses the window,
-        // and the ring is dropped (drained) before both.
-        let h = unsafe {
-            match spec.mode {
-                WindowMode::Registered => self.ring.register_window(ptr, len)?,
-                WindowMode::Unregistered => self.ring.add_unregistered_window(ptr, len)?,
-                WindowMode::Auto => match self.ring.register_window(ptr, len) {
-                    Ok(h) => h,
-                    // Memory the kernel cannot pin (ReBAR), or more than one fixed buffer holds.
-                    Err(
-                        gdio_uring::Error::Unpinnable { .. }
-                        | gdio_uring::Error::WindowTooLarge { .. },
-                    ) => self.ring.add_unregistered_window(ptr, len)?,
-                    Err(e) => return Err(e.into()),
-                },
-            }
-        };
-        self.tables.set_window(
-            h.0,
-            Some(WindowEntry {
-                access: spec.access,
-                memory: spec.memory,
-            }),
-        );
-        Ok(WindowId(h.0))
     }
 
     fn main_loop(
@@ -324,9 +305,9 @@ impl<'q> Engine<'q> {
             // syscall: the fence drains the write-combining buffers that hold them on ReBAR,
             // and the device is polling for them.
             self.flush_queues();
-            worked |= self.retry_unarrived();
             worked |= self.take_commands(commands)?;
             worked |= self.claim_all()?;
+            worked |= self.advance_held();
             self.flush_queues();
             if self.ring.needs_enter() {
                 self.ring.submit()?;
@@ -449,7 +430,8 @@ impl<'q> Engine<'q> {
                 .saturating_sub(self.ring.in_flight())
                 .min(self.batch);
             if budget == 0 {
-                break;
+                worked |= self.release_deferred(qi);
+                continue;
             }
             let n = self.queues[qi].claim(&mut self.claims[..budget]);
             worked |= n > 0;
@@ -466,14 +448,51 @@ impl<'q> Engine<'q> {
             }
             if closers > 0 {
                 self.sweep(qi);
-                // `sweep` claims into its own buffer, so the deferred closers are still here.
+                // `sweep` claims into its own buffer, so the closers are still here.
                 for i in 0..closers {
                     let c = self.claims[i];
-                    self.dispatch(qi, c);
+                    self.order_closer(qi, c);
                 }
             }
+            worked |= self.release_deferred(qi);
         }
         Ok(worked)
+    }
+
+    /// A claimed FENCE or FSYNC, after the sweep: it joins the ordering now, unless a
+    /// publication is still unclaimed (a descriptor whose words have not all arrived, which
+    /// the device may have published before the closer) or an earlier closer still waits.
+    fn order_closer(&mut self, qi: usize, c: Claim) {
+        let q = &mut self.queues[qi];
+        let mut waits = Vec::new();
+        q.host.unclaimed_publications(&mut waits);
+        if waits.is_empty() && q.deferred.is_empty() {
+            return self.dispatch(qi, c);
+        }
+        q.deferred.push_back(DeferredCloser { claim: c, waits });
+    }
+
+    /// Lets deferred closers join the ordering, in claim order, once the host has acted on
+    /// everything each waits for (within the torn-descriptor limit, so never forever).
+    fn release_deferred(&mut self, qi: usize) -> bool {
+        let mut worked = false;
+        loop {
+            let q = &mut self.queues[qi];
+            let Some(front) = q.deferred.front_mut() else {
+                break;
+            };
+            let host = &q.host;
+            front
+                .waits
+                .retain(|&(slot, seen)| !host.acted_since(slot, seen));
+            if !front.waits.is_empty() {
+                break;
+            }
+            let c = q.deferred.pop_front().expect("front exists").claim;
+            self.dispatch(qi, c);
+            worked = true;
+        }
+        worked
     }
 
     /// Before a FENCE or FSYNC joins the ordering, claim everything else already published:
@@ -481,16 +500,26 @@ impl<'q> Engine<'q> {
     /// acquired the closer's publish word, so one more pass sees all of them wherever their
     /// slots lie. Requests published after the closer may be swept up too; waiting for them
     /// as well is harmless. Ring capacity is not a limit here: the backlog holds every slot.
+    ///
+    /// The sweep claims at most one slot count of requests: a device that republishes NOPs as
+    /// fast as they are answered cannot keep the pump here, and one full pass over the slots
+    /// (which the claim cursor makes within that many claims) is all the argument needs.
     fn sweep(&mut self, qi: usize) {
         let mut extra = std::mem::take(&mut self.sweep_buf);
-        loop {
-            let n = self.queues[qi].claim(&mut extra);
+        let mut left = self.queues[qi].host.layout().slot_count() as usize;
+        while left > 0 {
+            let take = left.min(extra.len());
+            let n = self.queues[qi].claim(&mut extra[..take]);
+            left -= n;
             for c in &extra[..n] {
-                // A closer found now is ordered after everything claimed so far; dispatching
-                // it directly is correct.
-                self.dispatch(qi, *c);
+                if is_closer(c) {
+                    // A closer found now is ordered after everything claimed so far.
+                    self.order_closer(qi, *c);
+                } else {
+                    self.dispatch(qi, *c);
+                }
             }
-            if n < extra.len() {
+            if n < take {
                 break;
             }
         }
@@ -543,14 +572,12 @@ impl<'q> Engine<'q> {
                 let epoch = q.epochs.track();
                 q.meta[c.slot as usize].epoch = Some(epoch);
                 let write = matches!(valid, ValidRequest::Write(_));
-                if write && t.data_check.is_some() && !self.data_arrived(&t) {
-                    // The device's data has not all reached host memory: hold the write.
-                    self.unarrived.push(Unarrived {
-                        qi,
-                        claim: c,
-                        transfer: t,
-                        since: Instant::now(),
-                    });
+                if write && t.data_check.is_some() {
+                    // Submitted once its bytes match the check (held.rs), this turn or later.
+                    match self.tables.window_arc(t.window) {
+                        Some(memory) => self.held.hold(qi, c, t, memory),
+                        None => self.fail_tracked(qi, c, ResultCode::Internal.value()),
+                    }
                     return;
                 }
                 self.submit_transfer(qi, c, t, write);
@@ -599,53 +626,25 @@ impl<'q> Engine<'q> {
         self.release(qi);
     }
 
-    /// Whether a checked WRITE's window bytes match its data check.
-    fn data_arrived(&mut self, t: &gdio_protocol::request::Transfer) -> bool {
-        let Some(mem) = self.tables.window_memory(t.window) else {
-            return false;
-        };
-        let mut check = DataCheck::new();
-        let (mut off, end) = (
-            t.window_offset as usize,
-            t.window_offset as usize + t.len as usize,
-        );
-        while off < end {
-            let n = (end - off).min(self.scratch.len());
-            // SAFETY: validation put `window_offset + len` inside the window, whose memory the
-            // pump keeps alive; the device may still be writing it (that is what this checks),
-            // and a plain copy of bytes another agent writes is what io_uring itself would do.
-            unsafe {
-                std::ptr::copy_nonoverlapping(mem.as_ptr().add(off), self.scratch.as_mut_ptr(), n)
-            };
-            check.update(&self.scratch[..n]);
-            off += n;
-        }
-        Some(check.finish()) == t.data_check
-    }
-
-    /// Looks again at held WRITEs; submits those whose data has arrived, and answers BAD_DATA
-    /// for those that never match.
-    fn retry_unarrived(&mut self) -> bool {
-        if self.unarrived.is_empty() {
-            return false;
-        }
-        let mut held = std::mem::take(&mut self.unarrived);
-        let mut worked = false;
-        held.retain_mut(|u| {
-            if self.data_arrived(&u.transfer) {
-                self.submit_transfer(u.qi, u.claim, u.transfer, true);
-                worked = true;
-                return false;
+    /// One turn's work on held WRITEs (bounded by the data-check budget): submits those whose
+    /// data has arrived, answers those that never matched.
+    fn advance_held(&mut self) -> bool {
+        let mut verdicts = std::mem::take(&mut self.verdicts);
+        let worked = self
+            .held
+            .advance(self.data_check_budget, self.data_timeout, &mut verdicts);
+        for v in verdicts.drain(..) {
+            match v {
+                Verdict::Arrived(h) => self.submit_transfer(h.qi, h.claim, h.transfer, true),
+                Verdict::Expired(h) => {
+                    self.fail_tracked(h.qi, h.claim, ResultCode::BadData.value())
+                }
+                Verdict::OutOfBounds(h) => {
+                    self.fail_tracked(h.qi, h.claim, ResultCode::Internal.value())
+                }
             }
-            if u.since.elapsed() > self.data_timeout {
-                self.fail_tracked(u.qi, u.claim, ResultCode::BadData.value());
-                worked = true;
-                return false;
-            }
-            true
-        });
-        held.append(&mut self.unarrived);
-        self.unarrived = held;
+        }
+        self.verdicts = verdicts;
         worked
     }
 
@@ -656,187 +655,6 @@ impl<'q> Engine<'q> {
                 q.dirty = false;
             }
         }
-    }
-
-    fn take_commands(&mut self, commands: &mpsc::Receiver<Command>) -> Result<bool, Fatal> {
-        let mut worked = self.retry_removals();
-        while let Ok(cmd) = commands.try_recv() {
-            worked = true;
-            match cmd {
-                Command::AddFile(spec, reply) => {
-                    let _ = reply.send(self.add_file(spec));
-                }
-                Command::AddWindow(spec, reply) => {
-                    let _ = reply.send(self.add_window(spec));
-                }
-                Command::RemoveFile(id, reply) => {
-                    if self.ring.file_registered(FileHandle(id.0)) {
-                        self.tables.set_file(id.0, None);
-                        self.pending_removals.push(Pending::File(id, reply));
-                    } else {
-                        let _ = reply.send(Err(PumpError::NoSuchEntry("file")));
-                    }
-                }
-                Command::RemoveWindow(id, reply) => match self.tables.set_window(id.0, None) {
-                    Some(entry) => self
-                        .pending_removals
-                        .push(Pending::Window(id, entry, reply)),
-                    None => {
-                        let _ = reply.send(Err(PumpError::NoSuchEntry("window")));
-                    }
-                },
-                Command::InjectPanic => panic!("injected fault (PumpHandle::inject_panic)"),
-            }
-        }
-        self.retry_removals();
-        Ok(worked)
-    }
-
-    /// Finishes removals whose file or window no op in flight uses any more.
-    fn retry_removals(&mut self) -> bool {
-        if self.pending_removals.is_empty() {
-            return false;
-        }
-        let mut still = Vec::new();
-        let mut done = false;
-        for p in self.pending_removals.drain(..) {
-            match p {
-                Pending::File(id, reply) => match self.ring.unregister_file(FileHandle(id.0)) {
-                    Ok(fd) => {
-                        drop(fd);
-                        let _ = reply.send(Ok(()));
-                        done = true;
-                    }
-                    Err(gdio_uring::Error::FileBusy { .. }) => still.push(Pending::File(id, reply)),
-                    Err(e) => {
-                        let _ = reply.send(Err(e.into()));
-                    }
-                },
-                Pending::Window(id, entry, reply) => {
-                    match self.ring.remove_window(WindowHandle(id.0)) {
-                        Ok(()) => {
-                            drop(entry);
-                            let _ = reply.send(Ok(()));
-                            done = true;
-                        }
-                        Err(gdio_uring::Error::WindowBusy { .. }) => {
-                            still.push(Pending::Window(id, entry, reply))
-                        }
-                        Err(e) => {
-                            // Keep the memory: the ring may still know the window.
-                            std::mem::forget(entry);
-                            let _ = reply.send(Err(e.into()));
-                        }
-                    }
-                }
-            }
-        }
-        self.pending_removals = still;
-        done
-    }
-
-    fn refuse(&mut self, cmd: Command) {
-        match cmd {
-            Command::AddFile(_, r) => drop(r.send(Err(PumpError::Gone))),
-            Command::AddWindow(_, r) => drop(r.send(Err(PumpError::Gone))),
-            Command::RemoveFile(_, r) | Command::RemoveWindow(_, r) => {
-                drop(r.send(Err(PumpError::Gone)))
-            }
-            Command::InjectPanic => {}
-        }
-    }
-
-    /// Stop (failure = None) or fail: cancel and drain the ring, answer every slot, set the
-    /// final state. Returns whether the kernel is provably done with every window.
-    fn wind_down(&mut self, failure: Option<i32>) -> bool {
-        let result = catch_unwind(AssertUnwindSafe(|| self.wind_down_inner(failure)));
-        match result {
-            Ok(drained) => drained,
-            Err(_) => {
-                // Last resort: tell every device the pump is gone.
-                for q in &mut self.queues {
-                    q.host
-                        .set_pump_state(PumpState::Failed, ResultCode::Internal.value());
-                }
-                false
-            }
-        }
-    }
-
-    fn wind_down_inner(&mut self, failure: Option<i32>) -> bool {
-        self.stopping = true;
-        for q in &mut self.queues {
-            q.host.set_pump_state(PumpState::Stopping, 0);
-        }
-        // Held WRITEs never reached the ring: answer them now.
-        let leftover_code = match failure {
-            Some(_) => ResultCode::Internal.value(),
-            None => ResultCode::Stopped.value(),
-        };
-        for u in std::mem::take(&mut self.unarrived) {
-            self.fail_tracked(u.qi, u.claim, leftover_code);
-        }
-        let mut reaped = Vec::new();
-        let _ = self.ring.cancel_all();
-        let drained = self.ring.drain(DRAIN_TIMEOUT, |c| reaped.push(c)).is_ok();
-        data_before_completions();
-        for c in reaped {
-            self.finish(c);
-        }
-        // Whatever is still claimed (ordering closers; on failure, anything left) and whatever
-        // was published but never claimed gets its answer.
-        let leftover = match failure {
-            Some(_) => ResultCode::Internal.value(),
-            None => ResultCode::Stopped.value(),
-        };
-        for qi in 0..self.queues.len() {
-            for closer in self.queues[qi].epochs.take_all() {
-                let (Closer::Fence { slot, generation }
-                | Closer::Fsync {
-                    slot, generation, ..
-                }) = closer;
-                self.complete(qi, slot, generation, leftover);
-            }
-            if drained {
-                let pending: Vec<_> = self.queues[qi].host.in_flight_slots().collect();
-                for (slot, generation) in pending {
-                    self.complete(qi, slot, generation, leftover);
-                }
-            }
-            loop {
-                let n = self.queues[qi].host.claim(&mut self.claims);
-                if n == 0 {
-                    break;
-                }
-                for i in 0..n {
-                    let c = self.claims[i];
-                    LiveCounters::add(&self.live.claimed, 1);
-                    LiveCounters::add(&self.live.in_flight, 1);
-                    self.queues[qi].meta[c.slot as usize] = SlotMeta {
-                        start: Instant::now(),
-                        op: None,
-                        epoch: None,
-                        done: None,
-                    };
-                    self.complete(qi, c.slot, c.generation, ResultCode::Stopped.value());
-                }
-            }
-        }
-        self.report.bad_generations = self
-            .queues
-            .iter()
-            .map(|q| q.host.stats().bad_generations)
-            .sum();
-        let (state, code) = match failure {
-            None if drained => (PumpState::Stopped, 0),
-            None => (PumpState::Failed, ResultCode::Internal.value()),
-            Some(code) => (PumpState::Failed, code),
-        };
-        for q in &mut self.queues {
-            q.host.flush();
-            q.host.set_pump_state(state, code);
-        }
-        drained
     }
 }
 

@@ -188,6 +188,11 @@ pub(crate) struct Inner {
     /// Command buffers and fences of finished dispatches, for the next ones: creating and
     /// destroying them per dispatch cost ~0.25-0.5 ms on the H100's driver.
     pub(crate) recycled: Mutex<Vec<(vk::CommandBuffer, vk::Fence)>>,
+    /// Submissions not yet seen finished: each fence with the raw handles of what its command
+    /// buffer uses (pipeline, descriptor set, buffers). A [`crate::Dispatch`] borrows these, but
+    /// safe code can `mem::forget` it; freeing any of them first waits for the submissions
+    /// recorded here that use it (see `Context::wait_unused`).
+    pub(crate) submitted: Mutex<Vec<(vk::Fence, Arc<[u64]>)>>,
     pub(crate) info: DeviceInfo,
 }
 
@@ -538,6 +543,7 @@ impl Context {
                 host_import,
                 command_pool: Mutex::new(pool),
                 recycled: Mutex::new(Vec::new()),
+                submitted: Mutex::new(Vec::new()),
                 info,
             }),
         })

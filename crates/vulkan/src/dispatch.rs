@@ -1,9 +1,11 @@
 //! One long dispatch with a fence and a host-side timeout, and re-dispatch until a shader says
 //! it is done.
 
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use ash::vk;
+use ash::vk::Handle as _;
 
 use crate::context::Context;
 use crate::error::{Error, Result, VkContext};
@@ -56,6 +58,8 @@ pub struct RecordedDispatch<'a> {
     ctx: Context,
     cmd: vk::CommandBuffer,
     fence: vk::Fence,
+    /// What the command buffer uses, for the Context's record of submissions.
+    uses: Arc<[u64]>,
     submitted: bool,
     _borrows: std::marker::PhantomData<(&'a ComputePipeline, &'a DescriptorSet<'a>)>,
 }
@@ -89,7 +93,7 @@ impl Context {
         groups: [u32; 3],
     ) -> Result<Dispatch<'a>> {
         let (cmd, fence) = self.record(pipeline, set, push, groups, true)?;
-        self.submit(cmd, fence)
+        self.submit(cmd, fence, uses(pipeline, set))
             .inspect_err(|_| self.release(cmd, fence))?;
         Ok(Dispatch::in_flight(self, cmd, fence, true))
     }
@@ -108,6 +112,7 @@ impl Context {
             ctx: self.clone(),
             cmd,
             fence,
+            uses: uses(pipeline, set),
             submitted: false,
             _borrows: std::marker::PhantomData,
         })
@@ -236,20 +241,82 @@ impl Context {
         Ok((cmd, fence))
     }
 
-    /// Submits the recorded `cmd` with `fence` (unsignalled, not in use).
-    fn submit(&self, cmd: vk::CommandBuffer, fence: vk::Fence) -> Result<()> {
+    /// Submits the recorded `cmd` with `fence` (unsignalled, not in use), and records the
+    /// submission with what it `uses` until it is seen finished.
+    fn submit(&self, cmd: vk::CommandBuffer, fence: vk::Fence, uses: Arc<[u64]>) -> Result<()> {
         let cmds = [cmd];
         let submit = vk::SubmitInfo::default().command_buffers(&cmds);
         let queue = self.inner.queue.lock().unwrap_or_else(|e| e.into_inner());
         // SAFETY: the queue is externally synchronised by its mutex; the command buffer is
         // fully recorded and not executing; the fence is unsignalled and not in use (the
         // callers' contract).
-        unsafe { self.device().queue_submit(*queue, &[submit], fence) }.vk("vkQueueSubmit")
+        unsafe { self.device().queue_submit(*queue, &[submit], fence) }.vk("vkQueueSubmit")?;
+        self.submitted().push((fence, uses));
+        Ok(())
+    }
+
+    /// Submissions not yet seen finished: dispatches in flight, and those whose [`Dispatch`]
+    /// was forgotten (`mem::forget`) before it saw its fence. Freeing a buffer, descriptor set
+    /// or pipeline that one of them uses waits for it first.
+    #[must_use]
+    pub fn submissions_in_flight(&self) -> usize {
+        self.submitted().len()
+    }
+
+    fn submitted(&self) -> std::sync::MutexGuard<'_, Vec<(vk::Fence, Arc<[u64]>)>> {
+        self.inner
+            .submitted
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Forgets the record of the submission with `fence`: it is finished (its fence signalled)
+    /// or the device is lost. Call before the fence is reset or reused.
+    fn settle(&self, fence: vk::Fence) {
+        self.submitted().retain(|(f, _)| *f != fence);
+    }
+
+    /// Blocks until no recorded submission uses the object with raw handle `handle`. A
+    /// [`Dispatch`] borrows everything its submission uses, so this finds only submissions
+    /// whose Dispatch was forgotten (`mem::forget`, which safe code may do) instead of dropped:
+    /// freeing what they use is then still safe. Like dropping a running Dispatch, it waits
+    /// as long as the shader runs (gdio shaders end when the pump stops).
+    pub(crate) fn wait_unused(&self, handle: u64) {
+        let pending: Vec<vk::Fence> = self
+            .submitted()
+            .iter()
+            .filter(|(_, uses)| uses.contains(&handle))
+            .map(|(f, _)| *f)
+            .collect();
+        for fence in pending {
+            let start = Instant::now();
+            let mut warned = false;
+            loop {
+                // SAFETY: the fence belongs to this device and is not reset while recorded
+                // (`settle` comes first at every reset).
+                let r = unsafe {
+                    self.device()
+                        .wait_for_fences(&[fence], true, WAIT_SLICE.as_nanos() as u64)
+                };
+                match r {
+                    Err(vk::Result::TIMEOUT) => {
+                        if !warned && start.elapsed() > Duration::from_secs(10) {
+                            eprintln!("gdio-vulkan: freeing a resource that a forgotten dispatch still uses after 10 s; stop the pump so the shader exits");
+                            warned = true;
+                        }
+                    }
+                    // Signalled, or the device is lost (nothing executes any more).
+                    _ => break,
+                }
+            }
+            self.settle(fence);
+        }
     }
 
     /// Keeps a command buffer and fence that are not in use (never submitted, or done) for
     /// the next dispatch (the Context frees them at the end).
     fn recycle(&self, cmd: vk::CommandBuffer, fence: vk::Fence) {
+        self.settle(fence);
         self.inner
             .recycled
             .lock()
@@ -296,6 +363,13 @@ impl Context {
             dispatches: limits.max_dispatches,
         })
     }
+}
+
+/// The raw handles of what a dispatch of `pipeline` with `set` uses.
+fn uses(pipeline: &ComputePipeline, set: &DescriptorSet<'_>) -> Arc<[u64]> {
+    std::iter::once(pipeline.raw().0.as_raw())
+        .chain(set.resources())
+        .collect()
 }
 
 /// Limits of [`Context::dispatch_until`].
@@ -432,9 +506,11 @@ impl Drop for Dispatch<'_> {
         if !finished {
             // The wait failed (device lost or worse): whether the command buffer still runs is
             // unknown, so neither it nor its fence is reused; the Context's pool frees the
-            // command buffer at the end, the fence is leaked.
+            // command buffer at the end, the fence is leaked (and stays recorded: freeing what
+            // it uses waits for it, which returns at once on a lost device).
             return;
         }
+        self.ctx.settle(self.fence);
         if !self.owned {
             // Done: the RecordedDispatch it came from submits them again or recycles them.
             return;
@@ -459,11 +535,12 @@ impl RecordedDispatch<'_> {
                     "the recorded dispatch's previous submission has not finished: wait for it (drop its Dispatch) before submitting again".into(),
                 ));
             }
+            self.ctx.settle(self.fence);
             // SAFETY: the fence signalled, so its submission (and the command buffer) is done.
             unsafe { self.ctx.device().reset_fences(&[self.fence]) }.vk("vkResetFences")?;
             self.submitted = false;
         }
-        self.ctx.submit(self.cmd, self.fence)?;
+        self.ctx.submit(self.cmd, self.fence, self.uses.clone())?;
         self.submitted = true;
         Ok(Dispatch::in_flight(&self.ctx, self.cmd, self.fence, false))
     }

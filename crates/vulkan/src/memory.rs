@@ -15,6 +15,7 @@ use std::ptr::NonNull;
 use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
 
 use ash::vk;
+use ash::vk::Handle as _;
 use gdio_protocol::Region;
 
 use crate::context::Context;
@@ -534,6 +535,9 @@ impl MappedBuffer {
 
 impl Drop for MappedBuffer {
     fn drop(&mut self) {
+        // A forgotten Dispatch (mem::forget) no longer borrows the buffer: wait for its
+        // submission rather than free memory the GPU may still write.
+        self.ctx.wait_unused(self.buffer.as_raw());
         let dev = self.ctx.device();
         // SAFETY: the caller is done with the buffer (documented on the type and on `free`);
         // the buffer and memory belong to this device. Memory is freed before `host` (the

@@ -4,6 +4,7 @@
 use std::marker::PhantomData;
 
 use ash::vk;
+use ash::vk::Handle as _;
 
 use crate::context::Context;
 use crate::error::{Error, Result, VkContext};
@@ -263,6 +264,7 @@ impl ComputePipeline {
                 ctx: self.ctx.clone(),
                 pool,
                 set,
+                buffers: buffers.iter().map(|b| b.buffer.buffer()).collect(),
                 _buffers: PhantomData,
             })
         }
@@ -271,9 +273,10 @@ impl ComputePipeline {
 
 impl Drop for ComputePipeline {
     fn drop(&mut self) {
+        self.ctx.wait_unused(self.pipeline.as_raw());
         let dev = self.ctx.device();
-        // SAFETY: handles (or null) made on this device; a Dispatch borrows the pipeline, so
-        // none is executing.
+        // SAFETY: handles (or null) made on this device; a Dispatch borrows the pipeline, and a
+        // forgotten one was waited for above, so none is executing.
         unsafe {
             dev.destroy_pipeline(self.pipeline, None);
             dev.destroy_pipeline_layout(self.layout, None);
@@ -329,6 +332,8 @@ pub struct DescriptorSet<'a> {
     ctx: Context,
     pool: vk::DescriptorPool,
     set: vk::DescriptorSet,
+    /// The buffers bound, as the Context's record of submissions names them.
+    buffers: Vec<vk::Buffer>,
     _buffers: PhantomData<&'a MappedBuffer>,
 }
 
@@ -342,12 +347,19 @@ impl DescriptorSet<'_> {
     pub(crate) fn raw(&self) -> vk::DescriptorSet {
         self.set
     }
+
+    /// What a submission that uses this set uses: the set and every buffer it binds.
+    pub(crate) fn resources(&self) -> impl Iterator<Item = u64> + '_ {
+        std::iter::once(self.set.as_raw()).chain(self.buffers.iter().map(|b| b.as_raw()))
+    }
 }
 
 impl Drop for DescriptorSet<'_> {
     fn drop(&mut self) {
-        // SAFETY: the pool was made on this device; a Dispatch borrows the set, so none is
-        // executing with it.
+        // A forgotten Dispatch (mem::forget) no longer borrows the set: wait for its submission.
+        self.ctx.wait_unused(self.set.as_raw());
+        // SAFETY: the pool was made on this device; no submission that uses the set is
+        // executing (a Dispatch borrows it, and a forgotten one was waited for above).
         unsafe { self.ctx.device().destroy_descriptor_pool(self.pool, None) };
     }
 }

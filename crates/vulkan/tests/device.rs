@@ -306,3 +306,50 @@ fn registration_probe_accepts_plain_memory_and_refuses_unpinnable() {
         "{r:?}"
     );
 }
+
+/// Safe code may `mem::forget` a running Dispatch, which ends its borrows of the pipeline, the
+/// descriptor set and the buffers: freeing them must then wait for the GPU rather than free
+/// memory it still uses. The submission stays recorded until it is seen finished, and each
+/// drop below returns only once no recorded submission uses what it frees.
+#[test]
+fn freeing_what_a_forgotten_dispatch_uses_waits_for_the_gpu() {
+    use gdio_vulkan::BufferSlice;
+    let gpu = common::gpu();
+    let ctx = &gpu.ctx;
+    let unrelated = MappedBuffer::new(ctx, 4, Placement::HostCoherent).unwrap();
+    let sink = MappedBuffer::new(ctx, 4, Placement::HostCoherent).unwrap();
+    let pipe = ComputePipeline::new(ctx, shaders::BUSY, 1, 4).unwrap();
+    let set = pipe.bind(&[BufferSlice::whole(&sink)]).unwrap();
+    assert_eq!(ctx.submissions_in_flight(), 0);
+    // Long enough on lavapipe and on GPUs that it is still running when forgotten.
+    let d = ctx
+        .dispatch(&pipe, &set, &60_000u32.to_le_bytes(), [64, 1, 1])
+        .unwrap();
+    std::mem::forget(d);
+    assert_eq!(
+        ctx.submissions_in_flight(),
+        1,
+        "recorded until seen finished"
+    );
+    // Something the dispatch does not use is freed at once, without waiting for it.
+    drop(unrelated);
+    assert_eq!(ctx.submissions_in_flight(), 1);
+    drop(set);
+    assert_eq!(
+        ctx.submissions_in_flight(),
+        0,
+        "the descriptor set was freed without waiting for the dispatch that uses it"
+    );
+    drop(sink);
+    drop(pipe);
+    // The context still works.
+    let sink = MappedBuffer::new(ctx, 4, Placement::HostCoherent).unwrap();
+    let pipe = ComputePipeline::new(ctx, shaders::BUSY, 1, 4).unwrap();
+    let set = pipe.bind(&[BufferSlice::whole(&sink)]).unwrap();
+    let mut d = ctx
+        .dispatch(&pipe, &set, &10u32.to_le_bytes(), [1, 1, 1])
+        .unwrap();
+    d.wait(common::TIMEOUT).unwrap();
+    drop(d);
+    assert_eq!(ctx.submissions_in_flight(), 0);
+}

@@ -17,8 +17,10 @@ pub struct Table {
     pub headers: Vec<String>,
     /// Rows of cells.
     pub rows: Vec<Vec<String>>,
-    /// Lines printed under the table (notes, sources).
+    /// Lines printed under the table with `verbose` (how each row is measured, sources).
     pub notes: Vec<String>,
+    /// Lines always printed under the table (measurements that call for care).
+    pub warnings: Vec<String>,
 }
 
 impl Table {
@@ -30,6 +32,7 @@ impl Table {
             headers: headers.iter().map(|h| (*h).to_string()).collect(),
             rows: Vec::new(),
             notes: Vec::new(),
+            warnings: Vec::new(),
         }
     }
 
@@ -43,9 +46,14 @@ impl Table {
         self.notes.push(note.into());
     }
 
-    /// The table as text.
+    /// Adds a warning.
+    pub fn warn(&mut self, warning: impl Into<String>) {
+        self.warnings.push(warning.into());
+    }
+
+    /// The table as text: title, headers, rows, warnings, and the notes when `verbose`.
     #[must_use]
-    pub fn render(&self) -> String {
+    pub fn render(&self, verbose: bool) -> String {
         let cols = self.headers.len();
         let mut width = vec![0usize; cols];
         for r in std::iter::once(&self.headers).chain(&self.rows) {
@@ -77,8 +85,13 @@ impl Table {
             out.push_str(&line(r));
             out.push('\n');
         }
-        for n in &self.notes {
-            out.push_str(&format!("  note: {n}\n"));
+        for w in &self.warnings {
+            out.push_str(&format!("  warning: {w}\n"));
+        }
+        if verbose {
+            for n in &self.notes {
+                out.push_str(&format!("  note: {n}\n"));
+            }
         }
         out
     }

@@ -1,6 +1,8 @@
-//! `gdio bench --out DIR [--quick]`: the benchmark suite. Every number comes from this run on
-//! this machine, except the one quoted CUDA reference (with its source). Each section prints a
-//! table with ratios; `DIR/bench.json` holds everything and `DIR/*.svg` plots it.
+//! `gdio bench --out DIR [--quick] [--verbose]`: the benchmark suite. Every number comes from
+//! this run on this machine, except the one quoted CUDA reference (docs/design.md gives its
+//! method). Each section prints a table with ratios and, with `--verbose`, the notes that say
+//! how each row is measured; `DIR/bench.json` holds everything (notes included) and
+//! `DIR/*.svg` plots each section.
 
 mod btree;
 mod fio;
@@ -29,7 +31,7 @@ pub struct Config {
     pub nops: u32,
     /// Bytes of the streaming file.
     pub stream_bytes: u64,
-    /// Repetitions of each streaming measurement (the best is reported).
+    /// Repetitions of each streaming measurement (the median is reported, with min–max).
     pub reps: u32,
     /// fio's runtime per job, seconds.
     pub fio_runtime: u32,
@@ -45,8 +47,8 @@ pub struct Config {
     pub deep_keys: u64,
     /// Lookup batches to time on the deep tree.
     pub deep_lookups: Vec<u64>,
-    /// Repetitions of each B-tree batch of at most 4,096 lookups (the median is reported);
-    /// three times as many for batches of at most 64.
+    /// Repetitions of each B-tree batch of at most 4,096 lookups (the median is reported, with
+    /// min–max); three times as many for batches of at most 64.
     pub btree_reps: u32,
     /// Batches the resident lookup kernel serves per tree (the median is reported).
     pub serve_batches: u32,
@@ -125,6 +127,38 @@ pub struct Section {
 /// A section to run: its key, its title, and the code.
 type Step<'a> = (&'static str, &'a str, &'a dyn Fn() -> Result<Section>);
 
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn spread_of_runs() {
+        let s = Spread::of(&[3.0, 1.0, 2.0, 10.0]);
+        assert_eq!((s.median, s.min, s.max, s.runs), (3.0, 1.0, 10.0, 4));
+        assert!(s.disagrees());
+        assert!(!Spread::of(&[2.0, 3.0, 3.9]).disagrees());
+        assert!(!Spread::of(&[5.0]).disagrees());
+        let ns = |v: f64| format!("{v:.2} µs");
+        assert_eq!(Spread::of(&[20.72, 26.38]).range(ns), "20.72–26.38 µs");
+        assert_eq!(Spread::of(&[5.0]).range(ns), "-");
+        let t = |v: f64| {
+            if v < 1.0 {
+                format!("{:.0} ns", v * 1e3)
+            } else {
+                ns(v)
+            }
+        };
+        assert_eq!(Spread::of(&[0.5, 2.0]).range(t), "500 ns–2.00 µs");
+        let mut table = Table::new("t", &["a"]);
+        Spread::of(&[1.0, 2.5]).warn_if_disagreeing(&mut table, "row", ns);
+        assert_eq!(table.warnings.len(), 1);
+        assert!(table.render(false).contains("warning: row: its 2 runs"));
+        table.note("how");
+        assert!(!table.render(false).contains("note: how"));
+        assert!(table.render(true).contains("note: how"));
+    }
+}
+
 #[derive(Serialize)]
 struct BenchReport<'a> {
     device: DeviceSummary,
@@ -146,6 +180,64 @@ fn section_or_note(key: &'static str, title: &str, r: Result<Section>) -> Sectio
             data: serde_json::json!({ "error": format!("{e:#}") }),
         }
     })
+}
+
+/// Repeated measurements of one quantity (a row measured several times).
+#[derive(Debug, Clone, Copy, Serialize)]
+pub struct Spread {
+    /// The median (the upper of the middle two for an even count).
+    pub median: f64,
+    /// The smallest.
+    pub min: f64,
+    /// The largest.
+    pub max: f64,
+    /// How many.
+    pub runs: usize,
+}
+
+impl Spread {
+    /// The spread of `values` (all zero when empty).
+    #[must_use]
+    pub fn of(values: &[f64]) -> Spread {
+        let mut v = values.to_vec();
+        v.sort_by(f64::total_cmp);
+        Spread {
+            median: v.get(v.len() / 2).copied().unwrap_or(0.0),
+            min: v.first().copied().unwrap_or(0.0),
+            max: v.last().copied().unwrap_or(0.0),
+            runs: v.len(),
+        }
+    }
+
+    /// "min–max" in the unit `fmt` writes ("20.72–26.38 µs"), or "-" for a single run.
+    pub fn range(&self, fmt: impl Fn(f64) -> String) -> String {
+        if self.runs < 2 {
+            return "-".into();
+        }
+        let (lo, hi) = (fmt(self.min), fmt(self.max));
+        match (lo.split_once(' '), hi.split_once(' ')) {
+            (Some((l, lu)), Some((_, hu))) if lu == hu => format!("{l}–{hi}"),
+            _ => format!("{lo}–{hi}"),
+        }
+    }
+
+    /// Whether the runs disagree by more than 2× (the largest over the smallest).
+    #[must_use]
+    pub fn disagrees(&self) -> bool {
+        self.runs > 1 && self.min > 0.0 && self.max > 2.0 * self.min
+    }
+
+    /// Adds a warning to `t` when the runs of `what` disagree by more than 2×: a median of
+    /// runs that far apart says little about either side.
+    pub fn warn_if_disagreeing(&self, t: &mut Table, what: &str, fmt: impl Fn(f64) -> String) {
+        if self.disagrees() {
+            t.warn(format!(
+                "{what}: its {} runs disagree by more than 2× ({}); the median is shown (was the machine busy?)",
+                self.runs,
+                self.range(fmt)
+            ));
+        }
+    }
 }
 
 /// Full GPU load before each latency measurement (`Gpu::raise_clock`): sections 1 and 4.
@@ -216,7 +308,7 @@ pub fn run(args: &BenchArgs, device: Option<&str>, json: bool) -> Result<i32> {
         }
         let s = section_or_note(key, title, f());
         if !json {
-            println!("{}", s.table.render());
+            println!("{}", s.table.render(args.verbose));
         }
         sections.push(s);
     }
@@ -245,6 +337,10 @@ pub fn run(args: &BenchArgs, device: Option<&str>, json: bool) -> Result<i32> {
     if json {
         report::json(&report)?;
     } else {
+        let notes: usize = sections.iter().map(|s| s.table.notes.len()).sum();
+        if !args.verbose && notes > 0 {
+            println!("{notes} notes on how each row is measured: --verbose prints them; bench.json has them");
+        }
         println!(
             "wrote {} in {:.1} s",
             files.join(", "),

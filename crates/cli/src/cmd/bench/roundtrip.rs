@@ -1,5 +1,5 @@
 //! Section 1, round trip: a shader's NOP vs. two CPU threads through the same protocol, and
-//! the CUDA figure from the findings.
+//! the quoted CUDA figure (docs/design.md gives its method).
 
 use std::fs::File;
 use std::path::Path;
@@ -16,12 +16,13 @@ use crate::units::{bytes, nanos, ratio};
 use crate::work::nop;
 
 /// The one number not measured here: a CUDA persistent kernel polling pinned host memory, p50
-/// round trip on the H100 (driver 580.159.04), from shared/reference/gpu-findings.md
-/// (measured 2026-11-26, "A shader talking to the host during one dispatch").
+/// of a host-measured one-word ping-pong on the H100 (driver 580.159.04); docs/design.md
+/// ("The CUDA reference") gives the method.
 pub const CUDA_DOORBELL_P50_NS: f64 = 1660.0;
 /// Bytes per READ in the data round trip: a B-tree node.
 const READ_BYTES: u32 = 4096;
-const CUDA_SOURCE: &str = "shared/reference/gpu-findings.md, measured 2026-11-26 on the H100";
+const CUDA_SOURCE: &str =
+    "a measurement quoted from docs/design.md (\"The CUDA reference\"), made on an H100";
 
 /// Runs the section.
 pub fn run(gpu: &Gpu, cfg: &Config, data_dir: &Path) -> Result<Section> {
@@ -141,34 +142,32 @@ pub fn run(gpu: &Gpu, cfg: &Config, data_dir: &Path) -> Result<Section> {
     if gpu.is_cpu() {
         t.note("lavapipe: the shader runs on a CPU thread, and its run is cut into dispatches (loop cap): gaps between dispatches land in max and sometimes p99");
     }
-    let mut chart = Chart::new("Round trip p50 (lower is better)", "nanoseconds");
-    chart.bar(
-        "shader ↔ host",
-        shader.p50_ns as f64,
-        nanos(shader.p50_ns as f64),
+    let mut chart = Chart::new(
+        "Round trip p50; gdio-pump rows: mean (lower is better)",
+        "time per round trip",
+        nanos,
     );
-    chart.bar(
-        "CPU thread ↔ host (floor)",
-        floor.p50_ns as f64,
-        nanos(floor.p50_ns as f64),
-    );
-    chart.bar(
-        "shader ↔ gdio-pump (mean)",
-        pump.mean_ns,
-        nanos(pump.mean_ns),
-    );
-    chart.bar(
-        format!(
-            "shader READ {} ↔ gdio-pump (mean)",
-            bytes(READ_BYTES.into())
-        ),
+    let mut bar = |label: String, ns: f64| chart.bar(label, ns, nanos(ns));
+    bar("shader NOP ↔ host".into(), shader.p50_ns as f64);
+    bar("shader FENCE ↔ host".into(), fenced.p50_ns as f64);
+    bar("CPU thread ↔ host (floor)".into(), floor.p50_ns as f64);
+    bar("shader NOP ↔ gdio-pump".into(), pump.mean_ns);
+    bar(
+        format!("shader READ {} ↔ gdio-pump", bytes(READ_BYTES.into())),
         read.mean_ns,
-        nanos(read.mean_ns),
     );
-    chart.bar(
-        "CUDA doorbell (quoted, H100)",
+    bar(
+        "empty dispatch (vkWaitForFences)".into(),
+        blocked.p50_ns as f64,
+    );
+    bar("empty dispatch (spin)".into(), spun.p50_ns as f64);
+    bar(
+        "empty dispatch, resubmitted (spin)".into(),
+        resubmitted.p50_ns as f64,
+    );
+    bar(
+        "CUDA persistent kernel (quoted, H100)".into(),
         CUDA_DOORBELL_P50_NS,
-        nanos(CUDA_DOORBELL_P50_NS),
     );
     Ok(Section {
         key: "roundtrip",

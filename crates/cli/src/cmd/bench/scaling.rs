@@ -7,6 +7,7 @@ use std::path::Path;
 use anyhow::Result;
 use serde_json::json;
 
+use super::svg::Chart;
 use super::{Config, Section};
 use crate::gpu::Gpu;
 use crate::report::Table;
@@ -21,6 +22,11 @@ pub fn run(gpu: &Gpu, cfg: &Config, file: &Path) -> Result<Section> {
         &format!("5. Scaling over pump threads (random 4 KiB reads, {lanes} lanes, one dispatch)"),
         &["pump threads", "IOPS", "vs 1 pump"],
     );
+    let mut chart = Chart::new(
+        &format!("Random 4 KiB reads, {lanes} lanes, by pump threads (higher is better)"),
+        "reads per second",
+        per_sec,
+    );
     let mut rows = Vec::new();
     let mut base = None;
     for queues in [1u32, 2, 4] {
@@ -34,6 +40,11 @@ pub fn run(gpu: &Gpu, cfg: &Config, file: &Path) -> Result<Section> {
         let iops = r.reads as f64 / r.elapsed.as_secs_f64().max(1e-9);
         let one = *base.get_or_insert(iops);
         t.row(vec![queues.to_string(), per_sec(iops), ratio(iops, one)]);
+        chart.bar(
+            format!("{queues} pump thread{}", if queues == 1 { "" } else { "s" }),
+            iops,
+            per_sec(iops),
+        );
         rows.push(json!({ "pumps": queues, "iops": iops, "reads": r.reads, "seconds": r.elapsed.as_secs_f64() }));
     }
     t.note("lane L uses queue L % pumps (gdio_begin_queue); every pump has the same file and window; every word read is checked");
@@ -57,7 +68,7 @@ pub fn run(gpu: &Gpu, cfg: &Config, file: &Path) -> Result<Section> {
     Ok(Section {
         key: "scaling",
         table: t,
-        chart: None,
+        chart: Some(chart),
         data: json!({ "rows": rows, "gpus": gpu_data }),
     })
 }

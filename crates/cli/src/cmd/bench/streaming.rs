@@ -9,7 +9,7 @@ use serde_json::json;
 
 use super::fio;
 use super::svg::Chart;
-use super::{Config, Section};
+use super::{Config, Section, Spread};
 use crate::gpu::Gpu;
 use crate::report::Table;
 use crate::units::{bytes, bytes_per_sec, per_sec, rate_of, ratio};
@@ -19,6 +19,16 @@ use gdio_vulkan::{Placement, ProbeOptions};
 
 fn best(v: &[Duration]) -> Duration {
     v.iter().copied().min().unwrap_or_default()
+}
+
+/// The throughputs of `len` bytes read in each of `times`: median, min and max.
+fn rates(len: u64, times: &[Duration]) -> Spread {
+    Spread::of(
+        &times
+            .iter()
+            .map(|&d| bytes_per_sec(len, d))
+            .collect::<Vec<_>>(),
+    )
 }
 
 /// Section 2.
@@ -53,29 +63,33 @@ pub fn run(gpu: &Gpu, cfg: &Config, file: &Path) -> Result<Section> {
     }
     let fio_args = fio::args(file, "read", "1m", 1, cfg.fio_runtime);
     let fio_r = fio::run(&cfg.fio, &fio_args);
-    let g = bytes_per_sec(len, best(&gdio_times));
-    let o = bytes_per_sec(len, best(&orch_times));
+    let (gs, os) = (rates(len, &gdio_times), rates(len, &orch_times));
+    let (g, o) = (gs.median, os.median);
     let c = bytes_per_sec(len, cpu_time);
     let mut t = Table::new(
         &format!(
-            "2. Streaming a {} file (page cache), best of {}",
+            "2. Streaming a {} file (page cache), median of {} runs",
             bytes(len),
             cfg.reps
         ),
-        &["method", "throughput", "gdio ÷ this"],
+        &["method", "throughput", "runs: min–max", "gdio ÷ this"],
+    );
+    let gdio_label = format!(
+        "gdio sum: shader streams via pump, CRC-32C ({} lanes × 2 × {})",
+        shape.lanes,
+        bytes(u64::from(shape.chunk))
     );
     t.row(vec![
-        format!(
-            "gdio sum: shader streams via pump, CRC-32C ({} lanes × 2 × {})",
-            shape.lanes,
-            bytes(u64::from(shape.chunk))
-        ),
+        gdio_label,
         rate_of(g),
+        gs.range(rate_of),
         "1.00×".into(),
     ]);
+    gs.warn_if_disagreeing(&mut t, "gdio sum", rate_of);
     let mut chart = Chart::new(
         &format!("Streaming {} (higher is better)", bytes(len)),
         "bytes per second",
+        rate_of,
     );
     chart.bar("gdio sum (GPU CRC-32C)", g, rate_of(g));
     let fio_bps = match &fio_r {
@@ -83,6 +97,7 @@ pub fn run(gpu: &Gpu, cfg: &Config, file: &Path) -> Result<Section> {
             t.row(vec![
                 "fio io_uring read bs=1m into host memory (no GPU)".into(),
                 rate_of(f.bytes_per_sec),
+                "-".into(),
                 ratio(g, f.bytes_per_sec),
             ]);
             chart.bar(
@@ -97,6 +112,7 @@ pub fn run(gpu: &Gpu, cfg: &Config, file: &Path) -> Result<Section> {
                 "fio io_uring read bs=1m".into(),
                 "skipped".into(),
                 "-".into(),
+                "-".into(),
             ]);
             t.note(format!("fio: {e:#}"));
             None
@@ -105,8 +121,10 @@ pub fn run(gpu: &Gpu, cfg: &Config, file: &Path) -> Result<Section> {
     t.row(vec![
         "CPU-orchestrated Vulkan: pread → dispatch CRC → fence, repeat".into(),
         rate_of(o),
+        os.range(rate_of),
         ratio(g, o),
     ]);
+    os.warn_if_disagreeing(&mut t, "the CPU-orchestrated loop", rate_of);
     chart.bar("CPU-orchestrated Vulkan", o, rate_of(o));
     // Every other window mode, for comparison: the same stream into windows placed elsewhere.
     // A mode that fails the freshness probe on this device shows it here as a wrong CRC.
@@ -133,7 +151,7 @@ pub fn run(gpu: &Gpu, cfg: &Config, file: &Path) -> Result<Section> {
             continue;
         }
         let other = gpu.with_read_window(p);
-        let measured = (|| -> Result<(Duration, u32)> {
+        let measured = (|| -> Result<(Vec<Duration>, u32)> {
             let mut st = Streamer::new(&other, shape)?;
             let mut times = Vec::new();
             let mut crc = 0;
@@ -143,7 +161,7 @@ pub fn run(gpu: &Gpu, cfg: &Config, file: &Path) -> Result<Section> {
                 times.push(s.elapsed);
             }
             st.finish()?;
-            Ok((best(&times), crc))
+            Ok((times, crc))
         })();
         let label = format!(
             "gdio sum, windows in {} ({})",
@@ -155,8 +173,9 @@ pub fn run(gpu: &Gpu, cfg: &Config, file: &Path) -> Result<Section> {
             }
         );
         match measured {
-            Ok((d, crc)) => {
-                let bps = bytes_per_sec(len, d);
+            Ok((times, crc)) => {
+                let ms = rates(len, &times);
+                let bps = ms.median;
                 let fresh = crc == cpu_crc;
                 t.row(vec![
                     format!(
@@ -165,15 +184,24 @@ pub fn run(gpu: &Gpu, cfg: &Config, file: &Path) -> Result<Section> {
                         verdict(p)
                     ),
                     rate_of(bps),
+                    ms.range(rate_of),
                     ratio(g, bps),
                 ]);
+                ms.warn_if_disagreeing(&mut t, &format!("windows in {}", p.name()), rate_of);
                 modes.push(json!({
-                    "placement": p.name(), "bytes_per_sec": bps, "crc32c": format!("{crc:08x}"), "crc_equal": fresh,
+                    "placement": p.name(), "bytes_per_sec": bps, "spread": ms,
+                    "seconds": times.iter().map(Duration::as_secs_f64).collect::<Vec<_>>(),
+                    "crc32c": format!("{crc:08x}"), "crc_equal": fresh,
                     "freshness_probe": verdict(p),
                 }));
             }
             Err(e) => {
-                t.row(vec![format!("{label}: {e:#}"), "-".into(), "-".into()]);
+                t.row(vec![
+                    format!("{label}: {e:#}"),
+                    "-".into(),
+                    "-".into(),
+                    "-".into(),
+                ]);
                 modes.push(json!({ "placement": p.name(), "error": format!("{e:#}") }));
             }
         }
@@ -185,6 +213,7 @@ pub fn run(gpu: &Gpu, cfg: &Config, file: &Path) -> Result<Section> {
     t.row(vec![
         "CPU only: crc32c crate (SSE4.2), for scale".into(),
         rate_of(c),
+        "-".into(),
         ratio(g, c),
     ]);
     chart.bar("CPU CRC-32C (for scale)", c, rate_of(c));
@@ -208,10 +237,15 @@ pub fn run(gpu: &Gpu, cfg: &Config, file: &Path) -> Result<Section> {
             "gdio_seconds": gdio_times.iter().map(Duration::as_secs_f64).collect::<Vec<_>>(),
             "orchestrated_seconds": orch_times.iter().map(Duration::as_secs_f64).collect::<Vec<_>>(),
             "cpu_crc_seconds": cpu_time.as_secs_f64(),
+            "statistic": "median of the runs (spread: min, max)",
             "gdio_bytes_per_sec": g,
+            "gdio_spread": gs,
+            "gdio_bytes_per_sec_best": bytes_per_sec(len, best(&gdio_times)),
             "window_modes": modes,
             "window_placement": gpu.plan.read_window.name(),
             "orchestrated_bytes_per_sec": o,
+            "orchestrated_spread": os,
+            "orchestrated_bytes_per_sec_best": bytes_per_sec(len, best(&orch_times)),
             "fio_bytes_per_sec": fio_bps,
             "fio_args": fio_args,
             "gdio_over_fio": fio_bps.map(|f| g / f),
@@ -245,6 +279,7 @@ pub fn random(gpu: &Gpu, cfg: &Config, file: &Path) -> Result<Section> {
     let mut chart = Chart::new(
         &format!("Random 4 KiB reads at depth {lanes} (higher is better)"),
         "reads per second",
+        per_sec,
     );
     chart.bar("gdio shader lanes", iops, per_sec(iops));
     let fio_iops = match &fio_r {

@@ -1,5 +1,6 @@
-//! Coverage-guided fuzzing of the slot protocol: `cargo +nightly fuzz run queue` (in fuzz/).
-//! On stable, `cargo xtask fuzz --seconds N` drives the same harness with random inputs.
+//! Coverage-guided fuzzing of the slot protocol: `cargo fuzz run queue` (in fuzz/), or the
+//! stable build of `cargo xtask fuzz-build`. `cargo xtask fuzz` drives the same harness with
+//! random inputs.
 #![no_main]
 use libfuzzer_sys::fuzz_target;
 

@@ -1,7 +1,7 @@
 //! The fuzz harness: arbitrary bytes drive arbitrary queue contents and operation sequences.
 //!
-//! Used by the `cargo fuzz` target (`fuzz/fuzz_targets/queue.rs`, coverage-guided, nightly) and
-//! by `cargo xtask fuzz` (random inputs on stable, bounded time). Panics only when an invariant
+//! Used by the `cargo fuzz` target (`fuzz/fuzz_targets/queue.rs`, coverage-guided) and
+//! by `cargo xtask fuzz` (random inputs on stable, a bounded number). Panics only when an invariant
 //! breaks, which is the finding.
 
 use std::collections::HashMap;

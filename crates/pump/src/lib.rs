@@ -19,6 +19,8 @@ mod builder;
 pub mod emulated;
 mod engine;
 mod error;
+#[cfg(any(fuzzing, feature = "fuzzing"))]
+pub mod fuzzing;
 mod handle;
 mod idle;
 pub mod memory;

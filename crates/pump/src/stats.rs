@@ -86,6 +86,9 @@ pub struct PumpReport {
     pub by_op: [(Op, OpCounts); 6],
     /// Requests refused before execution (validation failures, including unknown ops).
     pub rejected: u64,
+    /// Publications claimed. Each is completed exactly once, so after a stop this equals
+    /// [`PumpReport::completed`].
+    pub claimed: u64,
     /// Negative results by value (errno or protocol code) and how often each occurred.
     pub errors: BTreeMap<i32, u64>,
     /// Publications answered BAD_GENERATION without a claim.
@@ -113,6 +116,7 @@ impl PumpReport {
         PumpReport {
             by_op: Op::ALL.map(|op| (op, OpCounts::default())),
             rejected: 0,
+            claimed: 0,
             errors: BTreeMap::new(),
             bad_generations: 0,
             latency_ns: Histogram::new_with_bounds(1, 3_600_000_000_000, 3)

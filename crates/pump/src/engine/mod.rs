@@ -112,6 +112,8 @@ struct Engine<'q> {
     tables: PumpTables,
     pending_removals: Vec<Pending>,
     claims: Box<[Claim]>,
+    /// The closers of one scan, ordered together after its sweep.
+    closers: Vec<Claim>,
     /// Checked WRITEs whose data has not all arrived in host memory yet.
     held: HeldWrites,
     verdicts: Vec<Verdict>,
@@ -195,6 +197,7 @@ pub(crate) fn run(
     let drained = engine.wind_down(failure.as_ref().map(|(_, c)| *c));
     engine.report.elapsed = started.elapsed();
     engine.report.cpu_time = thread_cpu().saturating_sub(cpu0);
+    engine.report.claimed = engine.live.claimed.load(Ordering::Relaxed);
     let report = engine.report.clone();
     // Answer commands that arrived too late.
     while let Ok(cmd) = commands.try_recv() {
@@ -245,6 +248,7 @@ impl<'q> Engine<'q> {
             tables: PumpTables::default(),
             pending_removals: Vec::new(),
             claims: vec![Claim::default(); cfg.batch].into_boxed_slice(),
+            closers: Vec::new(),
             sweep_buf: vec![Claim::default(); cfg.batch].into_boxed_slice(),
             held: HeldWrites::new(),
             verdicts: Vec::new(),
@@ -367,10 +371,9 @@ impl<'q> Engine<'q> {
         let q = &mut self.queues[qi];
         if q.host.complete(slot, generation, result).is_err() {
             // Only a pump bug can get here: every claim is completed exactly once.
-            debug_assert!(
-                false,
-                "completing slot {slot} generation {generation:?} twice"
-            );
+            if cfg!(any(debug_assertions, feature = "fuzzing")) {
+                panic!("completing slot {slot} generation {generation:?} twice");
+            }
             return;
         }
         q.dirty = true;
@@ -435,25 +438,28 @@ impl<'q> Engine<'q> {
             }
             let n = self.queues[qi].claim(&mut self.claims[..budget]);
             worked |= n > 0;
-            let mut closers = 0;
+            let mut closers = std::mem::take(&mut self.closers);
             for i in 0..n {
                 let c = self.claims[i];
                 if is_closer(&c) {
-                    // Handled after the sweep below.
-                    self.claims.swap(closers, i);
-                    closers += 1;
+                    // Ordered after the sweep below.
+                    closers.push(c);
                 } else {
                     self.dispatch(qi, c);
                 }
             }
-            if closers > 0 {
-                self.sweep(qi);
-                // `sweep` claims into its own buffer, so the closers are still here.
-                for i in 0..closers {
-                    let c = self.claims[i];
+            if !closers.is_empty() {
+                self.sweep(qi, &mut closers);
+                // The closers of one scan were published in an order the host cannot know. An
+                // FSYNC goes first: a FENCE ordered after it waits for its fsync, and one
+                // ordered before it has nothing to wait for. Between closers of one scan only
+                // the order of their own completion entries is then open (docs/protocol.md).
+                closers.sort_by_key(|c| !matches!(c.request.op(), Some(Op::Fsync | Op::Fdatasync)));
+                for c in closers.drain(..) {
                     self.order_closer(qi, c);
                 }
             }
+            self.closers = closers;
             worked |= self.release_deferred(qi);
         }
         Ok(worked)
@@ -504,7 +510,7 @@ impl<'q> Engine<'q> {
     /// The sweep claims at most one slot count of requests: a device that republishes NOPs as
     /// fast as they are answered cannot keep the pump here, and one full pass over the slots
     /// (which the claim cursor makes within that many claims) is all the argument needs.
-    fn sweep(&mut self, qi: usize) {
+    fn sweep(&mut self, qi: usize, closers: &mut Vec<Claim>) {
         let mut extra = std::mem::take(&mut self.sweep_buf);
         let mut left = self.queues[qi].host.layout().slot_count() as usize;
         while left > 0 {
@@ -513,8 +519,8 @@ impl<'q> Engine<'q> {
             left -= n;
             for c in &extra[..n] {
                 if is_closer(c) {
-                    // A closer found now is ordered after everything claimed so far.
-                    self.order_closer(qi, *c);
+                    // Ordered with the scan's other closers.
+                    closers.push(*c);
                 } else {
                     self.dispatch(qi, *c);
                 }

@@ -32,6 +32,18 @@ impl Engine<'_> {
         }
     }
 
+    /// Counts a claim answered here without dispatch (as an unvalidated request).
+    fn count_claim(&mut self, qi: usize, c: &gdio_protocol::Claim) {
+        LiveCounters::add(&self.live.claimed, 1);
+        LiveCounters::add(&self.live.in_flight, 1);
+        self.queues[qi].meta[c.slot as usize] = SlotMeta {
+            start: Instant::now(),
+            op: None,
+            epoch: None,
+            done: None,
+        };
+    }
+
     fn wind_down_inner(&mut self, failure: Option<i32>) -> bool {
         self.stopping = true;
         for q in &mut self.queues {
@@ -48,6 +60,8 @@ impl Engine<'_> {
         // Closers still waiting for unclaimed publications never joined the ordering.
         for qi in 0..self.queues.len() {
             for d in std::mem::take(&mut self.queues[qi].deferred) {
+                // Claimed, but not yet counted (that happens when a closer joins the ordering).
+                self.count_claim(qi, &d.claim);
                 self.complete(qi, d.claim.slot, d.claim.generation, leftover);
             }
         }
@@ -86,14 +100,7 @@ impl Engine<'_> {
                 left -= n;
                 for i in 0..n {
                     let c = self.claims[i];
-                    LiveCounters::add(&self.live.claimed, 1);
-                    LiveCounters::add(&self.live.in_flight, 1);
-                    self.queues[qi].meta[c.slot as usize] = SlotMeta {
-                        start: Instant::now(),
-                        op: None,
-                        epoch: None,
-                        done: None,
-                    };
+                    self.count_claim(qi, &c);
                     self.complete(qi, c.slot, c.generation, ResultCode::Stopped.value());
                 }
             }

@@ -1,14 +1,18 @@
 //! `cargo xtask`: the project's one front door (after wgpu's xtask).
 //!
 //! - `test` — format check, clippy `-D warnings`, committed SPIR-V vs. a fresh build, the whole
-//!   test suite (lavapipe carries the Vulkan tests where no GPU exists), the loom model, and a
-//!   bounded fuzz run of the protocol. This is what CI runs.
-//! - `fuzz [--seconds N]` — random-input fuzzing of the protocol harness on stable Rust
-//!   (coverage-guided: `cargo +nightly fuzz run queue` in `fuzz/`).
+//!   test suite (lavapipe carries the Vulkan tests where no GPU exists), the loom model, 10 M
+//!   protocol fuzz inputs and 1 M pump fuzz steps (fixed seeds plus a random one), and a build
+//!   of the libFuzzer targets. This is what CI runs.
+//! - `fuzz [--inputs N] [--steps N] [--seed S]` — random-input fuzzing of the protocol and pump
+//!   harnesses on stable Rust.
+//! - `fuzz-build` — the coverage-guided libFuzzer targets `queue` and `pump` (see `fuzz.rs`).
 //! - `bench [protocol|uring|pump|gdio|all] [--quick]` — side-by-side benchmarks; results go
 //!   to `target/bench/`.
 //! - `soak [--requests N]` — millions of mixed requests through the pump, exactly once.
 //! - `gpu [DIR]` — build release binaries for the GPU machine into DIR (default `.h100`).
+
+mod fuzz;
 
 use std::path::PathBuf;
 use std::process::{Command, ExitCode};
@@ -51,8 +55,7 @@ fn flag_value(args: &[String], flag: &str) -> Option<String> {
         .and_then(|i| args.get(i + 1).cloned())
 }
 
-fn test(args: &[String]) -> Result<(), String> {
-    let fuzz_secs = flag_value(args, "--fuzz-seconds").unwrap_or_else(|| "20".into());
+fn test(_args: &[String]) -> Result<(), String> {
     run("rustfmt check", cargo().args(["fmt", "--all", "--check"]))?;
     run(
         "clippy -D warnings",
@@ -97,29 +100,8 @@ fn test(args: &[String]) -> Result<(), String> {
             ])
             .env("RUSTFLAGS", "--cfg loom"),
     )?;
-    fuzz(&["--seconds".into(), fuzz_secs])?;
+    fuzz::ci()?;
     Ok(())
-}
-
-fn fuzz(args: &[String]) -> Result<(), String> {
-    let secs = flag_value(args, "--seconds").unwrap_or_else(|| "60".into());
-    let mut cmd = cargo();
-    cmd.args([
-        "run",
-        "--release",
-        "-p",
-        "gdio-protocol",
-        "--features",
-        "fuzzing",
-        "--example",
-        "fuzz_stable",
-        "--",
-        &secs,
-    ]);
-    if let Some(seed) = flag_value(args, "--seed") {
-        cmd.arg(seed);
-    }
-    run(&format!("fuzz the protocol for {secs} s"), &mut cmd)
 }
 
 fn bench(args: &[String]) -> Result<(), String> {
@@ -224,12 +206,13 @@ fn main() -> ExitCode {
         .map_or(("help", &[][..]), |(t, r)| (t.as_str(), r));
     let result = match task {
         "test" => test(rest),
-        "fuzz" => fuzz(rest),
+        "fuzz" => fuzz::stable(rest),
+        "fuzz-build" => fuzz::build_targets(),
         "bench" => bench(rest),
         "soak" => soak(rest),
         "gpu" => gpu(rest),
         _ => {
-            eprintln!("usage: cargo xtask <test [--fuzz-seconds N] | fuzz [--seconds N] [--seed S] | bench [protocol|uring|pump|gdio|all] [--quick] | soak [--requests N] [--lanes L] | gpu [DIR]>");
+            eprintln!("usage: cargo xtask <test | fuzz [--inputs N] [--steps N] [--seed S] | fuzz-build | bench [protocol|uring|pump|gdio|all] [--quick] | soak [--requests N] [--lanes L] | gpu [DIR]>");
             return if task == "help" || task == "--help" {
                 ExitCode::SUCCESS
             } else {

@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # Builds gdio-vulkan's test binaries and the probe example here (no Rust on the GPU machine)
 # and copies them, stripped, into DIR (default .h100 at the repository root), with run-h100.sh.
-# Carry DIR and the Vulkan loader folder (.gl, from shared/device/vulkan-loader.sh) to the GPU
-# machine and run `bash DIR/run-h100.sh` there.
+# Copy DIR to the GPU machine and run `bash DIR/run-h100.sh` there; it needs the Vulkan loader
+# (libvulkan1) and the NVIDIA driver's ICD file (crates/vulkan/docs/h100.md).
 set -euo pipefail
 root=$(cd "$(dirname "$0")/../../.." && pwd)
 dir=${1:-$root/.h100}

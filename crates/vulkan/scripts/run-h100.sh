@@ -1,17 +1,24 @@
 #!/usr/bin/env bash
-# Runs the carried gdio-vulkan probe and tests on a GPU machine. Usage, from the folder that
-# holds .gl (Vulkan loader .debs) and this script's folder:  bash .h100/run-h100.sh [OUTDIR]
+# Runs the gdio-vulkan probe and tests that `cargo xtask gpu` packed, on a GPU machine without
+# Rust. Usage, from the folder that holds this script's folder:  bash .h100/run-h100.sh [OUTDIR]
 # Each binary's output goes to OUTDIR (default $OUT or /tmp) as well as to stdout.
+# Needs the Vulkan loader (libvulkan.so.1, package libvulkan1): when it is missing, the .deb
+# files in $GDIO_LOADER_DEBS (default .gl) are unpacked. Needs the driver's ICD file: when
+# VK_DRIVER_FILES is unset, the usual places are searched for nvidia_icd.json.
 set -uo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 out=${1:-${OUT:-/tmp}}
 if ! ldconfig -p | grep -q libvulkan.so.1; then
-    for f in .gl/*.deb; do dpkg -x "$f" /; done
+    for f in "${GDIO_LOADER_DEBS:-.gl}"/*.deb; do [[ -f $f ]] && dpkg -x "$f" /; done
     ldconfig
 fi
 export XDG_RUNTIME_DIR=${XDG_RUNTIME_DIR:-/tmp}
-icd=/usr/local/nvidia/share/vulkan/icd.d/nvidia_icd.json
-[[ -f $icd && -z ${VK_DRIVER_FILES:-} ]] && export VK_DRIVER_FILES=$icd
+if [[ -z ${VK_DRIVER_FILES:-} ]]; then
+    for icd in /usr/share/vulkan/icd.d/nvidia_icd.json /etc/vulkan/icd.d/nvidia_icd.json \
+               /usr/local/nvidia/share/vulkan/icd.d/nvidia_icd.json; do
+        if [[ -f $icd ]]; then export VK_DRIVER_FILES=$icd; break; fi
+    done
+fi
 nvidia-smi -L 2>/dev/null
 cd "$here"
 status=0

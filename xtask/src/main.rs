@@ -45,6 +45,18 @@ fn run(what: &str, cmd: &mut Command) -> Result<(), String> {
     }
 }
 
+/// Whether this process runs as root (from /proc/self/status: xtask has no dependencies).
+fn is_root() -> bool {
+    std::fs::read_to_string("/proc/self/status")
+        .ok()
+        .and_then(|st| {
+            st.lines()
+                .find(|l| l.starts_with("Uid:"))
+                .and_then(|l| l.split_whitespace().nth(2).map(|euid| euid == "0"))
+        })
+        .unwrap_or(false)
+}
+
 fn cargo() -> Command {
     Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".into()))
 }
@@ -85,6 +97,25 @@ fn test(_args: &[String]) -> Result<(), String> {
                 std::env::var("XDG_RUNTIME_DIR").unwrap_or_else(|_| "/tmp".into()),
             ),
     )?;
+    // Tests that need root (they mount a tmpfs) are ignored by default and say so; run them
+    // where we are root (CI is), and say plainly where they were not run.
+    if is_root() {
+        run(
+            "tests that need root (ignored by default: needs_root_*)",
+            cargo()
+                .args([
+                    "test",
+                    "--workspace",
+                    "--release",
+                    "--",
+                    "--ignored",
+                    "needs_root",
+                ])
+                .env("LP_NUM_THREADS", "2"),
+        )?;
+    } else {
+        eprintln!("\n==> NOT RUN: the needs_root_* tests (not root); run `cargo xtask test` as root for them");
+    }
     run(
         "loom model of the slot protocol",
         cargo()

@@ -27,6 +27,7 @@ pub(crate) enum Command {
     AddWindow(WindowSpec, Reply<WindowId>),
     RemoveWindow(WindowId, Reply<()>),
     InjectPanic,
+    InjectEnterFailure(i32),
 }
 
 /// A running pump. Dropping it stops the pump (and waits for the drain), like [`PumpHandle::stop`].
@@ -135,6 +136,16 @@ impl PumpHandle {
     #[doc(hidden)]
     pub fn inject_panic(&self) {
         let _ = self.commands.send(Command::InjectPanic);
+        if let Some(t) = &self.thread {
+            t.thread().unpark();
+        }
+    }
+
+    /// Makes the pump's next `io_uring_enter` fail with `errno` (the pump then fails: every
+    /// slot completed, header FAILED with `-errno`). For fault tests.
+    #[doc(hidden)]
+    pub fn inject_enter_failure(&self, errno: i32) {
+        let _ = self.commands.send(Command::InjectEnterFailure(errno));
         if let Some(t) = &self.thread {
             t.thread().unpark();
         }

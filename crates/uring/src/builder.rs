@@ -26,6 +26,7 @@ pub struct RingBuilder {
     pub(crate) max_windows: u32,
     pub(crate) max_backlog: usize,
     pub(crate) async_min: Option<u32>,
+    pub(crate) max_in_kernel: Option<usize>,
 }
 
 impl Default for RingBuilder {
@@ -40,11 +41,23 @@ impl Default for RingBuilder {
             max_windows: 64,
             max_backlog: 65536,
             async_min: None,
+            max_in_kernel: None,
         }
     }
 }
 
 impl RingBuilder {
+    /// Most ops handed to the kernel at once (default: the CQ's size less a reserve for
+    /// cancellations, so that the CQ never overflows). A larger bound lets completions
+    /// overflow the CQ into the kernel's overflow list (`IORING_FEAT_NODROP`), which
+    /// [`Ring::reap`](crate::Ring::reap) flushes: nothing is lost, but each flush costs a
+    /// syscall. More ops wait in the backlog meanwhile.
+    #[must_use]
+    pub fn max_in_kernel(mut self, n: usize) -> Self {
+        self.max_in_kernel = Some(n.max(1));
+        self
+    }
+
     /// Hands reads and writes of at least `min_bytes` to the kernel's io-wq workers
     /// (`IOSQE_ASYNC`) instead of running them in the submitting thread. A buffered read is a
     /// memory copy; into memory the CPU writes slowly (GPU ReBAR: about 5.6 GB/s per thread,

@@ -36,6 +36,8 @@ const RECANCEL_EVERY: Duration = Duration::from_millis(50);
 pub struct Ring {
     ring: IoUring,
     st: State,
+    /// Fault injection: the next call that would enter the kernel fails with this.
+    fail_enter: Option<Errno>,
 }
 
 /// Everything but the io_uring itself, so completions can be handled while the SQ and CQ are
@@ -85,7 +87,9 @@ impl Ring {
 
     pub(crate) fn from_parts(ring: IoUring, b: &RingBuilder, features: Features) -> Ring {
         let cq = ring.params().cq_entries() as usize;
-        let kernel_cap = cq.saturating_sub(CANCEL_RESERVE).max(1);
+        let kernel_cap = b
+            .max_in_kernel
+            .unwrap_or_else(|| cq.saturating_sub(CANCEL_RESERVE).max(1));
         let slab_cap = kernel_cap * 2 + b.max_backlog;
         Ring {
             ring,
@@ -102,6 +106,7 @@ impl Ring {
                 features,
                 async_min: b.async_min,
             },
+            fail_enter: None,
         }
     }
 
@@ -313,6 +318,22 @@ impl Ring {
         self.st.slab.live()
     }
 
+    /// Whether the kernel holds completions in its CQ overflow list (the next
+    /// [`reap`](Self::reap) flushes them). Only a ring built with
+    /// [`RingBuilder::max_in_kernel`](crate::RingBuilder::max_in_kernel) above the CQ's size
+    /// gets there.
+    pub fn cq_overflowed(&mut self) -> bool {
+        self.ring.submission().cq_overflow()
+    }
+
+    /// Fault injection for tests: the next [`submit`](Self::submit) or
+    /// [`submit_and_wait`](Self::submit_and_wait) fails with [`Error::Enter`]`(errno)`, as if
+    /// `io_uring_enter` had, before entering the kernel. Nothing already in the kernel changes.
+    #[doc(hidden)]
+    pub fn fail_next_enter(&mut self, errno: Errno) {
+        self.fail_enter = Some(errno);
+    }
+
     /// Ops waiting in the backlog for SQ space.
     pub fn backlogged(&self) -> usize {
         self.st.backlog.len()
@@ -363,6 +384,9 @@ impl Ring {
     /// Moves backlogged ops into the SQ and submits the SQ to the kernel. Never blocks.
     /// Returns how many SQEs the kernel accepted.
     pub fn submit(&mut self) -> Result<usize, Error> {
+        if let Some(errno) = self.fail_enter.take() {
+            return Err(Error::Enter(errno));
+        }
         let mut total = 0;
         for _ in 0..4 {
             {

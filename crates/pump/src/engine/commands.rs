@@ -91,6 +91,9 @@ impl Engine<'_> {
                     }
                 },
                 Command::InjectPanic => panic!("injected fault (PumpHandle::inject_panic)"),
+                Command::InjectEnterFailure(errno) => self
+                    .ring
+                    .fail_next_enter(gdio_uring::Errno::from_raw_os_error(errno)),
             }
         }
         self.retry_removals();
@@ -153,7 +156,7 @@ impl Engine<'_> {
             Command::RemoveFile(_, r) | Command::RemoveWindow(_, r) => {
                 drop(r.send(Err(PumpError::Gone)))
             }
-            Command::InjectPanic => {}
+            Command::InjectPanic | Command::InjectEnterFailure(_) => {}
         }
     }
 }

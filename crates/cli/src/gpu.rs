@@ -12,6 +12,8 @@ use gdio_vulkan::{
 };
 use serde::Serialize;
 
+use crate::knobs;
+
 /// An open device and how gdio uses it.
 pub struct Gpu {
     /// The Vulkan context.
@@ -59,7 +61,9 @@ pub fn prepare_env() {
 /// The selector from `--device`, else `GDIO_DEVICE`.
 #[must_use]
 pub fn selector(device: Option<&str>) -> DeviceSelector {
-    device.map_or_else(DeviceSelector::from_env, DeviceSelector::parse)
+    device
+        .or(knobs::get().device.as_deref())
+        .map_or(DeviceSelector::Auto, DeviceSelector::parse)
 }
 
 impl Gpu {
@@ -67,12 +71,10 @@ impl Gpu {
     pub fn open(device: Option<&str>) -> Result<Gpu> {
         let sel = selector(device);
         let ctx = Context::with_selector(&sel).context("opening the Vulkan device")?;
-        let plan = PlacementPlan::defaults()
-            .with_env_overrides()
-            .context("reading GDIO_PLACE_* overrides")?;
+        let plan = knobs::get().placements(PlacementPlan::defaults());
         let budgets = Budgets::for_device(ctx.info());
-        let fence_wait = fence_wait(ctx.info().is_cpu())?;
-        let subgroup_lanes = subgroup_lanes(ctx.info().is_cpu())?;
+        let fence_wait = fence_wait(ctx.info().is_cpu());
+        let subgroup_lanes = subgroup_lanes(ctx.info().is_cpu());
         Ok(Gpu {
             ctx,
             plan,
@@ -175,12 +177,10 @@ impl Gpu {
     /// bound, `GDIO_ASYNC_MIN=off` turns it off.
     #[must_use]
     pub fn async_min(&self) -> Option<u32> {
-        match std::env::var("GDIO_ASYNC_MIN").ok().as_deref() {
-            Some("off") | Some("0") => None,
-            Some(v) => v.parse().ok(),
-            None => (self.plan.read_window == gdio_vulkan::Placement::DeviceLocalHostVisible)
-                .then_some(64 << 10),
-        }
+        knobs::get().async_min.unwrap_or_else(|| {
+            (self.plan.read_window == gdio_vulkan::Placement::DeviceLocalHostVisible)
+                .then_some(64 << 10)
+        })
     }
 
     /// Starts a pump made by `make(mode)`, windows added with `WindowMode::Auto` (registered
@@ -327,24 +327,17 @@ pub struct Driven {
 
 /// Whether resident lookup lanes are whole subgroups: on GPUs, not on CPU devices;
 /// `GDIO_SEARCH=subgroup|lane` overrides.
-fn subgroup_lanes(cpu: bool) -> Result<bool> {
-    match std::env::var("GDIO_SEARCH").ok().as_deref() {
-        Some("subgroup") => Ok(true),
-        Some("lane") => Ok(false),
-        Some(other) => anyhow::bail!("GDIO_SEARCH={other}: use subgroup or lane"),
-        None => Ok(!cpu),
-    }
+fn subgroup_lanes(cpu: bool) -> bool {
+    knobs::get().subgroup_search.unwrap_or(!cpu)
 }
 
 /// How dispatches are waited for: spinning on a GPU, where a blocked wait's wake-up costs more
 /// than a short dispatch (measured in `gdio bench`, section 1); blocking on a CPU device, whose
 /// shader needs the cores. `GDIO_FENCE_WAIT=spin|block` overrides.
-fn fence_wait(cpu: bool) -> Result<FenceWait> {
-    match std::env::var("GDIO_FENCE_WAIT").ok().as_deref() {
-        Some("spin") => Ok(FenceWait::Spin),
-        Some("block") => Ok(FenceWait::Block),
-        Some(other) => anyhow::bail!("GDIO_FENCE_WAIT={other}: use spin or block"),
-        None if cpu => Ok(FenceWait::Block),
-        None => Ok(FenceWait::Spin),
-    }
+fn fence_wait(cpu: bool) -> FenceWait {
+    knobs::get().fence_wait.unwrap_or(if cpu {
+        FenceWait::Block
+    } else {
+        FenceWait::Spin
+    })
 }

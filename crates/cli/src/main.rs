@@ -9,6 +9,7 @@ mod cli;
 mod cmd;
 mod error;
 mod gpu;
+mod knobs;
 mod progress;
 mod report;
 mod units;
@@ -19,7 +20,10 @@ use clap::Parser;
 fn main() {
     gpu::prepare_env();
     let cli = cli::Cli::parse();
-    let status = match cmd::run(&cli) {
+    let status = match knobs::init()
+        .map_err(anyhow::Error::from)
+        .and_then(|_| cmd::run(&cli))
+    {
         Ok(status) => status,
         Err(e) => {
             let status = e

@@ -407,3 +407,63 @@ fn bad_arguments_fail_with_a_clear_message() {
     assert_eq!(out.status.code(), Some(1));
     assert!(String::from_utf8_lossy(&out.stderr).contains(":2: \"banana\""));
 }
+
+/// The exit status and stderr of a run.
+fn status(out: &Output) -> (Option<i32>, String) {
+    (
+        out.status.code(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+#[test]
+fn bad_gdio_settings_exit_2_naming_the_variable_before_anything_runs() {
+    let dir = tempfile::tempdir().unwrap();
+    let f = dir.path().join("f");
+    for (var, value) in [
+        ("GDIO_PUMPS", "0"),
+        ("GDIO_PUMPS", "65"),
+        ("GDIO_PUMPS", "four"),
+        ("GDIO_ASYNC_MIN", "64 parsecs"),
+        ("GDIO_ASYNC_MIN", "8GiB"),
+        ("GDIO_SEARCH", "warp"),
+        ("GDIO_FENCE_WAIT", "yield"),
+        ("GDIO_ORCHESTRATED_STAGING", "vram"),
+        ("GDIO_PLACE_REQUEST", "vram"),
+        ("GDIO_PLACE_COMPLETION", "vram"),
+        ("GDIO_PLACE_READ_WINDOW", "vram"),
+        ("GDIO_PLACE_WRITE_WINDOW", "vram"),
+    ] {
+        let (code, err) = status(&gdio_env(
+            &[(var, value)],
+            &["gen", "file", "--size", "16", p(&f)],
+        ));
+        assert_eq!(code, Some(2), "{var}={value}: {err}");
+        assert!(
+            err.contains(&format!("{var}={value:?}")) && err.contains("use "),
+            "{var}={value}: {err}"
+        );
+        assert!(!f.exists(), "{var}={value}: nothing ran");
+    }
+    // Good values, in the flags' units (the README writes 64KiB); an unknown name warns.
+    let (code, err) = status(&gdio_env(
+        &[
+            ("GDIO_ASYNC_MIN", "64KiB"),
+            ("GDIO_PUMPS", "64"),
+            ("GDIO_SEARCH", "lane"),
+            ("GDIO_FENCE_WAIT", "spin"),
+            ("GDIO_PLACE_READ_WINDOW", "host-cached"),
+            ("GDIO_PUMP", "4"),
+        ],
+        &["gen", "file", "--size", "16", p(&f)],
+    ));
+    assert_eq!(code, Some(0), "{err}");
+    assert_eq!(
+        err.lines()
+            .filter(|l| l.starts_with("gdio: warning: GDIO_PUMP is not a gdio setting"))
+            .count(),
+        1,
+        "{err}"
+    );
+    assert_eq!(err.lines().count(), 1, "{err}");
+}

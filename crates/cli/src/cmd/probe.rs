@@ -296,7 +296,7 @@ pub fn run(args: &ProbeArgs, device: Option<&str>, json: bool) -> Result<i32> {
                     for m in &rep.modes {
                         f.push(mode_finding(m));
                     }
-                    let plan = rep.plan.with_env_overrides().unwrap_or(rep.plan);
+                    let plan = crate::knobs::get().placements(rep.plan);
                     f.push(finding(
                         "probe suggests: request region",
                         plan.request.to_string(),

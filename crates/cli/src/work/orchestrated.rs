@@ -52,15 +52,10 @@ fn read_into(
 /// before a submission. Measured on the H100 (three runs each, one machine): ReBAR is the better
 /// baseline: host-cached staging streamed 3.8-4.0 GB/s against 6.7-7.2 (the CRC shader then
 /// reads across the bus) and looked up 65,536 keys in 117-144 against 79-94 ms; 64 keys the same.
-fn staging(gpu: &Gpu) -> Result<Placement> {
-    match std::env::var("GDIO_ORCHESTRATED_STAGING") {
-        Ok(v) => Placement::parse(&v).ok_or_else(|| {
-            anyhow::anyhow!(
-                "GDIO_ORCHESTRATED_STAGING={v:?}: use host-cached, host-coherent, rebar or imported"
-            )
-        }),
-        Err(_) => Ok(gpu.plan.read_window),
-    }
+fn staging(gpu: &Gpu) -> Placement {
+    crate::knobs::get()
+        .orchestrated_staging
+        .unwrap_or(gpu.plan.read_window)
 }
 
 /// CRC-32C of a file, CPU-orchestrated. Returns the CRC and the time (first pread to last
@@ -73,7 +68,7 @@ pub fn crc(gpu: &Gpu, path: &Path, shape: StreamShape) -> Result<(u32, Duration)
     let per_block = shape.lanes.max(1);
     let block = per_block as usize * shape.chunk as usize;
     // Where the host writes before each dispatch (see `staging`).
-    let data = MappedBuffer::new(ctx, block, staging(gpu)?)?;
+    let data = MappedBuffer::new(ctx, block, staging(gpu))?;
     let crcs = MappedBuffer::new(ctx, per_block as usize * 4, Placement::HostCached)?;
     let tables = MappedBuffer::new(ctx, shaders::CRC_TABLE_WORDS * 4, Placement::HostCached)?;
     tables.write_u32s(0, &crc32c_tables())?;
@@ -220,7 +215,7 @@ pub fn with_loop<R>(
     let ctx = &gpu.ctx;
     let readers = readers.max(1) as usize;
     let capacity = capacity.max(1);
-    let nodes = MappedBuffer::new(ctx, capacity * BTREE_NODE_BYTES, staging(gpu)?)?;
+    let nodes = MappedBuffer::new(ctx, capacity * BTREE_NODE_BYTES, staging(gpu))?;
     let pool = ReaderPool {
         todo: std::sync::RwLock::new(Vec::new()),
         next: AtomicUsize::new(0),

@@ -133,11 +133,8 @@ pub fn split_p50(reports: &[PumpReport]) -> (u64, u64) {
 /// on the H100; bench section 5). `GDIO_PUMPS=N` overrides.
 #[must_use]
 pub fn default_pumps(gpu: &Gpu, lanes: u32) -> u32 {
-    if let Some(n) = std::env::var("GDIO_PUMPS")
-        .ok()
-        .and_then(|v| v.parse::<u32>().ok())
-    {
-        return n.clamp(1, 64);
+    if let Some(n) = crate::knobs::get().pumps {
+        return n;
     }
     if gpu.is_cpu() {
         1

@@ -203,8 +203,8 @@ pub fn open(path: &Path) -> Result<(File, Superblock)> {
     })?;
     if get32(&node, 0) != MAGIC || get32(&node, 1) != 1 || get32(&node, 2) != NODE as u32 {
         anyhow::bail!(
-            "{} is not a gdio B-tree version 1 (make one with `gdio gen btree --keys N {}`)",
-            path.display(),
+            "{} is not a gdio B-tree version 1: give an index made by `gdio gen btree --keys N \
+             NEW_INDEX` (a new path: gen does not overwrite other files)",
             path.display()
         );
     }
@@ -216,11 +216,30 @@ pub fn open(path: &Path) -> Result<(File, Superblock)> {
         nodes: get64(&node, 40),
     };
     let len = f.metadata()?.len();
-    if sb.root % NODE as u64 != 0 || sb.root == 0 || sb.root >= len || sb.nodes * NODE as u64 != len
+    if sb.root % NODE as u64 != 0
+        || sb.root == 0
+        || sb.root >= len
+        || sb.nodes.checked_mul(NODE as u64) != Some(len)
     {
         anyhow::bail!(
-            "{}: the superblock does not match the file's size; regenerate it",
+            "{}: the superblock does not match the file's size; regenerate it with `gdio gen \
+             btree`",
             path.display()
+        );
+    }
+    // Every node but the superblock is at most a leaf of LEAF_MAX keys, and each level has at
+    // least one node.
+    if !(1..=64).contains(&sb.height)
+        || u64::from(sb.height) >= sb.nodes
+        || sb.keys > (sb.nodes - 1).saturating_mul(LEAF_MAX as u64)
+    {
+        anyhow::bail!(
+            "{}: the superblock says {} keys in {} levels of {} nodes, which cannot be; \
+             regenerate it with `gdio gen btree`",
+            path.display(),
+            sb.keys,
+            sb.height,
+            sb.nodes
         );
     }
     Ok((f, sb))
@@ -338,6 +357,40 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         assert!(build(&dir.path().join("x"), 10, 1, 2, |_| {}).is_err());
         assert!(build(&dir.path().join("y"), 10, 1, 256, |_| {}).is_err());
+    }
+
+    /// Rewrites the superblock field at byte `at` of the tree at `p`.
+    fn forge(p: &Path, at: u64, v: u64) {
+        let f = std::fs::OpenOptions::new().write(true).open(p).unwrap();
+        f.write_all_at(&v.to_le_bytes(), at).unwrap();
+    }
+
+    #[test]
+    fn forged_superblocks_are_refused() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("t");
+        let sb = build(&p, 10, 1, 255, |_| {}).unwrap();
+        assert_eq!((sb.nodes, sb.height), (2, 1));
+        open(&p).unwrap();
+        // 2^52 + 2 nodes of 4 KiB wrap to the file's 8 KiB in 64 bits.
+        forge(&p, 40, (1 << 52) + 2);
+        let e = open(&p).unwrap_err().to_string();
+        assert!(e.contains("does not match the file's size"), "{e}");
+        forge(&p, 40, 2);
+        open(&p).unwrap();
+        // More keys than two nodes hold.
+        forge(&p, 24, 256);
+        assert!(open(&p).unwrap_err().to_string().contains("cannot be"));
+        forge(&p, 24, 1 << 60);
+        assert!(open(&p).is_err());
+        forge(&p, 24, 255);
+        open(&p).unwrap();
+        // Heights of 0, more levels than nodes, more than 64.
+        for h in [0u32, 2, 65, u32::MAX] {
+            let f = std::fs::OpenOptions::new().write(true).open(&p).unwrap();
+            f.write_all_at(&h.to_le_bytes(), 12).unwrap();
+            assert!(open(&p).is_err(), "height {h}");
+        }
     }
 
     #[test]

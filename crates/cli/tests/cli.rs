@@ -396,7 +396,14 @@ fn bad_arguments_fail_with_a_clear_message() {
     std::fs::write(&keys, "1\n").unwrap();
     let out = gdio(&["lookup", p(&not_tree), p(&keys)]);
     assert_eq!(out.status.code(), Some(1));
-    assert!(String::from_utf8_lossy(&out.stderr).contains("not a gdio B-tree"));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("not a gdio B-tree"), "{err}");
+    // What it suggests makes a new index; it must not overwrite the user's file.
+    assert!(
+        !err.contains(&format!("gen btree --keys N {}", p(&not_tree))),
+        "{err}"
+    );
+    assert!(err.contains("gen btree --keys N NEW_INDEX"), "{err}");
 
     std::fs::write(&keys, "12\nbanana\n").unwrap();
     let tree = dir.path().join("t");

@@ -69,9 +69,9 @@ pub struct SumArgs {
     /// Bytes per READ (a multiple of 16; default 1 MiB on GPUs, 64 KiB on lavapipe).
     #[arg(long, value_parser = parse_size)]
     pub chunk: Option<u64>,
-    /// Shader lanes streaming the file, two READs in flight each (default 128 on GPUs, 8 on
-    /// lavapipe).
-    #[arg(long)]
+    /// Shader lanes streaming the file, two READs in flight each, 1..=16384 (default 2048 on
+    /// GPUs, 8 on lavapipe).
+    #[arg(long, value_parser = clap::value_parser!(u32).range(1..=16_384))]
     pub lanes: Option<u32>,
 }
 
@@ -86,8 +86,9 @@ pub struct LookupArgs {
     /// Also look every key up on the CPU; exit with status 3 on any difference.
     #[arg(long)]
     pub verify: bool,
-    /// Shader lanes, one key walk each at a time (default 1024 on GPUs, 32 on lavapipe).
-    #[arg(long)]
+    /// Shader lanes, one key walk each at a time, 1..=65535 (default 1024 on GPUs, 32 on
+    /// lavapipe).
+    #[arg(long, value_parser = clap::value_parser!(u32).range(1..=65_535))]
     pub lanes: Option<u32>,
     /// Print every key's result (default: only when there are at most 20 keys).
     #[arg(long)]

@@ -32,6 +32,14 @@ impl CliError {
     }
 }
 
+/// Returns early with a [`CliError::Usage`] built like `format!`.
+macro_rules! usage {
+    ($($arg:tt)*) => {
+        return Err($crate::error::CliError::Usage(format!($($arg)*)).into())
+    };
+}
+pub(crate) use usage;
+
 #[cfg(test)]
 mod tests {
     use super::*;

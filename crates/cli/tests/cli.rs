@@ -474,3 +474,25 @@ fn bad_gdio_settings_exit_2_naming_the_variable_before_anything_runs() {
     );
     assert_eq!(err.lines().count(), 1, "{err}");
 }
+
+#[test]
+fn bad_numbers_on_the_command_line_exit_2() {
+    for args in [
+        vec!["sum", "--lanes", "0", "/etc/hostname"],
+        vec!["sum", "--lanes", "16385", "/etc/hostname"],
+        vec!["lookup", "--lanes", "0", "a", "b"],
+        vec!["lookup", "--lanes", "65536", "a", "b"],
+        vec!["lookup", "--pumps", "0", "a", "b"],
+    ] {
+        let (code, err) = status(&gdio(&args));
+        assert_eq!(code, Some(2), "{args:?}: {err}");
+    }
+}
+
+#[test]
+fn a_bad_chunk_exits_2() {
+    let _g = lock();
+    let (code, err) = status(&gdio(&["sum", "--chunk", "17", "/etc/hostname"]));
+    assert_eq!(code, Some(2), "{err}");
+    assert!(err.contains("--chunk 17: use a multiple of 16"), "{err}");
+}

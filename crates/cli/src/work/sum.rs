@@ -40,14 +40,14 @@ impl StreamShape {
         // Lavapipe caps an invocation's loops: a chunk's checksum loop must fit one dispatch.
         let max = if cpu { 512 << 10 } else { 64 << 20 };
         if chunk < 16 || chunk % 16 != 0 || chunk > max {
-            anyhow::bail!(
+            crate::error::usage!(
                 "--chunk {chunk}: use a multiple of 16 bytes between 16 and {} on this device",
                 crate::units::bytes(max)
             );
         }
         let lanes = lanes.unwrap_or(if cpu { 8 } else { 2048 });
         if lanes == 0 || lanes > 16_384 {
-            anyhow::bail!("--lanes {lanes}: use 1..=16384");
+            crate::error::usage!("--lanes {lanes}: use 1..=16384");
         }
         Ok(StreamShape {
             chunk: chunk as u32,

@@ -26,6 +26,9 @@ use std::path::Path;
 
 use anyhow::{Context as _, Result};
 
+use crate::capacity::{self, Partial};
+use crate::units;
+
 /// Bytes per node.
 pub const NODE: usize = 4096;
 /// Key slots per node.
@@ -119,15 +122,17 @@ pub fn build(
     if !(3..=FANOUT).contains(&fanout) {
         anyhow::bail!("--fanout {fanout}: use 3..=255");
     }
+    check_room(path, keys, fanout)?;
     let file = File::create(path).with_context(|| format!("cannot create {}", path.display()))?;
+    let partial = Partial::new(path, &file);
     let mut w = BufWriter::with_capacity(1 << 20, file);
     w.write_all(&[0u8; NODE])?;
     let mut next = NODE as u64;
     let mut node = vec![0u8; NODE];
-    // Leaves: (first key, offset) of each.
-    let mut level: Vec<(u64, u64)> = Vec::new();
-    let mut i = 0u64;
     let leaf_sizes = groups(keys as usize, fanout.min(LEAF_MAX));
+    // Leaves: (first key, offset) of each.
+    let mut level: Vec<(u64, u64)> = Vec::with_capacity(leaf_sizes.len());
+    let mut i = 0u64;
     for n in leaf_sizes {
         node.fill(0);
         put32(&mut node, 0, LEAF);
@@ -148,9 +153,10 @@ pub fn build(
     }
     let mut height = 1u32;
     while level.len() > 1 {
-        let mut up = Vec::new();
+        let sizes = groups(level.len(), fanout);
+        let mut up = Vec::with_capacity(sizes.len());
         let mut it = level.iter();
-        for n in groups(level.len(), fanout) {
+        for n in sizes {
             let children: Vec<(u64, u64)> = it.by_ref().take(n).copied().collect();
             node.fill(0);
             put32(&mut node, 0, INTERNAL);
@@ -187,8 +193,71 @@ pub fn build(
     w.seek(SeekFrom::Start(0))?;
     w.write_all(&node)?;
     w.flush()?;
+    partial.keep();
     progress(keys);
     Ok(sb)
+}
+
+/// What [`build`] takes for a tree of `keys` keys at `fanout`: bytes of memory (the leaf sizes,
+/// 8 bytes a leaf, and a level's (first key, offset) pairs, 16 bytes a node, with the level
+/// above while it is made; 2 MiB of buffers) and bytes of file. `None` past 2^64.
+#[must_use]
+pub fn build_needs(keys: u64, fanout: usize) -> Option<(u64, u64)> {
+    let leaves = keys.div_ceil(fanout.min(LEAF_MAX) as u64).max(1);
+    let (mut width, mut nodes) = (leaves, 1 + leaves);
+    while width > 1 {
+        width = width.div_ceil(fanout as u64);
+        nodes = nodes.checked_add(width)?;
+    }
+    let memory = leaves.checked_mul(24)?.checked_add(2 << 20)?;
+    Some((memory, nodes.checked_mul(NODE as u64)?))
+}
+
+/// Fails before anything is written when a tree of `keys` keys does not fit in the available
+/// memory or the free disk where `path` goes, saying how many keys would.
+fn check_room(path: &Path, keys: u64, fanout: usize) -> Result<()> {
+    let disk = capacity::disk_for(path)?;
+    let memory = capacity::mem_available();
+    let fits = |k: u64| {
+        build_needs(k, fanout).is_some_and(|(m, d)| {
+            memory.is_none_or(|a| m <= a) && disk.is_none_or(|free| d <= free)
+        })
+    };
+    if fits(keys) {
+        return Ok(());
+    }
+    // The most that fit: needs grow with keys.
+    let (mut lo, mut hi) = (0u64, keys);
+    while lo < hi {
+        let mid = lo + (hi - lo).div_ceil(2);
+        if fits(mid) {
+            lo = mid;
+        } else {
+            hi = mid - 1;
+        }
+    }
+    let (need_mem, need_disk) = build_needs(keys, fanout).map_or_else(
+        || {
+            (
+                "more than 16 EiB".to_string(),
+                "more than 16 EiB".to_string(),
+            )
+        },
+        |(m, d)| (units::bytes(m), units::bytes(d)),
+    );
+    let fit = if fits(lo) {
+        format!("at most {lo} keys fit")
+    } else {
+        "not even an empty tree fits".to_string()
+    };
+    anyhow::bail!(
+        "a B-tree of {keys} keys needs {need_mem} of memory to build and a file of {need_disk}; \
+         {} of memory is available and {} has {} free: {fit}. Ask for fewer keys, free memory \
+         or disk space, or write to another filesystem",
+        memory.map_or_else(|| "an unknown amount".to_string(), units::bytes),
+        capacity::folder(path).display(),
+        disk.map_or_else(|| "unchecked space".to_string(), units::bytes),
+    )
 }
 
 /// Reads and checks the superblock of the index at `path`.
@@ -295,41 +364,58 @@ pub fn read_keys(path: &Path) -> Result<Vec<u64>> {
         std::fs::read_to_string(path).with_context(|| format!("cannot read {}", path.display()))?;
     let mut keys = Vec::new();
     for (n, line) in text.lines().enumerate() {
-        let t = line.split('#').next().unwrap_or("").trim();
-        if t.is_empty() {
-            continue;
-        }
-        let k = if let Some(h) = t.strip_prefix("0x").or_else(|| t.strip_prefix("0X")) {
-            u64::from_str_radix(h, 16)
-        } else {
-            t.parse()
-        };
-        keys.push(k.map_err(|_| {
-            anyhow::anyhow!(
+        match parse_key_line(line) {
+            Ok(Some(k)) => keys.push(k),
+            Ok(None) => {}
+            Err(t) => anyhow::bail!(
                 "{}:{}: {t:?} is not an unsigned 64-bit key (one decimal or 0x-hex key per line)",
                 path.display(),
                 n + 1
-            )
-        })?);
+            ),
+        }
     }
     Ok(keys)
+}
+
+/// One line of a keys file: `Ok(None)` for a blank line or a comment, `Err` with the text that
+/// is not a key.
+pub fn parse_key_line(line: &str) -> std::result::Result<Option<u64>, &str> {
+    let t = line.split('#').next().unwrap_or("").trim();
+    if t.is_empty() {
+        return Ok(None);
+    }
+    let k = if let Some(h) = t.strip_prefix("0x").or_else(|| t.strip_prefix("0X")) {
+        u64::from_str_radix(h, 16)
+    } else {
+        t.parse()
+    };
+    k.map(Some).map_err(|_| t)
 }
 
 /// Makes `count` keys for a tree of `keys` keys made with `tree_seed`: a fraction `absent` of
 /// them absent, the rest present, in random order.
 #[must_use]
 pub fn make_keys(keys: u64, tree_seed: u64, count: u64, absent: f64, seed: u64) -> Vec<u64> {
-    (0..count)
-        .map(|j| {
-            let r = mix64(j ^ seed.wrapping_mul(0x9E37_79B9_7F4A_7C15));
-            let is_absent = keys == 0 || ((r >> 11) as f64 / (1u64 << 53) as f64) < absent;
-            if is_absent {
-                absent_key(mix64(r))
-            } else {
-                key(mix64(r) % keys, tree_seed)
-            }
-        })
-        .collect()
+    key_stream(keys, tree_seed, count, absent, seed).collect()
+}
+
+/// The keys [`make_keys`] makes, one at a time (for any `count`).
+pub fn key_stream(
+    keys: u64,
+    tree_seed: u64,
+    count: u64,
+    absent: f64,
+    seed: u64,
+) -> impl Iterator<Item = u64> {
+    (0..count).map(move |j| {
+        let r = mix64(j ^ seed.wrapping_mul(0x9E37_79B9_7F4A_7C15));
+        let is_absent = keys == 0 || ((r >> 11) as f64 / (1u64 << 53) as f64) < absent;
+        if is_absent {
+            absent_key(mix64(r))
+        } else {
+            key(mix64(r) % keys, tree_seed)
+        }
+    })
 }
 
 #[cfg(test)]
@@ -391,6 +477,70 @@ mod tests {
             f.write_all_at(&h.to_le_bytes(), 12).unwrap();
             assert!(open(&p).is_err(), "height {h}");
         }
+    }
+
+    #[test]
+    fn build_needs_count_the_nodes_build_writes() {
+        let dir = tempfile::tempdir().unwrap();
+        for (n, fanout) in [
+            (0u64, 255),
+            (1, 255),
+            (65_026, 255),
+            (70_000, 255),
+            (5_000, 3),
+        ] {
+            let p = dir.path().join(format!("t{n}-{fanout}"));
+            let sb = build(&p, n, 3, fanout, |_| {}).unwrap();
+            let (mem, disk) = build_needs(n, fanout).unwrap();
+            assert_eq!(disk, std::fs::metadata(&p).unwrap().len(), "{n} {fanout}");
+            assert_eq!(disk, sb.nodes * NODE as u64);
+            assert!(mem >= 24 * (n / 255));
+        }
+        // 4e12 keys: a 64 TB file, 376 GB of leaf bookkeeping.
+        let (mem, disk) = build_needs(4_000_000_000_000, 255).unwrap();
+        assert!(mem > 300_000_000_000 && disk > 60_000_000_000_000);
+        assert_eq!(build_needs(u64::MAX, 3), None);
+    }
+
+    #[test]
+    fn a_tree_that_does_not_fit_is_refused_before_a_file_exists() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("huge");
+        let e = build(&p, 4_000_000_000_000, 1, 255, |_| {})
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("at most") && e.contains("keys fit"), "{e}");
+        assert!(!p.exists(), "no file left behind");
+        // The number it gives fits (half of it, as memory and disk change under other
+        // processes).
+        let most: u64 = e
+            .split("at most ")
+            .nth(1)
+            .and_then(|t| t.split(' ').next())
+            .and_then(|t| t.parse().ok())
+            .unwrap();
+        assert!(most > 0 && most < 4_000_000_000_000, "{e}");
+        check_room(&p, most / 2, 255).unwrap();
+    }
+
+    #[test]
+    fn streamed_keys_equal_made_keys() {
+        let made = make_keys(1000, 3, 500, 0.3, 9);
+        assert!(key_stream(1000, 3, 500, 0.3, 9).eq(made.iter().copied()));
+        // Any count: nothing is collected.
+        assert_eq!(
+            key_stream(10, 1, u64::MAX, 0.1, 2).nth(3),
+            Some(make_keys(10, 1, 4, 0.1, 2)[3])
+        );
+    }
+
+    #[test]
+    fn key_lines_parse() {
+        assert_eq!(parse_key_line("12"), Ok(Some(12)));
+        assert_eq!(parse_key_line(" 0x1f # c"), Ok(Some(31)));
+        assert_eq!(parse_key_line("# only"), Ok(None));
+        assert_eq!(parse_key_line(""), Ok(None));
+        assert_eq!(parse_key_line("banana"), Err("banana"));
     }
 
     #[test]

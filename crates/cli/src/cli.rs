@@ -114,6 +114,10 @@ pub enum GenCommand {
         /// Seed of the content.
         #[arg(long, default_value_t = 1)]
         seed: u32,
+        /// Overwrite OUT even when it is not a file this subcommand makes (gen refuses to,
+        /// without it).
+        #[arg(long)]
+        force: bool,
         /// Where to write it.
         out: PathBuf,
     },
@@ -129,6 +133,10 @@ pub enum GenCommand {
         /// tree of the same 4 KiB nodes: more dependent reads per lookup.
         #[arg(long, default_value_t = 255)]
         fanout: u32,
+        /// Overwrite OUT even when it is not a file this subcommand makes (gen refuses to,
+        /// without it).
+        #[arg(long)]
+        force: bool,
         /// Where to write it.
         out: PathBuf,
     },
@@ -146,6 +154,10 @@ pub enum GenCommand {
         /// Seed of the choice.
         #[arg(long, default_value_t = 2)]
         seed: u64,
+        /// Overwrite OUT even when it is not a file this subcommand makes (gen refuses to,
+        /// without it).
+        #[arg(long)]
+        force: bool,
         /// Where to write them.
         out: PathBuf,
     },

@@ -5,6 +5,7 @@
 //! suite and `gdio demo` shows it all end to end. Every command takes `--json`.
 
 mod btree;
+mod capacity;
 mod cli;
 mod cmd;
 mod error;

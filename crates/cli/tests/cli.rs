@@ -477,16 +477,44 @@ fn bad_gdio_settings_exit_2_naming_the_variable_before_anything_runs() {
 
 #[test]
 fn bad_numbers_on_the_command_line_exit_2() {
+    let dir = tempfile::tempdir().unwrap();
+    let (out, idx) = (dir.path().join("out"), dir.path().join("idx"));
     for args in [
         vec!["sum", "--lanes", "0", "/etc/hostname"],
         vec!["sum", "--lanes", "16385", "/etc/hostname"],
         vec!["lookup", "--lanes", "0", "a", "b"],
         vec!["lookup", "--lanes", "65536", "a", "b"],
         vec!["lookup", "--pumps", "0", "a", "b"],
+        vec!["gen", "btree", "--keys", "10", "--fanout", "2", p(&out)],
+        vec!["gen", "btree", "--keys", "10", "--fanout", "256", p(&out)],
+        vec!["gen", "btree", "--keys", "8796093022208", p(&out)],
+        vec![
+            "gen",
+            "keys",
+            "--index",
+            p(&idx),
+            "--count",
+            "3",
+            "--absent",
+            "2",
+            p(&out),
+        ],
+        vec!["demo", "--keys", "8796093022208"],
     ] {
         let (code, err) = status(&gdio(&args));
         assert_eq!(code, Some(2), "{args:?}: {err}");
+        assert!(!out.exists(), "{args:?}");
     }
+    let (_, err) = status(&gdio(&[
+        "gen",
+        "btree",
+        "--keys",
+        "10",
+        "--fanout",
+        "2",
+        p(&out),
+    ]));
+    assert!(err.contains("--fanout 2: use 3..=255"), "{err}");
 }
 
 #[test]
@@ -495,4 +523,161 @@ fn a_bad_chunk_exits_2() {
     let (code, err) = status(&gdio(&["sum", "--chunk", "17", "/etc/hostname"]));
     assert_eq!(code, Some(2), "{err}");
     assert!(err.contains("--chunk 17: use a multiple of 16"), "{err}");
+}
+
+#[test]
+fn gen_overwrites_only_its_own_files_without_force() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = |n: &str| dir.path().join(n);
+    let precious = d("precious");
+    std::fs::write(&precious, "my notes\n").unwrap();
+    let idx = d("idx");
+    assert!(gdio(&["gen", "btree", "--keys", "1000", p(&idx)])
+        .status
+        .success());
+    let index = p(&idx);
+    for args in [
+        vec!["gen", "file", "--size", "16"],
+        vec!["gen", "btree", "--keys", "10"],
+        vec!["gen", "keys", "--index", index, "--count", "3"],
+    ] {
+        let mut a = args.clone();
+        a.push(p(&precious));
+        let (code, err) = status(&gdio(&a));
+        assert_eq!(code, Some(2), "{a:?}: {err}");
+        assert!(
+            err.contains("--force") && err.contains(p(&precious)),
+            "{err}"
+        );
+        assert_eq!(std::fs::read_to_string(&precious).unwrap(), "my notes\n");
+    }
+    // A folder is never a file to write.
+    let (code, err) = status(&gdio(&[
+        "gen",
+        "file",
+        "--size",
+        "16",
+        "--force",
+        p(dir.path()),
+    ]));
+    assert_eq!(code, Some(2), "{err}");
+    // Each subcommand rewrites what it made (a test file only of the same seed); none takes
+    // another's file.
+    let (file, keys) = (d("file"), d("keys"));
+    let ok = |a: &[&str]| {
+        let (code, err) = status(&gdio(a));
+        assert_eq!(code, Some(0), "{a:?}: {err}");
+    };
+    let refused = |a: &[&str]| {
+        let (code, err) = status(&gdio(a));
+        assert_eq!(code, Some(2), "{a:?}: {err}");
+    };
+    ok(&["gen", "file", "--size", "5000", p(&file)]);
+    ok(&["gen", "file", "--size", "3", p(&file)]);
+    ok(&["gen", "file", "--size", "100", p(&file)]);
+    refused(&["gen", "file", "--size", "100", "--seed", "2", p(&file)]);
+    ok(&["gen", "btree", "--keys", "2000", p(&idx)]);
+    ok(&["gen", "keys", "--index", index, "--count", "2000", p(&keys)]);
+    ok(&["gen", "keys", "--index", index, "--count", "5", p(&keys)]);
+    refused(&["gen", "keys", "--index", index, "--count", "5", p(&idx)]);
+    refused(&["gen", "btree", "--keys", "10", p(&keys)]);
+    refused(&["gen", "file", "--size", "10", p(&idx)]);
+    refused(&["gen", "btree", "--keys", "10", p(&file)]);
+    // Empty files are test files of any seed and keys files.
+    let empty = d("empty");
+    std::fs::write(&empty, "").unwrap();
+    ok(&["gen", "keys", "--index", index, "--count", "5", p(&empty)]);
+    std::fs::write(&empty, "").unwrap();
+    ok(&["gen", "file", "--size", "10", "--seed", "9", p(&empty)]);
+    // --force overwrites.
+    ok(&["gen", "btree", "--keys", "10", "--force", p(&precious)]);
+    ok(&["gen", "file", "--size", "10", "--force", p(&precious)]);
+    ok(&[
+        "gen",
+        "keys",
+        "--index",
+        index,
+        "--count",
+        "3",
+        "--force",
+        p(&precious),
+    ]);
+    assert_eq!(
+        std::fs::read_to_string(&precious).unwrap().lines().count(),
+        3
+    );
+}
+
+#[test]
+fn gen_checks_sizes_before_creating_anything() {
+    let dir = tempfile::tempdir().unwrap();
+    let (idx, out) = (dir.path().join("idx"), dir.path().join("out"));
+    assert!(gdio(&["gen", "btree", "--keys", "100", p(&idx)])
+        .status
+        .success());
+    for (args, says) in [
+        (
+            vec![
+                "gen",
+                "keys",
+                "--index",
+                p(&idx),
+                "--count",
+                "18446744073709551615",
+            ],
+            "more than 16 EiB",
+        ),
+        (
+            vec![
+                "gen",
+                "keys",
+                "--index",
+                p(&idx),
+                "--count",
+                "100000000000000000",
+            ],
+            "free",
+        ),
+        (vec!["gen", "btree", "--keys", "4000000000000"], "keys fit"),
+        (vec!["gen", "file", "--size", "1000TiB"], "free"),
+        (vec!["gen", "file", "--size", "15000000TiB"], "free"),
+    ] {
+        let mut a = args.clone();
+        a.push(p(&out));
+        let (code, err) = status(&gdio(&a));
+        assert_eq!(code, Some(1), "{a:?}: {err}");
+        assert!(err.contains(says), "{a:?}: {err}");
+        assert!(!out.exists(), "{a:?}: no file");
+    }
+}
+
+#[test]
+fn a_failed_write_leaves_no_partial_file() {
+    let dir = tempfile::tempdir().unwrap();
+    let idx = dir.path().join("idx");
+    assert!(gdio(&["gen", "btree", "--keys", "100", p(&idx)])
+        .status
+        .success());
+    let out = dir.path().join("out");
+    // Files past 512 bytes fail to grow (EFBIG; SIGXFSZ ignored, so the write returns it).
+    for args in [
+        vec!["gen", "file", "--size", "1MiB"],
+        vec!["gen", "btree", "--keys", "100000"],
+        vec!["gen", "keys", "--index", p(&idx), "--count", "100000"],
+    ] {
+        let mut a = args.clone();
+        a.push(p(&out));
+        let cmd = "ulimit -f 1; trap '' XFSZ; exec \"$0\" \"$@\"";
+        let o = Command::new("sh")
+            .arg("-c")
+            .arg(cmd)
+            .arg(env!("CARGO_BIN_EXE_gdio"))
+            .args(&a)
+            .output()
+            .unwrap();
+        let (code, err) = status(&o);
+        assert_eq!(code, Some(1), "{a:?}: {err}");
+        assert!(err.contains("File too large"), "{a:?}: {err}");
+        assert!(!out.exists(), "{a:?}: the partial file is removed");
+    }
 }

@@ -28,6 +28,12 @@ struct DemoReport {
 
 /// Runs `gdio demo`.
 pub fn run(args: &DemoArgs, device: Option<&str>, json: bool) -> Result<i32> {
+    gen::check_btree_args(args.keys, btree::FANOUT as u32)?;
+    // The keys, the GPU's results and the report's lines: under 64 bytes a lookup.
+    crate::capacity::check_memory(
+        args.lookups.checked_mul(64),
+        &format!("--lookups {}", args.lookups),
+    )?;
     let tmp;
     let dir: PathBuf = match &args.dir {
         Some(d) => {

@@ -1,7 +1,7 @@
 //! `gdio gen`: test files, B-tree indexes and key lists, of any size.
 
 use std::fs::File;
-use std::io::{BufWriter, Write};
+use std::io::{BufWriter, Read as _, Write};
 use std::path::Path;
 
 use anyhow::{Context as _, Result};
@@ -9,16 +9,28 @@ use gdio_vulkan::patterns::file_word;
 use serde::Serialize;
 
 use crate::btree;
+use crate::capacity::{self, Partial};
 use crate::cli::GenCommand;
-use crate::error::OK;
+use crate::error::{usage, OK};
 use crate::progress::Progress;
 use crate::report;
 use crate::units;
 
+/// The test pattern's bytes from the start of a file: word `i` is `file_word(i, seed)`,
+/// little-endian.
+fn pattern(words: std::ops::Range<u64>, seed: u32, buf: &mut Vec<u8>) {
+    for i in words {
+        buf.extend_from_slice(&file_word(i as u32, seed).to_le_bytes());
+    }
+}
+
 /// Writes `size` bytes of the test pattern (word `i` is `file_word(i, seed)`, little-endian):
-/// the content random_read.comp checks.
+/// the content random_read.comp checks. Checks the free disk space first; removes the file if
+/// writing fails.
 pub fn file(path: &Path, size: u64, seed: u32, progress: bool) -> Result<()> {
+    capacity::check_disk(path, Some(size), "the test file")?;
     let f = File::create(path).with_context(|| format!("cannot create {}", path.display()))?;
+    let partial = Partial::new(path, &f);
     let mut w = BufWriter::with_capacity(1 << 20, f);
     let mut bar = Progress::new(size, "generate", true, progress);
     let block_words = 1u64 << 20;
@@ -28,37 +40,140 @@ pub fn file(path: &Path, size: u64, seed: u32, progress: bool) -> Result<()> {
     while done < size {
         buf.clear();
         let n = (size - done).min(block_words * 4);
-        for i in 0..n.div_ceil(4) {
-            buf.extend_from_slice(&file_word((word + i) as u32, seed).to_le_bytes());
-        }
+        pattern(word..word + n.div_ceil(4), seed, &mut buf);
         buf.truncate(n as usize);
-        w.write_all(&buf)?;
+        w.write_all(&buf)
+            .with_context(|| format!("writing {}", path.display()))?;
         done += n;
         word += block_words;
         bar.set(done);
     }
-    w.flush()?;
+    w.flush()
+        .with_context(|| format!("writing {}", path.display()))?;
+    partial.keep();
     bar.finish();
     Ok(())
 }
 
-/// Writes `count` keys for the index at `index`, one per line.
+/// Most bytes a line of a keys file for a tree of `tree_keys` keys takes: present keys are below
+/// `(tree_keys + 1) << 20`, absent ones anywhere in 64 bits.
+fn key_line_bytes(tree_keys: u64, absent: f64) -> u64 {
+    let widest = if absent > 0.0 || tree_keys == 0 {
+        u64::MAX
+    } else {
+        tree_keys
+            .checked_add(1)
+            .and_then(|k| k.checked_mul(1 << 20))
+            .unwrap_or(u64::MAX)
+    };
+    widest.to_string().len() as u64 + 1
+}
+
+/// Writes `count` keys for the index at `index`, one per line, as they are made (any count);
+/// checks the free disk space first and removes the file if writing fails.
 pub fn keys(index: &Path, out: &Path, count: u64, absent: f64, seed: u64) -> Result<(u64, u64)> {
     if !(0.0..=1.0).contains(&absent) {
-        anyhow::bail!("--absent {absent}: use a fraction between 0 and 1");
+        usage!("--absent {absent}: use a fraction between 0 and 1");
     }
     let (f, sb) = btree::open(index)?;
     drop(f);
-    let keys = btree::make_keys(sb.keys, sb.seed, count, absent, seed);
+    capacity::check_disk(
+        out,
+        count.checked_mul(key_line_bytes(sb.keys, absent)),
+        &format!("--count {count} (one key a line)"),
+    )?;
     let file = File::create(out).with_context(|| format!("cannot create {}", out.display()))?;
+    let partial = Partial::new(out, &file);
     let mut w = BufWriter::new(file);
     let mut odd = 0;
-    for k in &keys {
-        writeln!(w, "{k}")?;
+    for k in btree::key_stream(sb.keys, sb.seed, count, absent, seed) {
+        writeln!(w, "{k}").with_context(|| format!("writing {}", out.display()))?;
         odd += k & 1;
     }
-    w.flush()?;
+    w.flush()
+        .with_context(|| format!("writing {}", out.display()))?;
+    partial.keep();
     Ok((count - odd, odd))
+}
+
+/// What a `gen` subcommand makes, so that it knows its own files.
+#[derive(Debug, Clone, Copy)]
+enum Made {
+    /// A test file of this seed.
+    File(u32),
+    /// A B-tree index.
+    Btree,
+    /// A keys file.
+    Keys,
+}
+
+impl Made {
+    fn name(self) -> &'static str {
+        match self {
+            Made::File(_) => "a test file of that seed from `gdio gen file`",
+            Made::Btree => "a B-tree from `gdio gen btree`",
+            Made::Keys => "a keys file (one key a line)",
+        }
+    }
+
+    /// Whether `head`, the first bytes (at most 4 KiB) of a file of `len` bytes, are what this
+    /// subcommand writes.
+    fn is_mine(self, head: &[u8], len: u64) -> bool {
+        match self {
+            Made::File(seed) => {
+                let mut want = Vec::with_capacity(head.len() + 4);
+                pattern(0..(head.len() as u64).div_ceil(4), seed, &mut want);
+                want[..head.len()] == *head
+            }
+            Made::Btree => head.len() >= 4 && head[..4] == btree::MAGIC.to_le_bytes(),
+            Made::Keys => {
+                // Whole lines only: the last one may go on past the first 4 KiB.
+                let lines = if (head.len() as u64) < len {
+                    match head.iter().rposition(|&b| b == b'\n') {
+                        Some(end) => &head[..end],
+                        None => return false,
+                    }
+                } else {
+                    head
+                };
+                std::str::from_utf8(lines)
+                    .is_ok_and(|t| t.lines().all(|l| btree::parse_key_line(l).is_ok()))
+            }
+        }
+    }
+}
+
+/// Refuses (exit 2) to write `out` where something is there that `made` does not make, unless
+/// `force`.
+fn may_overwrite(out: &Path, made: Made, force: bool) -> Result<()> {
+    let meta = match std::fs::metadata(out) {
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(()),
+        Err(e) => return Err(e).with_context(|| format!("cannot look at {}", out.display())),
+        Ok(m) => m,
+    };
+    if meta.is_dir() {
+        usage!(
+            "{} is a folder: give the path of a file to write",
+            out.display()
+        );
+    }
+    if force {
+        return Ok(());
+    }
+    if meta.is_file() {
+        let mut head = Vec::with_capacity(4096);
+        File::open(out)
+            .and_then(|f| f.take(4096).read_to_end(&mut head))
+            .with_context(|| format!("cannot read {}", out.display()))?;
+        if made.is_mine(&head, meta.len()) {
+            return Ok(());
+        }
+    }
+    usage!(
+        "{} exists and is not {}: pass --force to overwrite it, or give a new path",
+        out.display(),
+        made.name()
+    )
 }
 
 #[derive(Serialize)]
@@ -73,10 +188,33 @@ struct Generated {
     absent_keys: Option<u64>,
 }
 
+/// Most keys in a tree: key `i` is `(i + 1) << 20` plus bits below, in 64 bits.
+pub const MAX_KEYS: u64 = (1 << 43) - 1;
+
+/// Refuses (exit 2) a key count or fanout `btree::build` cannot make.
+pub fn check_btree_args(keys: u64, fanout: u32) -> Result<()> {
+    if keys > MAX_KEYS {
+        usage!("--keys {keys}: use at most {MAX_KEYS} (2^43 - 1)");
+    }
+    if !(3..=btree::FANOUT as u32).contains(&fanout) {
+        usage!(
+            "--fanout {fanout}: use 3..={} (at 2 an internal node could have one child and no key)",
+            btree::FANOUT
+        );
+    }
+    Ok(())
+}
+
 /// Runs `gdio gen`.
 pub fn run(g: &GenCommand, json: bool) -> Result<i32> {
     let (path, btree, split) = match g {
-        GenCommand::File { size, seed, out } => {
+        GenCommand::File {
+            size,
+            seed,
+            out,
+            force,
+        } => {
+            may_overwrite(out, Made::File(*seed), *force)?;
             file(out, *size, *seed, !json)?;
             (out, None, None)
         }
@@ -85,10 +223,10 @@ pub fn run(g: &GenCommand, json: bool) -> Result<i32> {
             seed,
             fanout,
             out,
+            force,
         } => {
-            if *keys >= 1 << 43 {
-                anyhow::bail!("--keys {keys}: at most 2^43 keys");
-            }
+            check_btree_args(*keys, *fanout)?;
+            may_overwrite(out, Made::Btree, *force)?;
             let mut bar = Progress::new(*keys, "build", false, !json);
             let sb = btree::build(out, *keys, *seed, *fanout as usize, |n| bar.set(n))?;
             bar.finish();
@@ -100,7 +238,9 @@ pub fn run(g: &GenCommand, json: bool) -> Result<i32> {
             absent,
             seed,
             out,
+            force,
         } => {
+            may_overwrite(out, Made::Keys, *force)?;
             let split = keys(index, out, *count, *absent, *seed)?;
             (out, None, Some(split))
         }

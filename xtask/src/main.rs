@@ -161,6 +161,7 @@ fn bench(args: &[String]) -> Result<(), String> {
         ("uring", "gdio-uring", "uring_vs_fio"),
         ("pump", "gdio-pump", "pump_vs_fio"),
         ("pump", "gdio-pump", "idle_policy"),
+        ("pump", "gdio-pump", "held_flood"),
     ] {
         if all || which == name {
             run(

@@ -70,7 +70,7 @@ impl Default for PumpBuilder {
             sqpoll: None,
             async_min: None,
             data_timeout: std::time::Duration::from_secs(1),
-            data_check_budget: 256 << 10,
+            data_check_budget: 16 << 10,
             torn_limit: gdio_protocol::HostQueue::DEFAULT_TORN_LIMIT,
             name: "gdio-pump".to_string(),
         }
@@ -181,11 +181,13 @@ impl PumpBuilder {
         self
     }
 
-    /// Window bytes the pump hashes per turn, at most, to check the data of held WRITEs
-    /// (default 256 KiB, rounded down to whole words). This bounds what a device can make the
-    /// pump do per turn with checked WRITEs whose data never matches: the rest of the turn
-    /// (claiming, reaping, an honest lane's NOP) waits at most this long. A checked WRITE
-    /// of `len` bytes takes `len / budget` turns to be checked once.
+    /// Window bytes the pump thread itself hashes per turn, at most, to check the data of
+    /// WRITEs published with a data check (default 16 KiB): a WRITE that fits is checked at
+    /// once, where its data has usually arrived; every other check runs on a checker thread
+    /// (started when first needed). This bounds what a device can make the pump thread do per
+    /// turn with checked WRITEs whose data never matches: the rest of the turn (claiming,
+    /// reaping, an honest lane's NOP) waits at most this much hashing. 0 sends every check to
+    /// the checker thread.
     #[must_use]
     pub fn data_check_budget(mut self, bytes: usize) -> Self {
         self.data_check_budget = bytes;

@@ -257,9 +257,9 @@ fn whole_descriptor(request: &Request, g: u32) -> [u32; descriptor::WRITTEN] {
     out
 }
 
-/// Many large checked WRITEs whose data never matches cost the pump a bounded amount of work
-/// per turn, so an honest lane's NOPs are answered while they are held. (When every turn
-/// hashed every held WRITE in full, 16 held 64 MiB WRITEs took a NOP from 15 µs to 0.44-0.84
+/// Many large checked WRITEs whose data never matches cost the pump thread a bounded amount of
+/// work per turn (their hashing runs on the checker thread), so an honest lane's NOPs are
+/// answered while they are held. (When every turn hashed every held WRITE in full, 16 held 64 MiB WRITEs took a NOP from 15 µs to 0.44-0.84
 /// s: 100 NOPs would outlast the WRITEs' 5 s timeout.) The NOP's round trip under the flood is
 /// a benchmark figure; this checks the behaviour: the NOPs are answered while the WRITEs are
 /// still held, and stop answers the held WRITEs.

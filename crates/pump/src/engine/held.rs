@@ -6,18 +6,22 @@
 //! read the bytes, and holds the WRITE while they differ.
 //!
 //! What the device controls must not control the pump's time: a device can hold every slot
-//! with a 64 MiB WRITE whose data never matches. So the held WRITEs are hashed a piece at a
-//! time, round robin, at most [`HeldWrites::advance`]'s `budget` bytes per pump turn in all;
-//! the rest of a turn's work (expiry) is O(1) per held WRITE, and there are at most as many
-//! held WRITEs as slots. A WRITE whose finished check does not match starts over (its first
-//! pieces may have been read before they arrived); one still unmatched after the data timeout
-//! is answered BAD_DATA.
+//! with a 64 MiB WRITE whose data never matches. So the pump thread itself hashes at most
+//! `inline_budget` bytes per turn (a small WRITE's first check, where its data has usually
+//! arrived); every other check runs on a checker thread, started at the first WRITE that
+//! needs it, which hashes the held WRITEs round robin and reports those whose bytes match.
+//! Per turn the pump does O(1) work per held WRITE (its expiry) and per report; there are at
+//! most as many held WRITEs as slots. A WRITE still unmatched after the data timeout is
+//! answered BAD_DATA.
 //!
-//! A held WRITE keeps its window's memory alive (an `Arc`) and is a user of its window and
-//! file handles: the engine does not finish removing either while a held WRITE names it, so a
-//! handle is never reused under a held WRITE.
+//! A held WRITE keeps its window's memory alive (an `Arc`, shared with the checker) and is a
+//! user of its window and file handles: the engine does not finish removing either while a
+//! held WRITE names it, so a handle is never reused under a held WRITE.
 
+use std::collections::HashMap;
+use std::sync::mpsc::{self, Receiver, Sender};
 use std::sync::Arc;
+use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
 use gdio_protocol::layout::descriptor::DataCheck;
@@ -32,11 +36,6 @@ pub(crate) struct HeldWrite {
     pub claim: Claim,
     pub transfer: Transfer,
     since: Instant,
-    /// The window as it was when the WRITE was validated.
-    memory: Arc<dyn WindowMemory>,
-    /// The check over `transfer.window_offset .. + hashed`.
-    check: DataCheck,
-    hashed: u64,
 }
 
 /// What became of a held WRITE.
@@ -50,26 +49,126 @@ pub(crate) enum Verdict {
     OutOfBounds(HeldWrite),
 }
 
+/// A check for the checker thread.
+struct Job {
+    id: u64,
+    memory: Arc<dyn WindowMemory>,
+    start: usize,
+    len: usize,
+    expected: Option<u32>,
+}
+
+enum Msg {
+    Check(Job),
+    Forget(u64),
+}
+
+struct Checker {
+    jobs: Sender<Msg>,
+    matched: Receiver<u64>,
+    thread: Option<JoinHandle<()>>,
+}
+
 /// The held WRITEs of one pump.
 pub(crate) struct HeldWrites {
-    held: Vec<HeldWrite>,
-    /// The next to hash (round robin).
-    cursor: usize,
-    scratch: Box<[u8]>,
+    held: HashMap<u64, HeldWrite>,
+    next_id: u64,
+    /// Verdicts reached on the pump thread, handed out at the next `advance`.
+    ready: Vec<Verdict>,
+    checker: Option<Checker>,
+    inline_budget: usize,
+    inline_left: usize,
 }
 
 /// Bytes read out of a window per copy.
 const PIECE: usize = 64 << 10;
 
+/// The check over `len` bytes at `start` of `memory`, read piece by piece into `scratch`.
+fn check_of(memory: &dyn WindowMemory, start: usize, len: usize, scratch: &mut [u8]) -> u32 {
+    let mut check = DataCheck::new();
+    let mut off = 0;
+    while off < len {
+        // Every piece but the last is a whole number of words, as DataCheck::update requires.
+        let n = (len - off).min(scratch.len());
+        // SAFETY: callers checked `start + len <= memory.len()`; the caller's `Arc` keeps the
+        // memory mapped (the WindowMemory contract). The device may still be writing these
+        // bytes (that is what the check is for): a plain byte copy of memory another agent
+        // writes is what the kernel's own copy for the WRITE does, and the bytes are only
+        // hashed, never trusted.
+        unsafe {
+            std::ptr::copy_nonoverlapping(
+                memory.as_ptr().add(start + off),
+                scratch.as_mut_ptr(),
+                n,
+            );
+        }
+        check.update(&scratch[..n]);
+        off += n;
+    }
+    check.finish()
+}
+
+/// The checker thread: hashes its jobs round robin until each matches or is forgotten.
+fn checker_loop(jobs: &Receiver<Msg>, matched: &Sender<u64>) {
+    let mut live: Vec<Job> = Vec::new();
+    let mut scratch = vec![0u8; PIECE];
+    let mut fruitless = 0u32;
+    loop {
+        let apply = |m: Msg, live: &mut Vec<Job>| match m {
+            Msg::Check(j) => live.push(j),
+            Msg::Forget(id) => live.retain(|j| j.id != id),
+        };
+        if live.is_empty() {
+            match jobs.recv() {
+                Ok(m) => apply(m, &mut live),
+                Err(_) => return,
+            }
+        }
+        loop {
+            match jobs.try_recv() {
+                Ok(m) => apply(m, &mut live),
+                Err(mpsc::TryRecvError::Empty) => break,
+                Err(mpsc::TryRecvError::Disconnected) => return,
+            }
+        }
+        let before = live.len();
+        live.retain(|j| {
+            if Some(check_of(&*j.memory, j.start, j.len, &mut scratch)) == j.expected {
+                let _ = matched.send(j.id);
+                false
+            } else {
+                true
+            }
+        });
+        if live.len() == before {
+            // Data that has not arrived after a few rounds is late or never coming: look
+            // less often, so that a flood of such WRITEs costs this thread, not a core.
+            fruitless = fruitless.saturating_add(1);
+            if fruitless > 16 {
+                std::thread::sleep(Duration::from_micros(50));
+            } else {
+                std::thread::yield_now();
+            }
+        } else {
+            fruitless = 0;
+        }
+    }
+}
+
 impl HeldWrites {
-    pub(crate) fn new() -> HeldWrites {
+    /// `inline_budget`: bytes the pump thread itself may hash per turn.
+    pub(crate) fn new(inline_budget: usize) -> HeldWrites {
         HeldWrites {
-            held: Vec::new(),
-            cursor: 0,
-            scratch: vec![0u8; PIECE].into_boxed_slice(),
+            held: HashMap::new(),
+            next_id: 0,
+            ready: Vec::new(),
+            checker: None,
+            inline_budget,
+            inline_left: inline_budget,
         }
     }
 
+    /// Holds a checked WRITE; `memory` is its window as validated.
     pub(crate) fn hold(
         &mut self,
         qi: usize,
@@ -77,114 +176,135 @@ impl HeldWrites {
         transfer: Transfer,
         memory: Arc<dyn WindowMemory>,
     ) {
-        self.held.push(HeldWrite {
+        let w = HeldWrite {
             qi,
             claim,
             transfer,
             since: Instant::now(),
+        };
+        let (start, len) = (transfer.window_offset as usize, transfer.len as usize);
+        if start.saturating_add(len) > memory.len() {
+            self.ready.push(Verdict::OutOfBounds(w));
+            return;
+        }
+        if len <= self.inline_left {
+            // Most checked WRITEs find their data already there: check once, here.
+            self.inline_left -= len;
+            let mut scratch = [0u8; 4096];
+            if Some(check_of(&*memory, start, len, &mut scratch)) == transfer.data_check {
+                self.ready.push(Verdict::Arrived(w));
+                return;
+            }
+        }
+        let id = self.next_id;
+        self.next_id += 1;
+        let job = Job {
+            id,
             memory,
-            check: DataCheck::new(),
-            hashed: 0,
-        });
+            start,
+            len,
+            expected: transfer.data_check,
+        };
+        if self.send(Msg::Check(job)) {
+            self.held.insert(id, w);
+        } else {
+            // No checker thread could be started: the WRITE cannot be checked.
+            self.ready.push(Verdict::OutOfBounds(w));
+        }
+    }
+
+    /// Sends to the checker, starting it if needed; false if it cannot be started.
+    fn send(&mut self, m: Msg) -> bool {
+        if self.checker.is_none() {
+            let (jobs, jobs_rx) = mpsc::channel();
+            let (matched_tx, matched) = mpsc::channel();
+            let thread = std::thread::Builder::new()
+                .name("gdio-data-check".into())
+                .spawn(move || checker_loop(&jobs_rx, &matched_tx));
+            let Ok(thread) = thread else {
+                return false;
+            };
+            self.checker = Some(Checker {
+                jobs,
+                matched,
+                thread: Some(thread),
+            });
+        }
+        self.checker
+            .as_ref()
+            .is_some_and(|c| c.jobs.send(m).is_ok())
     }
 
     /// Whether a held WRITE names window handle `window`.
     pub(crate) fn uses_window(&self, window: u32) -> bool {
-        self.held.iter().any(|h| h.transfer.window == window)
+        self.held.values().any(|h| h.transfer.window == window)
     }
 
     /// Whether a held WRITE names file handle `file`.
     pub(crate) fn uses_file(&self, file: u32) -> bool {
-        self.held.iter().any(|h| h.transfer.file == file)
+        self.held.values().any(|h| h.transfer.file == file)
     }
 
-    /// Every held WRITE, for wind-down.
+    /// Every held WRITE, for wind-down (the checker forgets them all).
     pub(crate) fn take_all(&mut self) -> Vec<HeldWrite> {
-        self.cursor = 0;
-        std::mem::take(&mut self.held)
+        let ids: Vec<u64> = self.held.keys().copied().collect();
+        for id in ids {
+            self.send_if_running(Msg::Forget(id));
+        }
+        let mut out: Vec<HeldWrite> = self.held.drain().map(|(_, w)| w).collect();
+        out.extend(self.ready.drain(..).map(|v| match v {
+            Verdict::Arrived(w) | Verdict::Expired(w) | Verdict::OutOfBounds(w) => w,
+        }));
+        out
     }
 
-    /// One turn's work: answers expired WRITEs, then hashes at most `budget` bytes of the
-    /// others, round robin, and moves those whose check is complete and matches into `out`.
-    /// Returns whether anything was hashed or decided.
-    pub(crate) fn advance(
-        &mut self,
-        budget: usize,
-        timeout: Duration,
-        out: &mut Vec<Verdict>,
-    ) -> bool {
-        if self.held.is_empty() {
-            return false;
+    fn send_if_running(&self, m: Msg) {
+        if let Some(c) = &self.checker {
+            let _ = c.jobs.send(m);
         }
-        let now = Instant::now();
+    }
+
+    /// One turn's work: hands out the verdicts reached since the last turn (checks that
+    /// matched, WRITEs past `timeout`). O(1) per held WRITE. Returns whether any was reached.
+    pub(crate) fn advance(&mut self, timeout: Duration, out: &mut Vec<Verdict>) -> bool {
+        self.inline_left = self.inline_budget;
         let before = out.len();
-        let mut i = 0;
-        while i < self.held.len() {
-            if now.duration_since(self.held[i].since) > timeout {
-                out.push(Verdict::Expired(self.held.swap_remove(i)));
-            } else {
-                i += 1;
-            }
-        }
-        let budget = word_budget(budget);
-        let mut left = budget;
-        // Each held WRITE is visited at most once per turn.
-        let mut visits = self.held.len();
-        while visits > 0 && !self.held.is_empty() {
-            visits -= 1;
-            if self.cursor >= self.held.len() {
-                self.cursor = 0;
-            }
-            let w = &mut self.held[self.cursor];
-            let len = u64::from(w.transfer.len);
-            let start = u64::from(w.transfer.window_offset);
-            if start.saturating_add(len) > w.memory.len() as u64 {
-                out.push(Verdict::OutOfBounds(self.held.swap_remove(self.cursor)));
-                continue;
-            }
-            while w.hashed < len && left > 0 {
-                let n = (len - w.hashed).min(left as u64).min(PIECE as u64) as usize;
-                // `n` is a multiple of 4 except for the WRITE's last piece (`left` and PIECE
-                // are kept multiples of 4), as DataCheck::update requires.
-                let off = (start + w.hashed) as usize;
-                // SAFETY: `off + n <= start + len <= memory.len()` (checked above), and the
-                // `Arc` in `w` keeps the memory mapped (the WindowMemory contract). The device
-                // may still be writing these bytes (that is what the check is for): a plain
-                // byte copy of memory another agent writes is what the kernel's own copy for
-                // the WRITE does, and the bytes are only hashed, never trusted.
-                unsafe {
-                    std::ptr::copy_nonoverlapping(
-                        w.memory.as_ptr().add(off),
-                        self.scratch.as_mut_ptr(),
-                        n,
-                    );
+        out.append(&mut self.ready);
+        if let Some(c) = &self.checker {
+            for id in c.matched.try_iter() {
+                if let Some(w) = self.held.remove(&id) {
+                    out.push(Verdict::Arrived(w));
                 }
-                w.check.update(&self.scratch[..n]);
-                w.hashed += n as u64;
-                // Whole words only, so that the next WRITE's pieces stay word-aligned.
-                left = (left - n) & !3;
-            }
-            if w.hashed < len {
-                // Budget spent: go on with this one next turn.
-                break;
-            }
-            if Some(w.check.finish()) == w.transfer.data_check {
-                out.push(Verdict::Arrived(self.held.swap_remove(self.cursor)));
-            } else {
-                // Some bytes had not arrived when they were read: start over.
-                w.check = DataCheck::new();
-                w.hashed = 0;
-                self.cursor += 1;
-            }
-            if left == 0 {
-                break;
             }
         }
-        budget != left || out.len() != before
+        if !self.held.is_empty() {
+            let now = Instant::now();
+            let expired: Vec<u64> = self
+                .held
+                .iter()
+                .filter(|(_, w)| now.duration_since(w.since) > timeout)
+                .map(|(&id, _)| id)
+                .collect();
+            for id in expired {
+                if let Some(w) = self.held.remove(&id) {
+                    self.send_if_running(Msg::Forget(id));
+                    out.push(Verdict::Expired(w));
+                }
+            }
+        }
+        out.len() != before
     }
 }
 
-/// The per-turn hashing budget, rounded down to whole words (at least one).
-pub(crate) fn word_budget(bytes: usize) -> usize {
-    (bytes & !3).max(4)
+impl Drop for HeldWrites {
+    fn drop(&mut self) {
+        if let Some(mut c) = self.checker.take() {
+            let Checker { jobs, thread, .. } = &mut c;
+            // Closing the channel ends the checker after its current round.
+            drop(std::mem::replace(jobs, mpsc::channel().0));
+            if let Some(t) = thread.take() {
+                let _ = t.join();
+            }
+        }
+    }
 }

@@ -119,8 +119,6 @@ struct Engine<'q> {
     verdicts: Vec<Verdict>,
     /// How long a checked WRITE may wait for its data before BAD_DATA.
     data_timeout: Duration,
-    /// Window bytes hashed per turn for held WRITEs, at most.
-    data_check_budget: usize,
     /// Claims made by a FENCE/FSYNC sweep (kept apart from `claims`, whose closers wait).
     sweep_buf: Box<[Claim]>,
     reaped: Vec<Completion>,
@@ -250,10 +248,9 @@ impl<'q> Engine<'q> {
             claims: vec![Claim::default(); cfg.batch].into_boxed_slice(),
             closers: Vec::new(),
             sweep_buf: vec![Claim::default(); cfg.batch].into_boxed_slice(),
-            held: HeldWrites::new(),
+            held: HeldWrites::new(cfg.data_check_budget),
             verdicts: Vec::new(),
             data_timeout: cfg.data_timeout,
-            data_check_budget: cfg.data_check_budget,
             reaped: Vec::with_capacity(1024),
             limits: cfg.limits,
             batch: cfg.batch,
@@ -632,13 +629,12 @@ impl<'q> Engine<'q> {
         self.release(qi);
     }
 
-    /// One turn's work on held WRITEs (bounded by the data-check budget): submits those whose
-    /// data has arrived, answers those that never matched.
+    /// One turn's work on held WRITEs (O(1) each: the hashing is bounded by the inline
+    /// budget or runs on the checker thread): submits those whose data has arrived, answers
+    /// those that never matched.
     fn advance_held(&mut self) -> bool {
         let mut verdicts = std::mem::take(&mut self.verdicts);
-        let worked = self
-            .held
-            .advance(self.data_check_budget, self.data_timeout, &mut verdicts);
+        let worked = self.held.advance(self.data_timeout, &mut verdicts);
         for v in verdicts.drain(..) {
             match v {
                 Verdict::Arrived(h) => self.submit_transfer(h.qi, h.claim, h.transfer, true),

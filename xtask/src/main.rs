@@ -175,7 +175,7 @@ fn bench(args: &[String]) -> Result<(), String> {
     }
     if all || which == "gdio" || which == "vulkan" {
         let mut cmd = cargo();
-        cmd.args(["run", "--release", "-p", "gdio", "--", "bench", "--out"])
+        cmd.args(["run", "--release", "-p", "gdio-cli", "--", "bench", "--out"])
             .arg(out.join("gdio"));
         if quick {
             cmd.arg("--quick");
@@ -219,7 +219,7 @@ fn gpu(args: &[String]) -> Result<(), String> {
     if root().join("crates/cli").exists() {
         run(
             "build the gdio command (release)",
-            cargo().args(["build", "--release", "-p", "gdio"]),
+            cargo().args(["build", "--release", "-p", "gdio-cli"]),
         )?;
         std::fs::copy(
             root().join("target/release/gdio"),

@@ -14,15 +14,15 @@
 //!   and a host-side timeout, and re-dispatch for shaders that end early; [`RecordedDispatch`]:
 //!   one recorded dispatch submitted again and again;
 //! - [`shaders`]: the embedded SPIR-V of the demo shaders and their parameters;
-//! - [`QueueBuffers`]: a queue's two regions allocated where the plan says;
-//! - [`bridge`]: [`PumpQueue`] and [`PumpWindow`], which hand queues and windows to the host
-//!   pump (`gdio-pump`), which keeps them alive until it has drained.
+//! - [`QueueBuffers`]: a queue's two regions allocated where the plan says.
+//!
+//! This crate is the driver side only: it does no IO and depends on `gdio-protocol` alone.
+//! The composing crate `gdio` hands its queues and windows to the host pump (`gdio-pump`),
+//! which keeps them alive until it has drained.
 //!
 //! Drop order: a pump that registered windows must be drained before the windows are freed.
-//! [`MappedBuffer::free`] takes the buffer by value; call it after the pump's drain. Buffers
-//! given to a pump through [`bridge`] are `Arc`s the pump holds until it has drained.
+//! [`MappedBuffer::free`] takes the buffer by value; call it after the pump's drain.
 
-pub mod bridge;
 pub mod context;
 pub mod dispatch;
 pub mod error;
@@ -33,7 +33,6 @@ pub mod placement;
 pub mod queue;
 pub mod shaders;
 
-pub use bridge::{PumpGroupQueue, PumpQueue, PumpWindow};
 pub use context::{
     Context, DeviceInfo, DeviceSelector, MemoryHeapInfo, MemoryTypeInfo, DEVICE_ENV,
 };
@@ -41,7 +40,7 @@ pub use dispatch::{Dispatch, FenceWait, RecordedDispatch, Redispatch, WAIT_SLICE
 pub use error::{Error, Result};
 pub use memory::{MappedBuffer, Placement};
 pub use pipeline::{spirv_words, BufferSlice, ComputePipeline, DescriptorSet};
-pub use placement::{probe, PlacementPlan, ProbeOptions, ProbeReport};
+pub use placement::{PlacementPlan, ProbeOptions, ProbeReport};
 pub use queue::{QueueBuffers, QueueGroup};
 
 /// Re-exported so users need not depend on ash directly for flags and handles.

@@ -154,31 +154,9 @@ pub enum Registration {
     Refused(String),
     /// io_uring itself is unavailable.
     NoRing(String),
-}
-
-/// Tries to register `len` bytes at `ptr` as a window of a throwaway `gdio-uring` ring (the
-/// same registration the pump does), then drops the ring, which unregisters it.
-///
-/// # Safety
-/// `ptr..ptr + len` is a mapping of this process that stays mapped during the call. Nothing is
-/// read or written through it; the kernel only tries to pin its pages.
-#[must_use]
-pub unsafe fn try_register(ptr: *mut u8, len: usize) -> Registration {
-    let mut ring = match gdio_uring::Ring::builder()
-        .entries(4)
-        .max_files(1)
-        .max_windows(1)
-        .build()
-    {
-        Ok(r) => r,
-        Err(e) => return Registration::NoRing(e.to_string()),
-    };
-    // SAFETY: the caller's memory stays mapped for this call; the ring (and with it the
-    // registration) is dropped before returning, with no IO ever submitted.
-    match unsafe { ring.register_window(ptr, len) } {
-        Ok(_) => Registration::Registered,
-        Err(e) => Registration::Refused(e.to_string()),
-    }
+    /// Not probed: [`probe`] was given no registration check (the composing crate `gdio`
+    /// gives one that tries io_uring).
+    NotProbed,
 }
 
 /// The probe of one window placement.
@@ -299,6 +277,7 @@ impl fmt::Display for ProbeReport {
                 Registration::Registered => "ok".to_string(),
                 Registration::Refused(e) => format!("refused: {e}"),
                 Registration::NoRing(e) => format!("no io_uring: {e}"),
+                Registration::NotProbed => "not probed".to_string(),
             };
             writeln!(
                 f,
@@ -451,17 +430,22 @@ pub fn probe_buffers(ctx: &Context, opts: &ProbeOptions) -> Result<(MappedBuffer
     Ok((ack, flag))
 }
 
-/// Probes every mode in `opts`: freshness (one dispatch each) and io_uring registration; then
+/// Probes every mode in `opts`: freshness (one dispatch each) and, through `register`,
+/// whether the host's IO layer can register the window (this crate does no IO: `gdio::probe`
+/// passes io_uring's registration; pass `|_| Registration::NotProbed` to skip it); then
 /// derives a [`PlacementPlan`].
-pub fn probe(ctx: &Context, opts: &ProbeOptions) -> Result<ProbeReport> {
+pub fn probe(
+    ctx: &Context,
+    opts: &ProbeOptions,
+    register: &dyn Fn(&MappedBuffer) -> Registration,
+) -> Result<ProbeReport> {
     let pipeline = freshness_pipeline(ctx)?;
     let (ack, flag) = probe_buffers(ctx, opts)?;
     let mut modes = Vec::new();
     for &placement in &opts.modes {
         let report = match MappedBuffer::new(ctx, opts.window_bytes, placement) {
             Ok(window) => {
-                // SAFETY: `window` is a live mapped buffer for the whole call.
-                let registration = unsafe { try_register(window.as_ptr(), window.len()) };
+                let registration = register(&window);
                 let fresh = freshness(ctx, &pipeline, &window, &ack, &flag, opts, false)
                     .map_err(|e| e.to_string());
                 ModeReport {

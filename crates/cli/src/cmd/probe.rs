@@ -2,8 +2,9 @@
 //! spirit of GDS's `gdscheck`.
 
 use anyhow::Result;
+use gdio::probe;
 use gdio_vulkan::placement::{ModeReport, Registration};
-use gdio_vulkan::{probe, vk, Context, DeviceInfo, Placement, ProbeOptions};
+use gdio_vulkan::{vk, Context, DeviceInfo, Placement, ProbeOptions};
 use serde::Serialize;
 
 use crate::cli::ProbeArgs;
@@ -170,6 +171,7 @@ fn mode_finding(m: &ModeReport) -> Finding {
         Registration::Registered => "io_uring registers it".to_string(),
         Registration::Refused(e) => format!("io_uring refuses to register it ({e})"),
         Registration::NoRing(e) => format!("no io_uring ({e})"),
+        Registration::NotProbed => "registration not probed".to_string(),
     };
     let meaning = match (fresh, m.registers()) {
         (true, true) => "usable as a READ window, served with READ_FIXED (fastest)".to_string(),

@@ -6,9 +6,10 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::{Context as _, Result};
+use gdio::PumpWindow;
 use gdio_vulkan::shaders::{self, BtreeLookupParams, BtreeStatus, BTREE_NODE_BYTES};
 use gdio_vulkan::{
-    BufferSlice, ComputePipeline, DescriptorSet, MappedBuffer, Placement, PumpWindow, QueueGroup,
+    BufferSlice, ComputePipeline, DescriptorSet, MappedBuffer, Placement, QueueGroup,
 };
 
 use crate::btree::{Found, Superblock};

@@ -14,13 +14,14 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
 use anyhow::Result;
+use gdio::{PumpQueue, PumpWindow};
 use gdio_protocol::{Claim, HostQueue, Op, PumpState, Region, Request};
 use gdio_pump::emulated::Lane;
 use gdio_pump::{HostQueueMemory, Pump, QueueMemory};
 use gdio_vulkan::shaders::{self, LaneState, LaneStatus, NopParams};
 use gdio_vulkan::{
-    BufferSlice, ComputePipeline, DescriptorSet, FenceWait, MappedBuffer, PlacementPlan, PumpQueue,
-    PumpWindow, QueueBuffers, Redispatch,
+    BufferSlice, ComputePipeline, DescriptorSet, FenceWait, MappedBuffer, PlacementPlan,
+    QueueBuffers, Redispatch,
 };
 use hdrhistogram::Histogram;
 use serde::Serialize;

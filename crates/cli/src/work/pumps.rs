@@ -6,9 +6,10 @@ use std::fs::File;
 use std::sync::Arc;
 
 use anyhow::{Context as _, Result};
+use gdio::{PumpGroupQueue, PumpWindow};
 use gdio_protocol::FileAccess;
 use gdio_pump::{Pump, PumpHandle, PumpReport};
-use gdio_vulkan::{PumpGroupQueue, PumpWindow, QueueGroup};
+use gdio_vulkan::QueueGroup;
 use hdrhistogram::Histogram;
 
 use crate::gpu::Gpu;

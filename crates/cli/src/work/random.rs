@@ -8,8 +8,9 @@ use std::path::Path;
 use std::time::Duration;
 
 use anyhow::{Context as _, Result};
+use gdio::PumpWindow;
 use gdio_vulkan::shaders::{self, RandomReadParams, ScalingReadParams};
-use gdio_vulkan::{BufferSlice, ComputePipeline, MappedBuffer, PumpWindow};
+use gdio_vulkan::{BufferSlice, ComputePipeline, MappedBuffer};
 
 use crate::gpu::Gpu;
 use crate::work::lanes;

@@ -130,7 +130,7 @@ pub fn run(gpu: &Gpu, cfg: &Config, file: &Path) -> Result<Section> {
     // A mode that fails the freshness probe on this device shows it here as a wrong CRC.
     let mut modes = Vec::new();
     // The freshness probe's verdict per placement (a window reused within a dispatch).
-    let probe = gdio_vulkan::probe(&gpu.ctx, &ProbeOptions::for_device(gpu.ctx.info()));
+    let probe = gdio::probe(&gpu.ctx, &ProbeOptions::for_device(gpu.ctx.info()));
     let verdict = |p: Placement| -> &'static str {
         match &probe {
             Ok(r) => match r

@@ -7,14 +7,15 @@ use std::io::Write;
 use std::sync::Arc;
 
 use common::{gpu, TIMEOUT};
+use gdio::{PumpGroupQueue, PumpWindow};
 use gdio_protocol::{FileAccess, Op};
 use gdio_pump::{Pump, WindowMode};
 use gdio_vulkan::shaders::{
     self, Budgets, LaneState, LaneStatus, RandomReadParams, ScalingReadParams,
 };
 use gdio_vulkan::{
-    patterns, BufferSlice, ComputePipeline, MappedBuffer, Placement, PlacementPlan, PumpGroupQueue,
-    PumpWindow, QueueGroup, Redispatch,
+    patterns, BufferSlice, ComputePipeline, MappedBuffer, Placement, PlacementPlan, QueueGroup,
+    Redispatch,
 };
 
 #[test]

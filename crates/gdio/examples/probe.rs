@@ -1,8 +1,9 @@
 //! Prints the device report and the placement probe (what `gdio probe` prints).
 //!
-//! `cargo run -p gdio-vulkan --example probe [--rounds N] [--window-kib K]`; `GDIO_DEVICE`
+//! `cargo run -p gdio --example probe [--rounds N] [--window-kib K]`; `GDIO_DEVICE`
 //! picks the device; `GDIO_PLACE_*` override the plan printed last.
-use gdio_vulkan::{probe, Context, ProbeOptions};
+use gdio::probe;
+use gdio_vulkan::{Context, ProbeOptions};
 
 fn main() {
     let mut args = std::env::args().skip(1);

@@ -10,6 +10,7 @@ mod common;
 use std::io::Write;
 
 use common::{gpu, run_with_pump as run, TIMEOUT};
+use gdio::{PumpQueue, PumpWindow};
 use gdio_protocol::codes::ResultCode;
 use gdio_protocol::{FileAccess, Op, WindowAccess};
 use gdio_pump::{Pump, WindowMode};
@@ -18,7 +19,7 @@ use gdio_vulkan::shaders::{
 };
 use gdio_vulkan::{
     patterns, BufferSlice, ComputePipeline, Context, MappedBuffer, Placement, PlacementPlan,
-    PumpQueue, PumpWindow, QueueBuffers, Redispatch,
+    QueueBuffers, Redispatch,
 };
 
 type Queue = PumpQueue;

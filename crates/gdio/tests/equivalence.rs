@@ -9,14 +9,15 @@ use std::io::Write;
 use std::sync::Arc;
 
 use common::{gpu, run_with_pump, TIMEOUT};
+use gdio::{PumpQueue, PumpWindow};
 use gdio_protocol::codes::ResultCode;
 use gdio_protocol::{FileAccess, Op, Request};
 use gdio_pump::emulated::Lane;
 use gdio_pump::{HostQueueMemory, HostWindow, Pump, WindowMode};
 use gdio_vulkan::shaders::{self, Budgets, LaneState, LaneStatus, RandomReadParams};
 use gdio_vulkan::{
-    patterns, BufferSlice, ComputePipeline, MappedBuffer, Placement, PlacementPlan, PumpQueue,
-    PumpWindow, QueueBuffers, Redispatch,
+    patterns, BufferSlice, ComputePipeline, MappedBuffer, Placement, PlacementPlan, QueueBuffers,
+    Redispatch,
 };
 
 const RO: FileAccess = FileAccess {

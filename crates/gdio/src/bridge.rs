@@ -16,13 +16,13 @@
 //! still write into it. Dropping your own clone early is therefore safe; the memory stays
 //! mapped until the pump lets go.
 //!
-//! Dispatches borrow the buffers they bind (see [`crate::Dispatch`]), so the usual order is:
+//! Dispatches borrow the buffers they bind (see [`gdio_vulkan::Dispatch`]), so the usual order is:
 //! wait for (or drop) every dispatch, stop the pump, then drop the `Arc`s.
 //!
 //! ```no_run
 //! # use std::sync::Arc;
 //! # use gdio_vulkan::{Context, MappedBuffer, PlacementPlan, QueueBuffers};
-//! # use gdio_vulkan::bridge::{PumpQueue, PumpWindow};
+//! # use gdio::bridge::{PumpQueue, PumpWindow};
 //! # fn main() -> Result<(), Box<dyn std::error::Error>> {
 //! let ctx = Context::new()?;
 //! let plan = PlacementPlan::defaults();
@@ -43,9 +43,7 @@ use std::sync::Arc;
 use gdio_protocol::{Region, WindowAccess};
 use gdio_pump::{QueueMemory, WindowMemory};
 
-use crate::memory::MappedBuffer;
-use crate::pipeline::BufferSlice;
-use crate::queue::{QueueBuffers, QueueGroup};
+use gdio_vulkan::{BufferSlice, MappedBuffer, QueueBuffers, QueueGroup};
 
 /// A queue's regions ([`QueueBuffers`]) as [`QueueMemory`] for the pump.
 ///

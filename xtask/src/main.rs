@@ -97,6 +97,15 @@ fn test(_args: &[String]) -> Result<(), String> {
                 std::env::var("XDG_RUNTIME_DIR").unwrap_or_else(|_| "/tmp".into()),
             ),
     )?;
+    // The examples a user starts from, run as a user would (lavapipe where no GPU exists).
+    for example in ["read_file", "write_file", "own_device"] {
+        run(
+            &format!("example {example} (examples/{example}.rs) on the default device"),
+            cargo()
+                .args(["run", "--release", "-p", "gdio-examples", "--example", example])
+                .env("LP_NUM_THREADS", "2"),
+        )?;
+    }
     // Tests that need root (they mount a tmpfs) are ignored by default and say so; run them
     // where we are root (CI is), and say plainly where they were not run.
     if is_root() {

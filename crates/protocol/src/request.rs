@@ -209,6 +209,24 @@ pub struct FileAccess {
     pub writable: bool,
 }
 
+impl FileAccess {
+    /// A file opened for reading only: READ allowed, WRITE and FSYNC answered BAD_ACCESS.
+    pub const READ_ONLY: FileAccess = FileAccess {
+        readable: true,
+        writable: false,
+    };
+    /// A file opened for writing only.
+    pub const WRITE_ONLY: FileAccess = FileAccess {
+        readable: false,
+        writable: true,
+    };
+    /// A file opened for reading and writing.
+    pub const READ_WRITE: FileAccess = FileAccess {
+        readable: true,
+        writable: true,
+    };
+}
+
 /// What the host knows about a registered window.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct WindowAccess {

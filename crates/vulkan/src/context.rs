@@ -176,7 +176,7 @@ impl fmt::Display for DeviceInfo {
 /// The state every handle shares; destroyed when the last [`Context`] clone and every object
 /// made from it are dropped.
 pub(crate) struct Inner {
-    _entry: ash::Entry,
+    pub(crate) _entry: ash::Entry,
     pub(crate) instance: ash::Instance,
     pub(crate) physical: vk::PhysicalDevice,
     pub(crate) device: ash::Device,
@@ -194,15 +194,30 @@ pub(crate) struct Inner {
     /// recorded here that use it (see `Context::wait_unused`).
     pub(crate) submitted: Mutex<Vec<(vk::Fence, Arc<[u64]>)>>,
     pub(crate) info: DeviceInfo,
+    /// False for a device the application created and owns (`Context::adopt`).
+    pub(crate) owns_device: bool,
 }
 
 impl Drop for Inner {
     fn drop(&mut self) {
         let pool = *self.command_pool.lock().unwrap_or_else(|e| e.into_inner());
-        // SAFETY: this is the last reference to the device: every buffer, pipeline and dispatch
-        // holds a Context clone, so all of them are gone and nothing is executing.
+        // SAFETY: this is the last reference to the context: every buffer, pipeline and
+        // dispatch holds a Context clone, so all of them are gone. What gdio submitted is
+        // waited for before its fences and pool go; an adopted device (and whatever else the
+        // application runs on it) is left to the application.
         unsafe {
-            let _ = self.device.device_wait_idle();
+            let fences: Vec<vk::Fence> = self
+                .submitted
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .iter()
+                .map(|(f, _)| *f)
+                .collect();
+            if self.owns_device {
+                let _ = self.device.device_wait_idle();
+            } else if !fences.is_empty() {
+                let _ = self.device.wait_for_fences(&fences, true, u64::MAX);
+            }
             for (_, fence) in self
                 .recycled
                 .lock()
@@ -213,8 +228,10 @@ impl Drop for Inner {
             }
             // The recycled command buffers go with their pool.
             self.device.destroy_command_pool(pool, None);
-            self.device.destroy_device(None);
-            self.instance.destroy_instance(None);
+            if self.owns_device {
+                self.device.destroy_device(None);
+                self.instance.destroy_instance(None);
+            }
         }
     }
 }
@@ -261,6 +278,16 @@ fn has_extension(instance: &ash::Instance, pd: vk::PhysicalDevice, name: &CStr) 
     let exts = unsafe { instance.enumerate_device_extension_properties(pd) }.unwrap_or_default();
     exts.iter()
         .any(|e| e.extension_name_as_c_str().is_ok_and(|n| n == name))
+}
+
+/// What `pd` is and offers, with its index in the instance's enumeration.
+pub(crate) fn describe_device(instance: &ash::Instance, pd: vk::PhysicalDevice) -> DeviceInfo {
+    // SAFETY: `pd` belongs to `instance` (the caller's promise).
+    let index = unsafe { instance.enumerate_physical_devices() }
+        .ok()
+        .and_then(|all| all.iter().position(|&p| p == pd))
+        .unwrap_or(0);
+    describe(instance, pd, index)
 }
 
 fn describe(instance: &ash::Instance, pd: vk::PhysicalDevice, index: usize) -> DeviceInfo {
@@ -458,12 +485,6 @@ impl Context {
                 feature: "subgroup arithmetic in compute shaders (gdio.glsl counts loop iterations per subgroup)",
             });
         }
-        if !info.subgroup_shuffle {
-            return Err(Error::MissingFeature {
-                device: info.name,
-                feature: "subgroup ballot and shuffle in compute shaders (the B-tree kernels' cooperative node search)",
-            });
-        }
         // SAFETY: `pd` belongs to `instance`.
         let families = unsafe { instance.get_physical_device_queue_family_properties(pd) };
         // Prefer a compute queue without graphics (NVIDIA's async compute family), else any.
@@ -545,6 +566,7 @@ impl Context {
                 recycled: Mutex::new(Vec::new()),
                 submitted: Mutex::new(Vec::new()),
                 info,
+                owns_device: true,
             }),
         })
     }

@@ -14,7 +14,7 @@ pub enum Error {
     #[error("Vulkan found no device: install a Vulkan driver (apt-get install mesa-vulkan-drivers libvulkan1); on NVIDIA set VK_DRIVER_FILES=/usr/local/nvidia/share/vulkan/icd.d/nvidia_icd.json")]
     NoDevice,
     /// `GDIO_DEVICE` (or the selector given) matches no device.
-    #[error("device selector {selector:?} matches no device; available: {available}. Set GDIO_DEVICE to an index or a name substring from that list")]
+    #[error("device selector {selector:?} matches no device; available: {available}. Select one by an index or a name substring from that list (the gdio command reads GDIO_DEVICE)")]
     DeviceNotFound {
         /// The selector as given.
         selector: String,
@@ -22,7 +22,7 @@ pub enum Error {
         available: String,
     },
     /// The device lacks a feature gdio cannot work without.
-    #[error("device {device:?} does not support {feature}: gdio needs Vulkan 1.2 with vulkanMemoryModel and vulkanMemoryModelDeviceScope; update the driver or pick another device with GDIO_DEVICE")]
+    #[error("device {device:?} does not support {feature}: gdio needs Vulkan 1.2 with vulkanMemoryModel and vulkanMemoryModelDeviceScope; update the driver or select another device")]
     MissingFeature {
         /// Device name.
         device: String,
@@ -30,8 +30,16 @@ pub enum Error {
         feature: &'static str,
     },
     /// The device has no queue family with compute.
-    #[error("device {0:?} has no compute queue: pick another device with GDIO_DEVICE")]
+    #[error("device {0:?} has no compute queue: select another device")]
     NoComputeQueue(String),
+    /// An application's device handed to [`crate::Context::adopt`] lacks what gdio needs.
+    #[error("the application's device {device:?} cannot be adopted: missing {missing}. Enable them when creating the device (gdio_vulkan::Requirements) and say so in EnabledFeatures")]
+    NotAdoptable {
+        /// Device name.
+        device: String,
+        /// What is missing, comma-separated.
+        missing: String,
+    },
     /// A Vulkan call failed.
     #[error("{call} failed with {result}: check the driver (and VK_LOADER_DEBUG=all) and that enough memory is free")]
     Vk {
@@ -77,7 +85,7 @@ pub enum Error {
     #[error("invalid argument: {0}")]
     Invalid(String),
     /// The SPIR-V blob is not a whole number of 32-bit words, or lacks the magic number.
-    #[error("not SPIR-V ({0}): rebuild the shaders with crates/vulkan/shaders/build.sh")]
+    #[error("not SPIR-V ({0}): pass the bytes glslc wrote (a .spv file), compiled for Vulkan 1.2 or later")]
     BadSpirv(&'static str),
     /// A dispatch did not finish in time. It is still running: stop the pump (pump state
     /// STOPPED or FAILED) so the shader's waits end with PUMP_GONE, then wait again.

@@ -23,9 +23,11 @@
 //! Drop order: a pump that registered windows must be drained before the windows are freed.
 //! [`MappedBuffer::free`] takes the buffer by value; call it after the pump's drain.
 
+pub mod adopt;
 pub mod context;
 pub mod dispatch;
 pub mod error;
+pub mod glsl;
 pub mod memory;
 pub mod patterns;
 pub mod pipeline;
@@ -33,6 +35,7 @@ pub mod placement;
 pub mod queue;
 pub mod shaders;
 
+pub use adopt::{EnabledFeatures, ExternalDevice, Requirements};
 pub use context::{
     Context, DeviceInfo, DeviceSelector, MemoryHeapInfo, MemoryTypeInfo, DEVICE_ENV,
 };

@@ -5,7 +5,7 @@ use crate::error::Result;
 use crate::memory::MappedBuffer;
 
 /// `shaders/gdio.glsl`, the device-side library (see `docs/glsl.md`).
-pub const GDIO_GLSL: &str = include_str!("../shaders/gdio.glsl");
+pub use crate::glsl::GDIO_GLSL;
 /// `shaders/gdio_demo.glsl`, helpers of the demo shaders.
 pub const GDIO_DEMO_GLSL: &str = include_str!("../shaders/gdio_demo.glsl");
 
@@ -135,35 +135,7 @@ pub fn walker_invocations(device: &crate::DeviceInfo) -> Option<u32> {
 /// Words of per-lane state in the demo shaders' state buffer.
 pub const STATE_WORDS: usize = 8;
 
-/// Loop budgets a shader is given. lavapipe ends every loop of an invocation after 65,535
-/// iterations in total, so there a shader must stop early and be re-dispatched; GPUs have no
-/// such cap.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Budgets {
-    /// Loop iterations one invocation may run per dispatch.
-    pub iter_budget: u32,
-    /// Iterations of one gdio_wait before it returns TIMEOUT.
-    pub wait_budget: u32,
-}
-
-impl Budgets {
-    /// Budgets for a device: under lavapipe's cap on CPU devices, effectively unbounded (but
-    /// with waits that end within seconds) on GPUs.
-    #[must_use]
-    pub fn for_device(info: &crate::DeviceInfo) -> Budgets {
-        if info.is_cpu() {
-            Budgets {
-                iter_budget: 60_000,
-                wait_budget: 4_000,
-            }
-        } else {
-            Budgets {
-                iter_budget: u32::MAX,
-                wait_budget: 1 << 25,
-            }
-        }
-    }
-}
+pub use crate::glsl::Budgets;
 
 fn bytes(words: &[u32]) -> Vec<u8> {
     words.iter().flat_map(|w| w.to_le_bytes()).collect()

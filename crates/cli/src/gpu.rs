@@ -74,7 +74,7 @@ impl Gpu {
         let plan = knobs::get().placements(PlacementPlan::defaults());
         let budgets = Budgets::for_device(ctx.info());
         let fence_wait = fence_wait(ctx.info().is_cpu());
-        let subgroup_lanes = subgroup_lanes(ctx.info().is_cpu());
+        let subgroup_lanes = subgroup_lanes(ctx.info())?;
         Ok(Gpu {
             ctx,
             plan,
@@ -327,8 +327,16 @@ pub struct Driven {
 
 /// Whether resident lookup lanes are whole subgroups: on GPUs, not on CPU devices;
 /// `GDIO_SEARCH=subgroup|lane` overrides.
-fn subgroup_lanes(cpu: bool) -> bool {
-    knobs::get().subgroup_search.unwrap_or(!cpu)
+fn subgroup_lanes(info: &gdio_vulkan::DeviceInfo) -> Result<bool> {
+    match knobs::get().subgroup_search {
+        Some(true) if !info.subgroup_shuffle => anyhow::bail!(
+            "GDIO_SEARCH=subgroup: {} has no subgroup ballot and shuffle in compute shaders; use GDIO_SEARCH=lane",
+            info.name
+        ),
+        Some(on) => Ok(on),
+        // The cooperative search needs ballot and shuffle; without them, one invocation per lane.
+        None => Ok(!info.is_cpu() && info.subgroup_shuffle),
+    }
 }
 
 /// How dispatches are waited for: spinning on a GPU, where a blocked wait's wake-up costs more

@@ -67,6 +67,16 @@ fn flag_value(args: &[String], flag: &str) -> Option<String> {
         .and_then(|i| args.get(i + 1).cloned())
 }
 
+/// The crates other people's programs depend on, each packaged on its own.
+const PUBLISHED: [&str; 6] = [
+    "gdio-protocol",
+    "gdio-uring",
+    "gdio-pump",
+    "gdio-vulkan",
+    "gdio",
+    "gdio-cli",
+];
+
 fn test(_args: &[String]) -> Result<(), String> {
     run("rustfmt check", cargo().args(["fmt", "--all", "--check"]))?;
     run(
@@ -80,6 +90,20 @@ fn test(_args: &[String]) -> Result<(), String> {
             "warnings",
         ]),
     )?;
+    run(
+        "cargo doc (rustdoc warnings are errors)",
+        cargo()
+            .args(["doc", "--no-deps", "--workspace"])
+            .env("RUSTDOCFLAGS", "-D warnings"),
+    )?;
+    for package in PUBLISHED {
+        run(
+            &format!("cargo package --list -p {package}"),
+            cargo()
+                .args(["package", "--list", "--allow-dirty", "-p", package])
+                .stdout(std::process::Stdio::null()),
+        )?;
+    }
     run(
         "committed SPIR-V matches its sources",
         Command::new("bash")
@@ -102,7 +126,14 @@ fn test(_args: &[String]) -> Result<(), String> {
         run(
             &format!("example {example} (examples/{example}.rs) on the default device"),
             cargo()
-                .args(["run", "--release", "-p", "gdio-examples", "--example", example])
+                .args([
+                    "run",
+                    "--release",
+                    "-p",
+                    "gdio-examples",
+                    "--example",
+                    example,
+                ])
                 .env("LP_NUM_THREADS", "2"),
         )?;
     }

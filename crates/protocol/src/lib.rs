@@ -15,8 +15,23 @@
 //! A queue has two regions so that each side writes remote memory and polls local memory:
 //! the device writes requests into host memory, the host writes completions into memory the
 //! device reads fresh (ReBAR on NVIDIA). On lavapipe both may be one buffer.
+//!
+//! ```
+//! use gdio_protocol::region::zeroed_words;
+//! use gdio_protocol::{Claim, DeviceQueue, HostQueue, Layout, Op, Poll, Region, Request};
+//! let layout = Layout::new(4).unwrap();
+//! let (req, cmp) = (zeroed_words(layout.request_bytes()), zeroed_words(layout.completion_bytes()));
+//! let (req, cmp) = (Region::new(&req), Region::new(&cmp));
+//! let mut host = HostQueue::init(req, cmp, 4).unwrap();
+//! let device = DeviceQueue::attach(req, cmp).unwrap();
+//! let g = device.publish(2, &Request::new(Op::Nop)).unwrap();
+//! let mut claims = [Claim::default(); 4];
+//! assert_eq!(host.claim(&mut claims), 1);
+//! host.complete(claims[0].slot, claims[0].generation, 0).unwrap();
+//! assert_eq!(device.poll(2, g).unwrap(), Poll::Done(0));
+//! ```
 #![deny(unsafe_code)]
-#![warn(missing_docs)]
+#![deny(missing_docs)]
 
 pub mod codes;
 pub mod device;

@@ -13,7 +13,20 @@
 //!
 //! The [`emulated`] module is a CPU implementation of the device side, driving the same
 //! protocol from threads: the tests, the soak and the benchmarks run on it.
-#![warn(missing_docs)]
+//!
+//! ```
+//! use std::sync::Arc;
+//! use gdio_protocol::{Op, Request};
+//! use gdio_pump::emulated::Lane;
+//! use gdio_pump::{HostQueueMemory, Pump};
+//! let queue = Arc::new(HostQueueMemory::new(8).unwrap());
+//! let pump = Pump::builder().queue(queue.clone()).spawn().unwrap();
+//! let mut lane = Lane::new(&*queue, 0..8).unwrap(); // the device's side, on the CPU
+//! assert_eq!(lane.run(&Request::new(Op::Nop)), 0);
+//! let report = pump.stop().unwrap();
+//! assert_eq!(report.completed(), 1);
+//! ```
+#![deny(missing_docs)]
 
 mod builder;
 pub mod emulated;

@@ -238,6 +238,6 @@ fn cq_overflow_loses_nothing() {
         }
     }
     assert!(seen.iter().all(|&s| s == 1), "each exactly once");
-    assert_eq!(&mem.bytes()[..], &data[..]);
+    assert_eq!(mem.bytes(), &data[..]);
     assert!(!ring.cq_overflowed());
 }

@@ -140,7 +140,7 @@ pub struct ExternalDevice {
     /// What the application enabled of what gdio needs.
     pub enabled: EnabledFeatures,
     /// Whether the application enabled VK_EXT_external_memory_host (for
-    /// [`crate::Placement::Imported`] windows).
+    /// [`crate::Placement::ImportedHost`] windows).
     pub external_memory_host: bool,
 }
 

@@ -22,6 +22,17 @@
 //!
 //! Drop order: a pump that registered windows must be drained before the windows are freed.
 //! [`MappedBuffer::free`] takes the buffer by value; call it after the pump's drain.
+//!
+//! ```no_run
+//! use gdio_vulkan::{Context, MappedBuffer, PlacementPlan, QueueBuffers};
+//! # fn main() -> gdio_vulkan::Result<()> {
+//! let ctx = Context::new()?; // or Context::adopt(...) for the application's own device
+//! let plan = PlacementPlan::defaults();
+//! let queue = QueueBuffers::new(&ctx, 64, &plan)?; // bind request_slice(), completion_slice()
+//! let window = MappedBuffer::new(&ctx, 1 << 20, plan.read_window)?;
+//! println!("{} {}", ctx.info().name, window.len());
+//! # Ok(()) }
+//! ```
 
 pub mod adopt;
 pub mod context;

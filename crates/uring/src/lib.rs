@@ -31,14 +31,16 @@ mod files;
 mod op;
 mod probe;
 mod ring;
+mod state;
 mod table;
 mod windows;
 
 pub use builder::{RingBuilder, MAX_FIXED_BUFFER};
 pub use error::Error;
 pub use files::FileHandle;
+pub use op::MAX_RETRIES;
 pub use op::{errno_code, Completion, OpKind, Transfer};
 pub use probe::{probe, Features};
-pub use ring::{Ring, MAX_RETRIES};
+pub use ring::Ring;
 pub use rustix::io::Errno;
 pub use windows::{WindowHandle, WindowInfo, WindowKind};

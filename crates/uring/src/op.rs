@@ -235,3 +235,106 @@ pub(crate) fn new_slot(user_data: u64, op: &OpKind) -> Slot {
     }
     s
 }
+
+/// EAGAIN/EINTR retries per op before the error is reported.
+pub const MAX_RETRIES: u8 = 8;
+
+/// Advances an op by one CQE result. `Some(result)` when the op is finished, `None` when it
+/// must be resubmitted (short transfer or EAGAIN/EINTR). Every `None` either transfers at
+/// least one byte (the remaining length shrinks) or uses one of `MAX_RETRIES`, so the loop
+/// ends.
+pub(crate) fn step(s: &mut Slot, res: i32, direct: bool, align: u32) -> Option<Result<u32, Errno>> {
+    let retryable = |e: Errno| matches!(e, Errno::AGAIN | Errno::INTR);
+    if res < 0 {
+        let e = Errno::from_raw_os_error(-res);
+        if retryable(e) && !s.cancelled && s.retries < MAX_RETRIES {
+            s.retries += 1;
+            return None;
+        }
+        return Some(Err(e));
+    }
+    if !matches!(s.code, Code::Read | Code::Write) {
+        return Some(Ok(res as u32));
+    }
+    let n = (res as u32).min(s.remaining);
+    if n == 0 {
+        // Read: end of file. Write: the kernel made no progress; report what was done.
+        return Some(Ok(s.done));
+    }
+    s.done += n;
+    s.remaining -= n;
+    s.window_offset += u64::from(n);
+    s.file_offset += u64::from(n);
+    s.retries = 0;
+    if s.remaining == 0 {
+        return Some(Ok(s.done));
+    }
+    if direct && s.done % align.max(1) != 0 {
+        // An O_DIRECT transfer that ends unaligned hit end of file; continuing would EINVAL.
+        return Some(Ok(s.done));
+    }
+    if s.cancelled {
+        return Some(Err(Errno::CANCELED));
+    }
+    None
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn read_slot(len: u32) -> Slot {
+        new_slot(
+            1,
+            &OpKind::Read(Transfer {
+                file: FileHandle(0),
+                window: WindowHandle(0),
+                window_offset: 0,
+                file_offset: 0,
+                len,
+            }),
+        )
+    }
+
+    /// Short transfers advance both offsets; EOF stops with the bytes done.
+    #[test]
+    fn step_short_then_eof() {
+        let mut s = read_slot(10_000);
+        assert_eq!(step(&mut s, 4096, false, 512), None);
+        assert_eq!(
+            (s.file_offset, s.window_offset, s.remaining),
+            (4096, 4096, 5904)
+        );
+        assert_eq!(step(&mut s, 0, false, 512), Some(Ok(4096)));
+    }
+
+    /// EAGAIN is retried at most MAX_RETRIES times, then reported.
+    #[test]
+    fn step_eagain_is_bounded() {
+        let mut s = read_slot(100);
+        for _ in 0..MAX_RETRIES {
+            assert_eq!(step(&mut s, -libc::EAGAIN, false, 512), None);
+        }
+        assert_eq!(
+            step(&mut s, -libc::EAGAIN, false, 512),
+            Some(Err(Errno::AGAIN))
+        );
+    }
+
+    /// An unaligned short O_DIRECT transfer is end of file; a cancelled op is not continued.
+    #[test]
+    fn step_direct_and_cancelled() {
+        let mut s = read_slot(8192);
+        assert_eq!(step(&mut s, 1000, true, 512), Some(Ok(1000)));
+        let mut s = read_slot(8192);
+        assert_eq!(step(&mut s, 4096, true, 4096), None);
+        s.cancelled = true;
+        assert_eq!(step(&mut s, 1, false, 512), Some(Err(Errno::CANCELED)));
+        let mut s = read_slot(8192);
+        s.cancelled = true;
+        assert_eq!(
+            step(&mut s, -libc::EINTR, false, 512),
+            Some(Err(Errno::INTR))
+        );
+    }
+}

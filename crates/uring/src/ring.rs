@@ -4,25 +4,23 @@ use std::collections::VecDeque;
 use std::os::fd::{AsRawFd, OwnedFd};
 use std::time::{Duration, Instant};
 
-use io_uring::squeue::{Entry, PushError};
-use io_uring::types::{CancelBuilder, Fixed, FsyncFlags, SubmitArgs, Timespec};
-use io_uring::{opcode, IoUring, SubmissionQueue};
+use io_uring::types::{CancelBuilder, SubmitArgs, Timespec};
+use io_uring::{opcode, IoUring};
 use rustix::io::Errno;
 
 use crate::builder::{RingBuilder, MAX_FIXED_BUFFER};
 use crate::error::errno_of;
 use crate::files::{FileEntry, FileHandle, FileTable};
-use crate::op::{new_slot, Code, Completion, OpKind, Place, Slab, Transfer};
+use crate::op::{new_slot, Completion, OpKind, Place, Slab};
 use crate::probe::Features;
+use crate::state::State;
 use crate::windows::{Window, WindowHandle, WindowInfo, WindowKind, WindowTable};
 use crate::Error;
 
 /// `user_data` of internal cancel SQEs (slab indexes are `u32`, so this never collides).
-const CANCEL_TAG: u64 = u64::MAX;
+pub(crate) const CANCEL_TAG: u64 = u64::MAX;
 /// CQ slots kept free for cancel SQEs.
 const CANCEL_RESERVE: usize = 4;
-/// EAGAIN/EINTR retries per op before the error is reported.
-pub const MAX_RETRIES: u8 = 8;
 /// Slab slots preallocated beyond the in-flight limit (the slab grows up to the backlog
 /// limit on demand, then stays).
 const PREALLOC_BACKLOG: usize = 1024;
@@ -38,28 +36,6 @@ pub struct Ring {
     st: State,
     /// Fault injection: the next call that would enter the kernel fails with this.
     fail_enter: Option<Errno>,
-}
-
-/// Everything but the io_uring itself, so completions can be handled while the SQ and CQ are
-/// borrowed.
-struct State {
-    files: FileTable,
-    windows: WindowTable,
-    slab: Slab,
-    /// Ops waiting for SQ space; continuations go to the front.
-    backlog: VecDeque<u32>,
-    /// Ops finished without the kernel (cancelled while backlogged), waiting to be reaped.
-    done: VecDeque<u32>,
-    max_backlog: usize,
-    /// User ops in the SQ or owned by the kernel (including unreaped CQEs).
-    kernel: usize,
-    /// Limit on `kernel`, so the CQ can always hold every completion.
-    kernel_cap: usize,
-    /// Cancel SQEs in the SQ or the kernel.
-    cancels: usize,
-    features: Features,
-    /// Transfers of at least this many bytes go to io-wq (`IOSQE_ASYNC`).
-    async_min: Option<u32>,
 }
 
 impl std::fmt::Debug for Ring {
@@ -539,242 +515,6 @@ impl Ring {
     }
 }
 
-impl State {
-    /// Checks handles and bounds of `op`.
-    fn validate(&self, op: &OpKind) -> Result<(), Error> {
-        match *op {
-            OpKind::Read(t) | OpKind::Write(t) => {
-                let Transfer {
-                    file,
-                    window,
-                    window_offset,
-                    file_offset,
-                    len,
-                } = t;
-                if self.files.get(file).is_none() {
-                    return Err(Error::BadFile(file));
-                }
-                let w = self.windows.get(window).ok_or(Error::BadWindow(window))?;
-                let end = window_offset.checked_add(u64::from(len));
-                if end.is_none_or(|end| end > w.len) {
-                    return Err(Error::OutOfWindow {
-                        window,
-                        window_offset,
-                        len,
-                        window_len: w.len,
-                    });
-                }
-                let fend = file_offset.checked_add(u64::from(len));
-                if fend.is_none_or(|e| e > i64::MAX as u64) {
-                    return Err(Error::FileOffsetOverflow { file_offset, len });
-                }
-                Ok(())
-            }
-            OpKind::Fsync { file, .. } => {
-                if self.files.get(file).is_none() {
-                    return Err(Error::BadFile(file));
-                }
-                Ok(())
-            }
-            OpKind::Nop => Ok(()),
-        }
-    }
-
-    /// Counts the op as a user of its file and window.
-    fn acquire(&mut self, idx: u32) {
-        let s = *self.slab.get(idx);
-        if s.uses_file() {
-            if let Some(f) = self.files.get_mut(FileHandle(s.file)) {
-                f.users += 1;
-            }
-        }
-        if s.uses_window() {
-            if let Some(w) = self.windows.get_mut(WindowHandle(s.window)) {
-                w.users += 1;
-            }
-        }
-    }
-
-    /// Releases the op's file and window and frees its slot.
-    fn finish(&mut self, idx: u32) {
-        let s = *self.slab.get(idx);
-        if s.uses_file() {
-            if let Some(f) = self.files.get_mut(FileHandle(s.file)) {
-                f.users = f.users.saturating_sub(1);
-            }
-        }
-        if s.uses_window() {
-            if let Some(w) = self.windows.get_mut(WindowHandle(s.window)) {
-                w.users = w.users.saturating_sub(1);
-            }
-        }
-        self.slab.free(idx);
-    }
-
-    /// Builds the SQE for the op at `idx` from its current (advanced) state.
-    fn entry(&self, idx: u32) -> Entry {
-        let s = self.slab.get(idx);
-        let e = match s.code {
-            Code::Nop => opcode::Nop::new().build(),
-            Code::Fsync { datasync } => {
-                let flags = if datasync {
-                    FsyncFlags::DATASYNC
-                } else {
-                    FsyncFlags::empty()
-                };
-                opcode::Fsync::new(Fixed(s.file)).flags(flags).build()
-            }
-            Code::Read | Code::Write => {
-                // Both exist: `users` keeps them from being removed while the op lives.
-                let stream = self.files.get(FileHandle(s.file)).is_some_and(|f| f.stream);
-                let (base, kind) = self
-                    .windows
-                    .get(WindowHandle(s.window))
-                    .map_or((std::ptr::null_mut(), WindowKind::Unregistered), |w| {
-                        (w.ptr, w.kind)
-                    });
-                // -1: use (and ignore) the file position of a pipe/socket.
-                let off = if stream { u64::MAX } else { s.file_offset };
-                let ptr = base.wrapping_add(s.window_offset as usize);
-                let fd = Fixed(s.file);
-                let buf = s.window as u16;
-                let e = match (s.code, kind) {
-                    (Code::Read, WindowKind::Registered) => {
-                        opcode::ReadFixed::new(fd, ptr, s.remaining, buf)
-                            .offset(off)
-                            .build()
-                    }
-                    (Code::Read, WindowKind::Unregistered) => {
-                        opcode::Read::new(fd, ptr, s.remaining).offset(off).build()
-                    }
-                    (_, WindowKind::Registered) => {
-                        opcode::WriteFixed::new(fd, ptr, s.remaining, buf)
-                            .offset(off)
-                            .build()
-                    }
-                    (_, WindowKind::Unregistered) => {
-                        opcode::Write::new(fd, ptr, s.remaining).offset(off).build()
-                    }
-                };
-                match self.async_min {
-                    Some(min) if s.remaining >= min => e.flags(io_uring::squeue::Flags::ASYNC),
-                    _ => e,
-                }
-            }
-        };
-        e.user_data(u64::from(idx))
-    }
-
-    /// Pushes the op's SQE into the SQ; on success the op is in the kernel.
-    fn try_push_sqe(&mut self, sq: &mut SubmissionQueue<'_>, idx: u32) -> bool {
-        if self.kernel >= self.kernel_cap {
-            return false;
-        }
-        let e = self.entry(idx);
-        // SAFETY: the SQE points into a window whose memory the caller promised (in the
-        // unsafe register/add call) to keep valid until the window is removed; `push`
-        // checked the range lies inside it, and the window cannot be removed while this op
-        // counts as its user.
-        let r: Result<(), PushError> = unsafe { sq.push(&e) };
-        if r.is_err() {
-            return false;
-        }
-        if let Some(s) = self.slab.get_mut(idx) {
-            s.place = Place::Kernel;
-        }
-        self.kernel += 1;
-        true
-    }
-
-    /// Moves backlogged ops into the SQ while there is room.
-    fn fill_from_backlog(&mut self, sq: &mut SubmissionQueue<'_>) {
-        while let Some(&idx) = self.backlog.front() {
-            if !self.try_push_sqe(sq, idx) {
-                break;
-            }
-            self.backlog.pop_front();
-        }
-    }
-
-    /// Handles one CQE; returns the user completion if the op is finished.
-    fn handle(&mut self, ud: u64, res: i32, sq: &mut SubmissionQueue<'_>) -> Option<Completion> {
-        if ud == CANCEL_TAG {
-            self.cancels = self.cancels.saturating_sub(1);
-            return None;
-        }
-        let idx = u32::try_from(ud).ok()?;
-        let (direct, align) = {
-            let s = self.slab.get_mut(idx)?;
-            if s.place != Place::Kernel {
-                return None;
-            }
-            let f = self.files.get(FileHandle(s.file));
-            (f.is_some_and(|f| f.direct), f.map_or(512, |f| f.dio_align))
-        };
-        self.kernel = self.kernel.saturating_sub(1);
-        let s = self.slab.get_mut(idx)?;
-        match step(s, res, direct, align) {
-            Some(result) => {
-                let c = Completion {
-                    user_data: s.user_data,
-                    result,
-                };
-                self.finish(idx);
-                Some(c)
-            }
-            None => {
-                if !self.try_push_sqe(sq, idx) {
-                    if let Some(s) = self.slab.get_mut(idx) {
-                        s.place = Place::Backlog;
-                    }
-                    self.backlog.push_front(idx);
-                }
-                None
-            }
-        }
-    }
-}
-
-/// Advances an op by one CQE result. `Some(result)` when the op is finished, `None` when it
-/// must be resubmitted (short transfer or EAGAIN/EINTR). Every `None` either transfers at
-/// least one byte (the remaining length shrinks) or uses one of `MAX_RETRIES`, so the loop
-/// ends.
-fn step(s: &mut crate::op::Slot, res: i32, direct: bool, align: u32) -> Option<Result<u32, Errno>> {
-    let retryable = |e: Errno| matches!(e, Errno::AGAIN | Errno::INTR);
-    if res < 0 {
-        let e = Errno::from_raw_os_error(-res);
-        if retryable(e) && !s.cancelled && s.retries < MAX_RETRIES {
-            s.retries += 1;
-            return None;
-        }
-        return Some(Err(e));
-    }
-    if !matches!(s.code, Code::Read | Code::Write) {
-        return Some(Ok(res as u32));
-    }
-    let n = (res as u32).min(s.remaining);
-    if n == 0 {
-        // Read: end of file. Write: the kernel made no progress; report what was done.
-        return Some(Ok(s.done));
-    }
-    s.done += n;
-    s.remaining -= n;
-    s.window_offset += u64::from(n);
-    s.file_offset += u64::from(n);
-    s.retries = 0;
-    if s.remaining == 0 {
-        return Some(Ok(s.done));
-    }
-    if direct && s.done % align.max(1) != 0 {
-        // An O_DIRECT transfer that ends unaligned hit end of file; continuing would EINVAL.
-        return Some(Ok(s.done));
-    }
-    if s.cancelled {
-        return Some(Err(Errno::CANCELED));
-    }
-    None
-}
-
 impl Drop for Ring {
     fn drop(&mut self) {
         // The kernel must be done with every window before the caller may free it, so wait
@@ -803,66 +543,5 @@ impl Drop for Ring {
         let sub = self.ring.submitter();
         let _ = sub.unregister_buffers();
         let _ = sub.unregister_files();
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use crate::op::new_slot;
-
-    fn read_slot(len: u32) -> crate::op::Slot {
-        new_slot(
-            1,
-            &OpKind::Read(Transfer {
-                file: FileHandle(0),
-                window: WindowHandle(0),
-                window_offset: 0,
-                file_offset: 0,
-                len,
-            }),
-        )
-    }
-
-    /// Short transfers advance both offsets; EOF stops with the bytes done.
-    #[test]
-    fn step_short_then_eof() {
-        let mut s = read_slot(10_000);
-        assert_eq!(step(&mut s, 4096, false, 512), None);
-        assert_eq!(
-            (s.file_offset, s.window_offset, s.remaining),
-            (4096, 4096, 5904)
-        );
-        assert_eq!(step(&mut s, 0, false, 512), Some(Ok(4096)));
-    }
-
-    /// EAGAIN is retried at most MAX_RETRIES times, then reported.
-    #[test]
-    fn step_eagain_is_bounded() {
-        let mut s = read_slot(100);
-        for _ in 0..MAX_RETRIES {
-            assert_eq!(step(&mut s, -libc::EAGAIN, false, 512), None);
-        }
-        assert_eq!(
-            step(&mut s, -libc::EAGAIN, false, 512),
-            Some(Err(Errno::AGAIN))
-        );
-    }
-
-    /// An unaligned short O_DIRECT transfer is end of file; a cancelled op is not continued.
-    #[test]
-    fn step_direct_and_cancelled() {
-        let mut s = read_slot(8192);
-        assert_eq!(step(&mut s, 1000, true, 512), Some(Ok(1000)));
-        let mut s = read_slot(8192);
-        assert_eq!(step(&mut s, 4096, true, 4096), None);
-        s.cancelled = true;
-        assert_eq!(step(&mut s, 1, false, 512), Some(Err(Errno::CANCELED)));
-        let mut s = read_slot(8192);
-        s.cancelled = true;
-        assert_eq!(
-            step(&mut s, -libc::EINTR, false, 512),
-            Some(Err(Errno::INTR))
-        );
     }
 }

@@ -4,7 +4,7 @@ mod common;
 
 use std::io::Write;
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use common::*;
 use gdio_protocol::{Limits, Op, Request, ResultCode, WindowAccess};
@@ -107,22 +107,8 @@ fn each_error_arrives_as_its_result() {
 #[test]
 #[ignore = "needs root (mounts a 64 KiB tmpfs); cargo xtask test runs it when run as root"]
 fn needs_root_enospc_reaches_the_lane() {
-    let dir = tempfile::tempdir().unwrap();
-    let mnt = dir.path().join("tiny");
-    std::fs::create_dir(&mnt).unwrap();
-    let ok = std::process::Command::new("mount")
-        .args([
-            "-t",
-            "tmpfs",
-            "-o",
-            "size=64k",
-            "gdio-test",
-            mnt.to_str().unwrap(),
-        ])
-        .status()
-        .is_ok_and(|s| s.success());
-    assert!(ok, "cannot mount a tmpfs: this test needs root");
-    let path = mnt.join("f");
+    let tiny = Tmpfs::mount("64k");
+    let path = tiny.path().join("f");
     std::fs::File::create(&path).unwrap();
     let queue = Arc::new(HostQueueMemory::new(1).unwrap());
     let win = window(1 << 20);
@@ -136,22 +122,7 @@ fn needs_root_enospc_reaches_the_lane() {
     let mut lane = Lane::new(&*queue, 0..1).unwrap();
     let r = lane.run(&write_req(0, 0, 0, 0, 1 << 20));
     drop(pump);
-    let _ = std::process::Command::new("umount").arg(&mnt).status();
     assert_eq!(r, ENOSPC);
-}
-
-/// A pipe whose reads block until written: IO that stays in flight as long as we like.
-fn pipe() -> (std::os::fd::OwnedFd, std::fs::File) {
-    let (r, w) = rustix::pipe::pipe().unwrap();
-    (r, std::fs::File::from(w))
-}
-
-fn wait_until(what: &str, mut f: impl FnMut() -> bool) {
-    let deadline = Instant::now() + Duration::from_secs(20);
-    while !f() {
-        assert!(Instant::now() < deadline, "timed out waiting for {what}");
-        std::thread::sleep(Duration::from_millis(2));
-    }
 }
 
 #[test]

@@ -42,21 +42,8 @@ fn write_to_read_only_fd_is_ebadf() {
 #[test]
 #[ignore = "needs root (mounts a 64 KiB tmpfs); cargo xtask test runs it when run as root"]
 fn needs_root_enospc_on_tiny_tmpfs() {
-    let mnt = tempfile::tempdir().unwrap();
-    let ok = std::process::Command::new("mount")
-        .args([
-            "-t",
-            "tmpfs",
-            "-o",
-            "size=64k",
-            "gdio-test",
-            mnt.path().to_str().unwrap(),
-        ])
-        .status();
-    assert!(
-        ok.as_ref().is_ok_and(|s| s.success()),
-        "cannot mount a tmpfs ({ok:?}): this test needs root"
-    );
+    // Unmounted when dropped, after the ring (inside the closure) is gone.
+    let mnt = gdio_test_support::Tmpfs::mount("64k");
     let result = std::panic::catch_unwind(|| {
         let mut ring = Ring::builder().entries(8).build().unwrap();
         let file = ring
@@ -81,9 +68,6 @@ fn needs_root_enospc_on_tiny_tmpfs() {
         drop(ring);
         r
     });
-    let _ = std::process::Command::new("umount")
-        .arg(mnt.path())
-        .status();
     assert_eq!(result.unwrap(), Err(Errno::NOSPC));
 }
 

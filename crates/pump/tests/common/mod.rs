@@ -1,13 +1,12 @@
 //! Shared set-up for the pump's tests: real files with random contents, real windows.
-#![allow(dead_code)]
+#![allow(dead_code, unused_imports)]
 
-use std::io::Write;
 use std::path::PathBuf;
 use std::sync::Arc;
 
 use gdio_protocol::{DeviceQueue, FileAccess, Generation, Op, Poll, Request, WindowAccess};
 use gdio_pump::{HostQueueMemory, HostWindow, IdlePolicy, Pump, PumpBuilder, WindowMode};
-use rand::{Rng, RngCore, SeedableRng};
+use rand::Rng;
 
 pub const RW: FileAccess = FileAccess {
     readable: true,
@@ -30,8 +29,13 @@ pub fn access(len: usize) -> WindowAccess {
     }
 }
 
-pub fn rng(seed: u64) -> rand::rngs::StdRng {
-    rand::rngs::StdRng::seed_from_u64(seed)
+pub use gdio_test_support::{rng, wait_until, Tmpfs};
+
+/// A pipe whose reads block until written: IO that stays in flight as long as a test likes.
+/// Returns the read end (for the pump) and the write end as a file.
+pub fn pipe() -> (std::os::fd::OwnedFd, std::fs::File) {
+    let (r, w) = gdio_test_support::pipe();
+    (r, std::fs::File::from(w))
 }
 
 /// A temporary file of `len` random bytes; returns its path (in `dir`) and contents.
@@ -41,13 +45,7 @@ pub fn random_file(
     len: usize,
     seed: u64,
 ) -> (PathBuf, Vec<u8>) {
-    let mut data = vec![0u8; len];
-    rng(seed).fill_bytes(&mut data);
-    let path = dir.path().join(name);
-    let mut f = std::fs::File::create(&path).unwrap();
-    f.write_all(&data).unwrap();
-    f.sync_all().unwrap();
-    (path, data)
+    gdio_test_support::random_file(dir.path(), name, len, seed)
 }
 
 pub fn open_ro(path: &std::path::Path) -> std::fs::File {

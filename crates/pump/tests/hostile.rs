@@ -1,5 +1,7 @@
 //! A hostile device beside honest lanes: garbage over whole slots, wrong generations, handles
-//! out of range, ranges past windows, lengths near u32::MAX, slots republished while claimed.
+//! out of range, ranges past windows, lengths near u32::MAX, slots republished while claimed,
+//! checked WRITEs whose data never matches, FSYNCs of any handle, descriptors that never
+//! arrive whole, and the hostile window removed and added back while its requests are held.
 //! The honest lanes' data stays right, the guard bytes around every window stay untouched, and
 //! the pump neither panics nor stops.
 mod common;
@@ -25,7 +27,13 @@ fn honest_lanes_are_unharmed_by_hostile_ones() {
     // The hostile lanes' own window: any request they can make valid lands only here. (A
     // window shared with honest lanes is, by design, theirs to overwrite too.)
     let hostile_win = window(64 << 10);
-    let b = builder(&queue).file(open_ro(&path), RO);
+    let scratch = dir.path().join("hostile-writes");
+    std::fs::File::create(&scratch).unwrap();
+    let b = builder(&queue)
+        .file(open_ro(&path), RO)
+        .file(open_rw(&scratch), RW)
+        .data_timeout(std::time::Duration::from_millis(20))
+        .torn_limit(200);
     let b = add_window(
         add_window(b, &honest_win, WindowMode::Auto),
         &hostile_win,
@@ -65,7 +73,44 @@ fn honest_lanes_are_unharmed_by_hostile_ones() {
                 while !stop.load(Ordering::Relaxed) {
                     let slot = r.gen_range(mine.clone());
                     let mut words: [u32; 8] = r.gen();
-                    match r.gen_range(0..6) {
+                    match r.gen_range(0..9) {
+                        // A checked WRITE into its own window whose data never matches (held,
+                        // then answered BAD_DATA), or one that matches.
+                        6 => {
+                            let len = r.gen_range(1..4096u32);
+                            let req = Request {
+                                file: 1,
+                                window: 1,
+                                window_offset: r.gen_range(0..60_000),
+                                len,
+                                ..Request::new(Op::Write)
+                            };
+                            if dev.is_idle(slot).unwrap_or(false) {
+                                let junk: Vec<u8> = (0..len).map(|_| r.gen()).collect();
+                                let _ = dev.publish_checked_write(slot, &req, &junk);
+                            }
+                            std::thread::yield_now();
+                            continue;
+                        }
+                        // An FSYNC or FDATASYNC of any file handle.
+                        7 => {
+                            words = Request {
+                                file: r.gen_range(0..4),
+                                ..Request::new(if r.gen() { Op::Fsync } else { Op::Fdatasync })
+                            }
+                            .to_words()
+                        }
+                        // A descriptor that never arrives whole (stamp and check wrong).
+                        8 => {
+                            let mut torn = [0u32; gdio_protocol::layout::descriptor::WRITTEN];
+                            for w in torn.iter_mut() {
+                                *w = r.gen();
+                            }
+                            let g = dev.last_published(slot).unwrap().next().0;
+                            dev.write_descriptor(slot, torn, g);
+                            std::thread::yield_now();
+                            continue;
+                        }
                         // Random bytes over the whole descriptor; never window 0 when valid-looking.
                         0 => words[2] = words[2].max(1),
                         // A valid-looking READ with handles out of range.
@@ -122,6 +167,22 @@ fn honest_lanes_are_unharmed_by_hostile_ones() {
                         dev.write_raw(slot, words, publish.wrapping_add(1));
                     }
                     std::thread::yield_now();
+                }
+            });
+        }
+        // The hostile window leaves the table and comes back while its requests are held.
+        {
+            let (pump, stop, win) = (&pump, &stop_hostile, &hostile_win);
+            s.spawn(move || {
+                let mut churns = 0;
+                while !stop.load(Ordering::Relaxed) && churns < 20 {
+                    pump.remove_window(gdio_pump::WindowId(1)).unwrap();
+                    let id = pump
+                        .add_window(win.clone(), WindowMode::Unregistered, access(64 << 10))
+                        .unwrap();
+                    assert_eq!(id.0, 1, "the freed handle is the one reused");
+                    churns += 1;
+                    std::thread::sleep(std::time::Duration::from_millis(5));
                 }
             });
         }

@@ -1,8 +1,9 @@
 //! Random-input fuzzing of the pump on stable Rust, for a given number of steps.
 //!
 //! `cargo run -p gdio-pump --example fuzz_pump --features fuzzing --release -- STEPS [SEED]...`
-//! Each seed runs until it has played STEPS steps; with no seed, one random seed (printed, so
-//! that a failure can be replayed). Coverage-guided fuzzing of the same harness:
+//! The inputs in `fuzz/regressions/pump/` are replayed first. Each seed then runs until it has
+//! played STEPS steps; with no seed, one random seed (printed, so that a failure can be
+//! replayed). Coverage-guided fuzzing of the same harness:
 //! `cargo fuzz run pump` in `fuzz/`.
 use rand::{Rng, RngCore, SeedableRng};
 
@@ -12,6 +13,21 @@ fn main() {
     let mut seeds: Vec<u64> = args.filter_map(|s| s.parse().ok()).collect();
     if seeds.is_empty() {
         seeds.push(rand::thread_rng().gen());
+    }
+    // Inputs that once broke an invariant (the pump's or the harness's), replayed first; their
+    // outcome depends on thread timing, so each runs many times.
+    let regressions = concat!(env!("CARGO_MANIFEST_DIR"), "/../../fuzz/regressions/pump");
+    if let Ok(dir) = std::fs::read_dir(regressions) {
+        for entry in dir.flatten() {
+            let input = std::fs::read(entry.path()).expect("a regression input");
+            for _ in 0..100 {
+                gdio_pump::fuzzing::run_one(&input);
+            }
+            println!(
+                "fuzz: regression {} replayed 100 times",
+                entry.path().display()
+            );
+        }
     }
     for seed in seeds {
         let t = std::time::Instant::now();

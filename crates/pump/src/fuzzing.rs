@@ -96,8 +96,14 @@ struct Closer {
 }
 
 struct Harness<'a> {
+    trace: bool,
     dev: DeviceQueue<'a>,
     slots: [Slot; SLOTS as usize],
+    /// Slots a forged publication went into: their generations may repeat one still in flight
+    /// (the device's own idle check is fooled by its stale publish word), so what completes
+    /// there cannot be told apart; the harness stops tracking them (the pump's own invariants
+    /// still hold for them).
+    tainted: [bool; SLOTS as usize],
     closers: Vec<Closer>,
     windows: Vec<Arc<HostWindow>>,
     steps: u64,
@@ -150,8 +156,10 @@ pub fn run_one(data: &[u8]) -> u64 {
     let pump = b.spawn().expect("the fuzzed pump starts");
     let dev = DeviceQueue::attach(queue.requests(), queue.completions()).expect("initialised");
     let mut h = Harness {
+        trace: std::env::var_os("GDIO_FUZZ_TRACE").is_some(),
         dev,
         slots: [Slot::default(); SLOTS as usize],
+        tainted: [false; SLOTS as usize],
         closers: Vec::new(),
         windows,
         steps: 0,
@@ -292,6 +300,12 @@ impl Harness<'_> {
     fn publish(&mut self, input: &mut Bytes<'_>, slot: u32) {
         let r = self.request(input);
         if let Ok(g) = self.dev.publish(slot, &r) {
+            if self.trace {
+                eprintln!("  honest slot {slot} gen {g:?} {r:?}");
+            }
+            if self.tainted[slot as usize] {
+                return;
+            }
             self.slots[slot as usize] = Slot {
                 pending: Some(g),
                 how: "honest",
@@ -317,6 +331,9 @@ impl Harness<'_> {
         let w = usize::from(input.u8().unwrap_or(0)) % descriptor::WRITTEN;
         torn[w] ^= 0x8000_0001;
         self.dev.write_descriptor(slot, torn, g.0);
+        if self.tainted[slot as usize] {
+            return;
+        }
         self.slots[slot as usize] = Slot {
             pending: Some(g),
             torn: Some(whole),
@@ -359,6 +376,12 @@ impl Harness<'_> {
             ..Request::new(Op::Write)
         };
         if let Ok(g) = self.dev.publish_checked_write(slot, &r, &meant) {
+            if self.trace {
+                eprintln!("  checked write slot {slot} gen {g:?} {r:?}");
+            }
+            if self.tainted[slot as usize] {
+                return;
+            }
             self.slots[slot as usize] = Slot {
                 pending: Some(g),
                 torn: None,
@@ -390,6 +413,15 @@ impl Harness<'_> {
             })
             .collect();
         if let Ok(g) = self.dev.publish(slot, &r) {
+            if self.trace {
+                eprintln!(
+                    "  closer {:?} slot {slot} gen {g:?} after {before:?}",
+                    r.op()
+                );
+            }
+            if self.tainted[slot as usize] {
+                return;
+            }
             self.slots[slot as usize] = Slot {
                 pending: Some(g),
                 how: "closer",
@@ -414,8 +446,12 @@ impl Harness<'_> {
             _ => last.wrapping_add(2),
         };
         self.dev.write_raw(slot, r.to_words(), publish);
+        if self.trace {
+            eprintln!("  raw slot {slot} publish {publish} (last {last}) {r:?}");
+        }
         // The slot's honest state is unknown now: stop tracking it (the invariants that
         // remain are the pump's own: exactly once, guards, stop).
+        self.tainted[slot as usize] = true;
         self.slots[slot as usize] = Slot::default();
         self.closers.retain(|c| c.slot != slot);
         for c in &mut self.closers {
@@ -432,7 +468,10 @@ impl Harness<'_> {
         while start.elapsed() < Duration::from_millis(20) {
             match self.dev.poll(slot, g).expect("slot in range") {
                 Poll::Pending => std::thread::yield_now(),
-                _ => {
+                other => {
+                    if self.trace {
+                        eprintln!("  waited slot {slot} gen {g:?}: {other:?}");
+                    }
                     self.slots[slot as usize].pending = None;
                     break;
                 }

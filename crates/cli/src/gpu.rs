@@ -5,11 +5,11 @@ use std::time::{Duration, Instant};
 
 use anyhow::{Context as _, Result};
 use gdio_pump::{IdlePolicy, PumpBuilder, PumpError, PumpHandle, WindowMode};
-use gdio_vulkan::shaders::{self, Budgets};
 use gdio_vulkan::{
     BufferSlice, ComputePipeline, Context, DescriptorSet, DeviceSelector, Dispatch, FenceWait,
     MappedBuffer, Placement, PlacementPlan,
 };
+use gdio_workloads::shaders::{self, Budgets};
 use serde::Serialize;
 
 use crate::knobs;

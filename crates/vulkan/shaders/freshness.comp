@@ -14,8 +14,20 @@
 // binding 2: the window under test
 #pragma use_vulkan_memory_model
 #extension GL_KHR_memory_scope_semantics : require
-#extension GL_GOOGLE_include_directive : require
-#include "gdio_demo.glsl"
+
+// Lanes per workgroup: lavapipe misbehaves with fewer than 8 (its SIMD width);
+// gdio_vulkan::shaders::LANES_PER_GROUP.
+#define GDIO_LANES 8
+
+// lowbias32 (Chris Wellons): a well-mixed 32-bit hash (gdio_vulkan::patterns::hash).
+uint gdio_hash(uint x) {
+    x ^= x >> 16;
+    x *= 0x7feb352du;
+    x ^= x >> 15;
+    x *= 0x846ca68bu;
+    x ^= x >> 16;
+    return x;
+}
 
 layout(local_size_x = GDIO_LANES) in;
 layout(set = 0, binding = 0, std430) buffer Ack { uint ack[]; };

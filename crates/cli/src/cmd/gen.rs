@@ -5,7 +5,7 @@ use std::io::{BufWriter, Read as _, Write};
 use std::path::Path;
 
 use anyhow::{Context as _, Result};
-use gdio_vulkan::patterns::file_word;
+use gdio_workloads::patterns::file_word;
 use serde::Serialize;
 
 use crate::btree;

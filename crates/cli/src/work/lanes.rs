@@ -3,8 +3,8 @@
 
 use anyhow::Result;
 use gdio_protocol::ResultCode;
-use gdio_vulkan::shaders::{LaneState, LaneStatus, STATE_WORDS};
 use gdio_vulkan::{Context, MappedBuffer, Placement};
+use gdio_workloads::shaders::{LaneState, LaneStatus, STATE_WORDS};
 
 /// A zeroed state buffer for `lanes` lanes (host-cached: the GPU writes, the host reads after
 /// each dispatch).

@@ -7,10 +7,10 @@ use std::time::Duration;
 
 use anyhow::{Context as _, Result};
 use gdio::PumpWindow;
-use gdio_vulkan::shaders::{self, BtreeLookupParams, BtreeStatus, BTREE_NODE_BYTES};
 use gdio_vulkan::{
     BufferSlice, ComputePipeline, DescriptorSet, MappedBuffer, Placement, QueueGroup,
 };
+use gdio_workloads::shaders::{self, BtreeLookupParams, BtreeStatus, BTREE_NODE_BYTES};
 
 use crate::btree::{Found, Superblock};
 use crate::gpu::Gpu;

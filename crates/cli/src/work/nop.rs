@@ -18,11 +18,11 @@ use gdio::{PumpQueue, PumpWindow};
 use gdio_protocol::{Claim, HostQueue, Op, PumpState, Region, Request};
 use gdio_pump::emulated::Lane;
 use gdio_pump::{HostQueueMemory, Pump, QueueMemory};
-use gdio_vulkan::shaders::{self, LaneState, LaneStatus, NopParams};
 use gdio_vulkan::{
     BufferSlice, ComputePipeline, DescriptorSet, FenceWait, MappedBuffer, PlacementPlan,
     QueueBuffers, Redispatch,
 };
+use gdio_workloads::shaders::{self, LaneState, LaneStatus, NopParams};
 use hdrhistogram::Histogram;
 use serde::Serialize;
 

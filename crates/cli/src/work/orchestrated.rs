@@ -14,9 +14,9 @@ use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
 use anyhow::{Context as _, Result};
-use gdio_vulkan::patterns::{crc32c_of_chunks, crc32c_tables};
-use gdio_vulkan::shaders::{self, BtreeStepParams, Chunks, CrcChunksParams, BTREE_NODE_BYTES};
 use gdio_vulkan::{BufferSlice, ComputePipeline, DescriptorSet, MappedBuffer, Placement};
+use gdio_workloads::patterns::{crc32c_of_chunks, crc32c_tables};
+use gdio_workloads::shaders::{self, BtreeStepParams, Chunks, CrcChunksParams, BTREE_NODE_BYTES};
 
 use crate::btree::Superblock;
 use crate::gpu::Gpu;

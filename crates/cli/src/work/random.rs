@@ -9,8 +9,8 @@ use std::time::Duration;
 
 use anyhow::{Context as _, Result};
 use gdio::PumpWindow;
-use gdio_vulkan::shaders::{self, RandomReadParams, ScalingReadParams};
 use gdio_vulkan::{BufferSlice, ComputePipeline, MappedBuffer};
+use gdio_workloads::shaders::{self, RandomReadParams, ScalingReadParams};
 
 use crate::gpu::Gpu;
 use crate::work::lanes;

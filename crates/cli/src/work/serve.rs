@@ -11,10 +11,10 @@ use std::time::{Duration, Instant};
 
 use anyhow::{Context as _, Result};
 use gdio_pump::PumpReport;
-use gdio_vulkan::shaders::{
+use gdio_vulkan::{ComputePipeline, DescriptorSet, Dispatch, MappedBuffer, Placement};
+use gdio_workloads::shaders::{
     self, BTREE_SERVE_MAILBOX_HEADER_WORDS, BTREE_SERVE_RESULT_WORDS, BTREE_SERVE_STATE_WORDS,
 };
-use gdio_vulkan::{ComputePipeline, DescriptorSet, Dispatch, MappedBuffer, Placement};
 
 use crate::btree::Superblock;
 use crate::gpu::Gpu;

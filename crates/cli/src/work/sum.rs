@@ -11,9 +11,9 @@ use anyhow::{Context as _, Result};
 use gdio::{PumpQueue, PumpWindow};
 use gdio_protocol::FileAccess;
 use gdio_pump::{Pump, PumpHandle};
-use gdio_vulkan::patterns::{crc32c_of_chunks, crc32c_tables};
-use gdio_vulkan::shaders::{self, Chunks, CrcStreamParams};
 use gdio_vulkan::{BufferSlice, ComputePipeline, MappedBuffer, Placement, QueueBuffers};
+use gdio_workloads::patterns::{crc32c_of_chunks, crc32c_tables};
+use gdio_workloads::shaders::{self, Chunks, CrcStreamParams};
 
 use crate::gpu::Gpu;
 use crate::progress::Progress;

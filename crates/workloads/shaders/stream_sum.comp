@@ -7,7 +7,7 @@
 // `window`. Each READ must return exactly the chunk's length, or the lane fails with ST_ERROR =
 // the result it got (a negative code, or the short byte count) and ST_WHERE = the chunk.
 //
-// Checksum (gdio_vulkan::patterns::sum32 computes the same on the CPU): with w_i the i-th
+// Checksum (gdio_workloads::patterns::sum32 computes the same on the CPU): with w_i the i-th
 // 32-bit little-endian word of the file (the last one zero-padded),
 //     sum32(file) = len + sum_i w_i * (2i + 1)   (mod 2^32).
 // Each lane adds w_i (2i+1) over its chunks into ST_A; the host adds the lanes' sums and the

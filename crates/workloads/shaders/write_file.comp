@@ -2,7 +2,7 @@
 // Lanes fill window regions with computed data, WRITE them to a file, then FSYNC it.
 //
 // The file is `nchunks` chunks of `chunk` bytes (the last `last_len` bytes); byte b of the file
-// is byte (b % 4) of gdio_file_word(b / 4, seed), little-endian (gdio_vulkan::patterns makes the
+// is byte (b % 4) of gdio_file_word(b / 4, seed), little-endian (gdio_workloads::patterns makes the
 // same bytes). Lane L writes chunks c = L + j*lanes through slot L and window region L*chunk,
 // one at a time; after its last chunk it publishes FSYNC (so every lane's own writes are
 // durable once its FSYNC completes). A lane fails on a short write or a negative result.

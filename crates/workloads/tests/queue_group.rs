@@ -7,15 +7,15 @@ use std::io::Write;
 use std::sync::Arc;
 
 use common::{gpu, TIMEOUT};
-use gdio::{PumpGroupQueue, PumpWindow};
-use gdio_protocol::{FileAccess, Op};
-use gdio_pump::{Pump, WindowMode};
-use gdio_vulkan::shaders::{
-    self, Budgets, LaneState, LaneStatus, RandomReadParams, ScalingReadParams,
+use gdio::protocol::{FileAccess, Op};
+use gdio::pump::{Pump, WindowMode};
+use gdio::vulkan::{
+    BufferSlice, ComputePipeline, MappedBuffer, Placement, PlacementPlan, QueueGroup, Redispatch,
 };
-use gdio_vulkan::{
-    patterns, BufferSlice, ComputePipeline, MappedBuffer, Placement, PlacementPlan, QueueGroup,
-    Redispatch,
+use gdio::{PumpGroupQueue, PumpWindow};
+use gdio_workloads::patterns;
+use gdio_workloads::shaders::{
+    self, Budgets, LaneState, LaneStatus, RandomReadParams, ScalingReadParams,
 };
 
 #[test]

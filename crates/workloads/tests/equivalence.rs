@@ -1,5 +1,5 @@
 //! The GLSL device (`gdio.glsl`, shader `replay.comp`) and the Rust reference device
-//! (`gdio_pump::emulated::Lane`) replay the same request lists against the same pump — one
+//! (`gdio::pump::emulated::Lane`) replay the same request lists against the same pump — one
 //! queue each — and must get the same result for every request and the same bytes in their
 //! windows. Also: many shader lanes doing random-offset reads through the real pump at once.
 
@@ -9,16 +9,16 @@ use std::io::Write;
 use std::sync::Arc;
 
 use common::{gpu, run_with_pump, TIMEOUT};
-use gdio::{PumpQueue, PumpWindow};
-use gdio_protocol::codes::ResultCode;
-use gdio_protocol::{FileAccess, Op, Request};
-use gdio_pump::emulated::Lane;
-use gdio_pump::{HostQueueMemory, HostWindow, Pump, WindowMode};
-use gdio_vulkan::shaders::{self, Budgets, LaneState, LaneStatus, RandomReadParams};
-use gdio_vulkan::{
-    patterns, BufferSlice, ComputePipeline, MappedBuffer, Placement, PlacementPlan, QueueBuffers,
-    Redispatch,
+use gdio::protocol::codes::ResultCode;
+use gdio::protocol::{FileAccess, Op, Request};
+use gdio::pump::emulated::Lane;
+use gdio::pump::{HostQueueMemory, HostWindow, Pump, WindowMode};
+use gdio::vulkan::{
+    BufferSlice, ComputePipeline, MappedBuffer, Placement, PlacementPlan, QueueBuffers, Redispatch,
 };
+use gdio::{PumpQueue, PumpWindow};
+use gdio_workloads::patterns;
+use gdio_workloads::shaders::{self, Budgets, LaneState, LaneStatus, RandomReadParams};
 
 const RO: FileAccess = FileAccess {
     readable: true,
@@ -111,7 +111,7 @@ fn glsl_and_rust_devices_agree_on_every_result_and_byte() {
         .file(std::fs::File::open(file.path()).unwrap(), RO)
         .window(vk_win.clone(), WindowMode::Auto, access)
         .window(rs_win.clone(), WindowMode::Auto, access)
-        .limits(gdio_protocol::Limits::new(1 << 20))
+        .limits(gdio::protocol::Limits::new(1 << 20))
         .spawn()
         .unwrap();
 

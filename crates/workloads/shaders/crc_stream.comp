@@ -1,7 +1,7 @@
 #version 460
 // Streams a file through a ring of window regions, as stream_sum.comp does, and computes the
 // CRC-32C of every chunk; the host combines the chunk CRCs into the file's standard CRC-32C
-// (gdio_vulkan::patterns::crc32c_combine). What `gdio sum` runs.
+// (gdio_workloads::patterns::crc32c_combine). What `gdio sum` runs.
 //
 // The file is `nchunks` chunks of `chunk` bytes, the last one `last_len` bytes. Lane L (of
 // `lanes`) takes chunks c = L + j*lanes, j = 0, 1, ..., keeping up to two READs in flight in

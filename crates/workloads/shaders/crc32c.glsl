@@ -3,11 +3,11 @@
 //     crc32c_final(crc32c_bytes(0xFFFFFFFF, ...))
 // i.e. init 0xFFFFFFFF, final xor 0xFFFFFFFF: the value `rhash --crc32c`, Python's
 // `crc32c.crc32c()` and iSCSI/ext4/btrfs use. Per-chunk CRCs combine into the CRC of the whole
-// file on the host (gdio_vulkan::patterns::crc32c_combine).
+// file on the host (gdio_workloads::patterns::crc32c_combine).
 //
 // The including shader declares, before including:
 //   #define GDIO_CRC_TABLE_BINDING n   a readonly storage buffer of 1024 words: the four
-//                                      slice-by-4 tables (gdio_vulkan::patterns::crc32c_tables)
+//                                      slice-by-4 tables (gdio_workloads::patterns::crc32c_tables)
 // and calls crc32c_load_tables() once at the start of main, in uniform control flow (it has a
 // barrier), before any invocation returns.
 #ifndef GDIO_CRC32C_GLSL

@@ -10,16 +10,17 @@ mod common;
 use std::io::Write;
 
 use common::{gpu, run_with_pump as run, TIMEOUT};
-use gdio::{PumpQueue, PumpWindow};
-use gdio_protocol::codes::ResultCode;
-use gdio_protocol::{FileAccess, Op, WindowAccess};
-use gdio_pump::{Pump, WindowMode};
-use gdio_vulkan::shaders::{
-    self, Budgets, Chunks, LaneState, LaneStatus, StreamSumParams, WriteFileParams,
+use gdio::protocol::codes::ResultCode;
+use gdio::protocol::{FileAccess, Op, WindowAccess};
+use gdio::pump::{Pump, WindowMode};
+use gdio::vulkan::{
+    BufferSlice, ComputePipeline, Context, MappedBuffer, Placement, PlacementPlan, QueueBuffers,
+    Redispatch,
 };
-use gdio_vulkan::{
-    patterns, BufferSlice, ComputePipeline, Context, MappedBuffer, Placement, PlacementPlan,
-    QueueBuffers, Redispatch,
+use gdio::{PumpQueue, PumpWindow};
+use gdio_workloads::patterns;
+use gdio_workloads::shaders::{
+    self, Budgets, Chunks, LaneState, LaneStatus, StreamSumParams, WriteFileParams,
 };
 
 type Queue = PumpQueue;

@@ -1,5 +1,5 @@
 //! The device side of the protocol (gdio.glsl) against the host side driven directly with
-//! `gdio_protocol::HostQueue` (no pump, no io_uring): a host thread claims, emulates READ and
+//! `gdio::protocol::HostQueue` (no pump, no io_uring): a host thread claims, emulates READ and
 //! WRITE with memcpy into and out of the windows, and completes.
 
 mod common;
@@ -8,15 +8,16 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
 use common::{gpu, FakeHost, Win, TIMEOUT};
-use gdio_protocol::codes::ResultCode;
-use gdio_protocol::host::HostStats;
-use gdio_vulkan::shaders::{
+use gdio::protocol::codes::ResultCode;
+use gdio::protocol::host::HostStats;
+use gdio::vulkan::{
+    BufferSlice, ComputePipeline, Context, MappedBuffer, Placement, PlacementPlan, QueueBuffers,
+    Redispatch,
+};
+use gdio_workloads::patterns;
+use gdio_workloads::shaders::{
     self, Budgets, Chunks, LaneState, LaneStatus, NopParams, RandomReadParams, StreamSumParams,
     WriteFileParams,
-};
-use gdio_vulkan::{
-    patterns, BufferSlice, ComputePipeline, Context, MappedBuffer, Placement, PlacementPlan,
-    QueueBuffers, Redispatch,
 };
 
 struct Run {

@@ -1,5 +1,5 @@
 // gdio_demo.glsl: helpers shared by gdio's test and demo shaders (not part of the library).
-// The same functions are in Rust in gdio_vulkan::patterns; keep both in step.
+// The same functions are in Rust in gdio_workloads::patterns; keep both in step.
 #ifndef GDIO_DEMO_GLSL
 #define GDIO_DEMO_GLSL
 

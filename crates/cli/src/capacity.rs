@@ -1,10 +1,12 @@
 //! Room for what `gdio gen` makes: free disk space where a file goes, available memory, and
-//! removing a file whose writing failed.
+//! removing a file whose writing failed ([`Partial`]).
 
 use std::os::unix::fs::MetadataExt;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use anyhow::{Context as _, Result};
+use gdio_workloads::btree::{self, Superblock};
+pub use gdio_workloads::partial::Partial;
 
 use crate::units;
 
@@ -100,36 +102,64 @@ pub fn check_memory(need: Option<u64>, what: &str) -> Result<()> {
     )
 }
 
-/// A regular file being written: removed when dropped before [`Partial::keep`], so that a write
-/// that fails (a full disk, a bad argument found late) leaves no partial file behind.
-#[derive(Debug)]
-pub struct Partial {
-    path: Option<PathBuf>,
-}
-
-impl Partial {
-    /// Guards `path`, just created as `file`; something other than a regular file (a device, a
-    /// pipe) is never removed.
-    #[must_use]
-    pub fn new(path: &Path, file: &std::fs::File) -> Partial {
-        let regular = file.metadata().is_ok_and(|m| m.is_file());
-        Partial {
-            path: regular.then(|| path.to_path_buf()),
+/// Fails before anything is written when a tree of `keys` keys does not fit in the available
+/// memory or the free disk where `path` goes, saying how many keys would.
+pub fn check_btree_room(path: &Path, keys: u64, fanout: usize) -> Result<()> {
+    let disk = disk_for(path)?;
+    let memory = mem_available();
+    let fits = |k: u64| {
+        btree::build_needs(k, fanout).is_some_and(|(m, d)| {
+            memory.is_none_or(|a| m <= a) && disk.is_none_or(|free| d <= free)
+        })
+    };
+    if fits(keys) {
+        return Ok(());
+    }
+    // The most that fit: needs grow with keys.
+    let (mut lo, mut hi) = (0u64, keys);
+    while lo < hi {
+        let mid = lo + (hi - lo).div_ceil(2);
+        if fits(mid) {
+            lo = mid;
+        } else {
+            hi = mid - 1;
         }
     }
-
-    /// The file is complete: keep it.
-    pub fn keep(mut self) {
-        self.path = None;
-    }
+    let (need_mem, need_disk) = btree::build_needs(keys, fanout).map_or_else(
+        || {
+            (
+                "more than 16 EiB".to_string(),
+                "more than 16 EiB".to_string(),
+            )
+        },
+        |(m, d)| (units::bytes(m), units::bytes(d)),
+    );
+    let fit = if fits(lo) {
+        format!("at most {lo} keys fit")
+    } else {
+        "not even an empty tree fits".to_string()
+    };
+    anyhow::bail!(
+        "a B-tree of {keys} keys needs {need_mem} of memory to build and a file of {need_disk}; \
+         {} of memory is available and {} has {} free: {fit}. Ask for fewer keys, free memory \
+         or disk space, or write to another filesystem",
+        memory.map_or_else(|| "an unknown amount".to_string(), units::bytes),
+        folder(path).display(),
+        disk.map_or_else(|| "unchecked space".to_string(), units::bytes),
+    )
 }
 
-impl Drop for Partial {
-    fn drop(&mut self) {
-        if let Some(p) = self.path.take() {
-            let _ = std::fs::remove_file(p);
-        }
-    }
+/// Builds the B-tree [`btree::build`] makes, after checking that it fits
+/// ([`check_btree_room`]): what `gdio gen btree`, the demo and the benchmark make.
+pub fn build_btree(
+    path: &Path,
+    keys: u64,
+    seed: u64,
+    fanout: usize,
+    progress: impl FnMut(u64),
+) -> Result<Superblock> {
+    check_btree_room(path, keys, fanout)?;
+    btree::build(path, keys, seed, fanout, progress)
 }
 
 #[cfg(test)]
@@ -190,21 +220,23 @@ mod tests {
     }
 
     #[test]
-    fn a_partial_file_is_removed_unless_kept() {
+    fn a_tree_that_does_not_fit_is_refused_before_a_file_exists() {
         let dir = tempfile::tempdir().unwrap();
-        let (a, b) = (dir.path().join("a"), dir.path().join("b"));
-        let fa = std::fs::File::create(&a).unwrap();
-        drop(Partial::new(&a, &fa));
-        assert!(!a.exists());
-        let fb = std::fs::File::create(&b).unwrap();
-        Partial::new(&b, &fb).keep();
-        assert!(b.exists());
-        // Never a device.
-        let null = std::fs::OpenOptions::new()
-            .write(true)
-            .open("/dev/null")
+        let p = dir.path().join("huge");
+        let e = build_btree(&p, 4_000_000_000_000, 1, 255, |_| {})
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("at most") && e.contains("keys fit"), "{e}");
+        assert!(!p.exists(), "no file left behind");
+        // The number it gives fits (half of it, as memory and disk change under other
+        // processes).
+        let most: u64 = e
+            .split("at most ")
+            .nth(1)
+            .and_then(|t| t.split(' ').next())
+            .and_then(|t| t.parse().ok())
             .unwrap();
-        drop(Partial::new(Path::new("/dev/null"), &null));
-        assert!(Path::new("/dev/null").exists());
+        assert!(most > 0 && most < 4_000_000_000_000, "{e}");
+        check_btree_room(&p, most / 2, 255).unwrap();
     }
 }

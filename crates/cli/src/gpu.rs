@@ -1,34 +1,12 @@
-//! The device gdio runs on: opening it, saying what it is, and the settings that follow from it
-//! (placements, loop budgets, lanes, how the pump idles).
+//! The device the command runs on: opened with the settings of the `GDIO_*` variables
+//! ([`crate::knobs`]), and what reports say about it. What runs on it is gdio-workloads'.
 
-use std::time::{Duration, Instant};
-
-use anyhow::{Context as _, Result};
-use gdio_pump::{IdlePolicy, PumpBuilder, PumpError, PumpHandle, WindowMode};
-use gdio_vulkan::{
-    BufferSlice, ComputePipeline, Context, DescriptorSet, DeviceSelector, Dispatch, FenceWait,
-    MappedBuffer, Placement, PlacementPlan,
-};
-use gdio_workloads::shaders::{self, Budgets};
+use anyhow::Result;
+use gdio_vulkan::{DeviceSelector, PlacementPlan};
+use gdio_workloads::{Gpu, Settings};
 use serde::Serialize;
 
 use crate::knobs;
-
-/// An open device and how gdio uses it.
-pub struct Gpu {
-    /// The Vulkan context.
-    pub ctx: Context,
-    /// Where queues and windows live (defaults from the measurements, `GDIO_PLACE_*` applied).
-    pub plan: PlacementPlan,
-    /// Loop budgets for the shaders.
-    pub budgets: Budgets,
-    /// Whether the device was picked automatically.
-    pub auto: bool,
-    /// How the host waits for dispatches (gdio's and the CPU-orchestrated baselines' alike).
-    pub fence_wait: FenceWait,
-    /// Whether a resident lookup lane is a whole subgroup (see [`Gpu::walker_invocations`]).
-    pub subgroup_lanes: bool,
-}
 
 /// What a report says about the device.
 #[derive(Debug, Clone, Serialize)]
@@ -66,286 +44,55 @@ pub fn selector(device: Option<&str>) -> DeviceSelector {
         .map_or(DeviceSelector::Auto, DeviceSelector::parse)
 }
 
-impl Gpu {
-    /// Opens the selected device.
-    pub fn open(device: Option<&str>) -> Result<Gpu> {
-        let sel = selector(device);
-        let ctx = Context::with_selector(&sel).context("opening the Vulkan device")?;
-        let plan = knobs::get().placements(PlacementPlan::defaults());
-        let budgets = Budgets::for_device(ctx.info());
-        let fence_wait = fence_wait(ctx.info().is_cpu());
-        let subgroup_lanes = subgroup_lanes(ctx.info())?;
-        Ok(Gpu {
-            ctx,
-            plan,
-            budgets,
-            auto: sel == DeviceSelector::Auto,
-            fence_wait,
-            subgroup_lanes,
-        })
-    }
-
-    /// The same device with read windows in `placement` instead (for measuring every window
-    /// mode; whether the shader sees fresh data there is the caller's to check).
-    #[must_use]
-    pub fn with_read_window(&self, placement: gdio_vulkan::Placement) -> Gpu {
-        Gpu {
-            ctx: self.ctx.clone(),
-            plan: PlacementPlan {
-                read_window: placement,
-                read_window_registered: placement != gdio_vulkan::Placement::DeviceLocalHostVisible,
-                ..self.plan
-            },
-            budgets: self.budgets,
-            auto: self.auto,
-            fence_wait: self.fence_wait,
-            subgroup_lanes: self.subgroup_lanes,
-        }
-    }
-
-    /// Waits for `d` the way this device's dispatches are waited for ([`Gpu::fence_wait`]).
-    pub fn wait(&self, d: &mut Dispatch<'_>, timeout: Duration) -> Result<Duration> {
-        Ok(d.wait_with(self.fence_wait, timeout)?)
-    }
-
-    /// True on lavapipe.
-    #[must_use]
-    pub fn is_cpu(&self) -> bool {
-        self.ctx.info().is_cpu()
-    }
-
-    /// Invocations per walker of the resident lookup kernel: a whole subgroup that searches
-    /// each node together on GPUs (`shaders::walker_invocations`), one on CPU devices, whose
-    /// resident kernel runs a single workgroup of several walkers. `GDIO_SEARCH=lane` or
-    /// `GDIO_SEARCH=subgroup` picks either where the device can.
-    #[must_use]
-    pub fn walker_invocations(&self) -> u32 {
-        if self.subgroup_lanes {
-            shaders::walker_invocations(self.ctx.info()).unwrap_or(1)
-        } else {
-            1
-        }
-    }
-
-    /// What reports say about the device.
-    #[must_use]
-    pub fn summary(&self) -> DeviceSummary {
-        let i = self.ctx.info();
-        let note = if i.is_cpu() && self.auto {
-            Some(LAVAPIPE_NOTE.to_string())
-        } else if i.is_cpu() {
-            Some("using a CPU Vulkan driver (lavapipe), as selected".to_string())
-        } else {
-            None
-        };
-        DeviceSummary {
-            name: i.name.clone(),
-            kind: gdio_vulkan::context::type_name(i.device_type).to_string(),
-            driver: format!("{} {}", i.driver_name, i.driver_info),
-            vulkan: i.api_version.clone(),
-            cpu_fallback: i.is_cpu(),
-            note,
-        }
-    }
-
-    /// One line naming the device, for text output.
-    #[must_use]
-    pub fn line(&self) -> String {
-        let s = self.summary();
-        let mut l = format!("device: {} ({}, {})", s.name, s.kind, s.driver);
-        if let Some(n) = s.note {
-            l.push_str(&format!("\n        {n}"));
-        }
-        l
-    }
-
-    /// How the pump idles: spinning on GPUs (lowest latency; one core), parking on lavapipe,
-    /// where the shader itself runs on the same 2 cores.
-    #[must_use]
-    pub fn idle(&self) -> IdlePolicy {
-        if self.is_cpu() {
-            IdlePolicy::default()
-        } else {
-            IdlePolicy::spin()
-        }
-    }
-
-    /// Transfers of at least this many bytes (default 64 KiB) are copied by the kernel's io-wq
-    /// workers rather than the pump thread when READ windows are in ReBAR, where one thread
-    /// copies at about 6 GB/s (measured: 5.9 GB/s without, 12.8-23.7 GB/s with, on the H100).
-    /// Smaller ones stay inline, where latency is lowest. `GDIO_ASYNC_MIN=BYTES` changes the
-    /// bound, `GDIO_ASYNC_MIN=off` turns it off.
-    #[must_use]
-    pub fn async_min(&self) -> Option<u32> {
-        knobs::get().async_min.unwrap_or_else(|| {
-            (self.plan.read_window == gdio_vulkan::Placement::DeviceLocalHostVisible)
-                .then_some(64 << 10)
-        })
-    }
-
-    /// Starts a pump made by `make(mode)`, windows added with `WindowMode::Auto` (registered
-    /// where the kernel can pin them, plain READ otherwise, e.g. ReBAR). If pinning is refused
-    /// for the locked-memory limit (non-root, RLIMIT_MEMLOCK), starts it again with unregistered
-    /// windows rather than failing.
-    pub fn spawn_pump(&self, make: impl Fn(WindowMode) -> PumpBuilder) -> Result<PumpHandle> {
-        let make = |mode| {
-            let b = make(mode).idle(self.idle());
-            match self.async_min() {
-                Some(min) => b.async_transfers(min),
-                None => b,
-            }
-        };
-        match make(WindowMode::Auto).spawn() {
-            Ok(p) => Ok(p),
-            Err(PumpError::Uring(gdio_uring::Error::MemlockLimit { .. })) => {
-                make(WindowMode::Unregistered)
-                    .spawn()
-                    .context("starting the pump with unregistered windows")
-            }
-            Err(e) => Err(e).context("starting the pump"),
-        }
-    }
-
-    /// On a GPU, keeps every SM busy for about `time` (busy.comp), so that a latency measurement
-    /// that follows runs at the clock the GPU boosts to under load. Measured on the H100: after
-    /// a few seconds that count as idle (round trips of a few lanes do) its governor takes the
-    /// SM clock from 1980 to 345 MHz, and single-key lookups took 1.9-2.5x longer through gdio
-    /// and ~1.3x through the orchestrated loop (docs/bench/h100/clock-governor). Both sides of every comparison run after it alike.
-    /// Does nothing on a CPU device.
-    pub fn raise_clock(&self, time: Duration) -> Result<()> {
-        if self.is_cpu() {
-            return Ok(());
-        }
-        let sink = MappedBuffer::new(&self.ctx, 4, Placement::HostCached)?;
-        let pipe = ComputePipeline::new(&self.ctx, shaders::BUSY, 1, 4)?;
-        let set = pipe.bind(&[BufferSlice::whole(&sink)])?;
-        let push = 20_000u32.to_le_bytes();
-        let start = Instant::now();
-        while start.elapsed() < time {
-            let mut d = self.ctx.dispatch(&pipe, &set, &push, [4096, 1, 1])?;
-            self.wait(&mut d, Duration::from_secs(10))?;
-        }
-        Ok(())
-    }
-
-    /// Builds a pipeline and runs one empty dispatch with `push`, so that the shader's one-time
-    /// compilation (lavapipe compiles at the first dispatch) is not counted in timings.
-    pub fn warm(
-        &self,
-        pipe: &ComputePipeline,
-        set: &DescriptorSet<'_>,
-        push: &[u8],
-    ) -> Result<Duration> {
-        let start = Instant::now();
-        let mut d = self.ctx.dispatch(pipe, set, push, [1, 1, 1])?;
-        self.wait(&mut d, Duration::from_secs(120))?;
-        Ok(start.elapsed())
-    }
-
-    /// Runs dispatches of `groups` workgroups until `done()`, calling `tick()` while a dispatch
-    /// runs (every poll when spinning on the fence, about every 100 ms when blocking). `tick`
-    /// returns a progress counter: if it and `done` show no progress for `stall`, gives up with
-    /// an error that says what to check. The times of the first and the last change of the
-    /// counter are kept (with a spinning wait, to within a poll).
-    pub fn drive(
-        &self,
-        pipe: &ComputePipeline,
-        set: &DescriptorSet<'_>,
-        push: &[u8],
-        groups: u32,
-        mut done: impl FnMut() -> Result<bool>,
-        mut tick: impl FnMut() -> u64,
-    ) -> Result<Driven> {
-        let stall = Duration::from_secs(60);
-        let start = Instant::now();
-        let first = tick();
-        let mut last = (first, Instant::now());
-        let mut driven = Driven {
-            dispatches: 0,
-            elapsed: Duration::ZERO,
-            first_progress: None,
-            last_progress: None,
-        };
-        let slice = match self.fence_wait {
-            FenceWait::Spin => Duration::ZERO,
-            FenceWait::Block => Duration::from_millis(100),
-        };
-        let mut observe = |driven: &mut Driven| {
-            let p = tick();
-            if p != last.0 {
-                last = (p, Instant::now());
-                driven.first_progress.get_or_insert(start.elapsed());
-                driven.last_progress = Some(start.elapsed());
-            }
-            last.1.elapsed() > stall
-        };
-        loop {
-            let mut d = self.ctx.dispatch(pipe, set, push, [groups, 1, 1])?;
-            driven.dispatches += 1;
-            loop {
-                match d.wait_with(self.fence_wait, slice) {
-                    Ok(_) => break,
-                    Err(gdio_vulkan::Error::Timeout { .. }) => {}
-                    Err(e) => return Err(e.into()),
-                }
-                if observe(&mut driven) {
-                    anyhow::bail!(
-                        "no progress for {stall:?}: the shader is waiting for IO that does not \
-                         complete; check the file is readable and `gdio probe`"
-                    );
-                }
-            }
-            let finished = start.elapsed();
-            if done()? {
-                driven.elapsed = finished;
-                observe(&mut driven);
-                return Ok(driven);
-            }
-            if observe(&mut driven) {
-                anyhow::bail!(
-                    "no progress for {stall:?} over {} dispatches: check that the \
-                     pump is running and `gdio probe`",
-                    driven.dispatches
-                );
-            }
-        }
+/// The workloads' settings: the device from `--device` (else `GDIO_DEVICE`), the placements
+/// with `GDIO_PLACE_*` applied, and the other `GDIO_*` choices.
+#[must_use]
+pub fn settings(device: Option<&str>) -> Settings {
+    let k = knobs::get();
+    Settings {
+        device: selector(device),
+        plan: k.placements(PlacementPlan::defaults()),
+        subgroup_search: k.subgroup_search,
+        async_min: k.async_min,
+        fence_wait: k.fence_wait,
+        orchestrated_staging: k.orchestrated_staging,
+        pumps: k.pumps,
     }
 }
 
-/// What [`Gpu::drive`] did.
-#[derive(Debug, Clone, Copy)]
-pub struct Driven {
-    /// Dispatches run (more than 1 on lavapipe, whose loops are capped).
-    pub dispatches: u32,
-    /// Wall time from the first submission to the last completion.
-    pub elapsed: Duration,
-    /// When the progress counter first moved (from the first submission).
-    pub first_progress: Option<Duration>,
-    /// When it last moved.
-    pub last_progress: Option<Duration>,
+/// Opens the device `--device` (else `GDIO_DEVICE`) selects, with the `GDIO_*` settings.
+pub fn open(device: Option<&str>) -> Result<Gpu> {
+    Gpu::open(&settings(device))
 }
 
-/// Whether resident lookup lanes are whole subgroups: on GPUs, not on CPU devices;
-/// `GDIO_SEARCH=subgroup|lane` overrides.
-fn subgroup_lanes(info: &gdio_vulkan::DeviceInfo) -> Result<bool> {
-    match knobs::get().subgroup_search {
-        Some(true) if !info.subgroup_shuffle => anyhow::bail!(
-            "GDIO_SEARCH=subgroup: {} has no subgroup ballot and shuffle in compute shaders; use GDIO_SEARCH=lane",
-            info.name
-        ),
-        Some(on) => Ok(on),
-        // The cooperative search needs ballot and shuffle; without them, one invocation per lane.
-        None => Ok(!info.is_cpu() && info.subgroup_shuffle),
-    }
-}
-
-/// How dispatches are waited for: spinning on a GPU, where a blocked wait's wake-up costs more
-/// than a short dispatch (measured in `gdio bench`, section 1); blocking on a CPU device, whose
-/// shader needs the cores. `GDIO_FENCE_WAIT=spin|block` overrides.
-fn fence_wait(cpu: bool) -> FenceWait {
-    knobs::get().fence_wait.unwrap_or(if cpu {
-        FenceWait::Block
+/// What reports say about the device.
+#[must_use]
+pub fn summary(gpu: &Gpu) -> DeviceSummary {
+    let i = gpu.ctx.info();
+    let note = if i.is_cpu() && gpu.auto {
+        Some(LAVAPIPE_NOTE.to_string())
+    } else if i.is_cpu() {
+        Some("using a CPU Vulkan driver (lavapipe), as selected".to_string())
     } else {
-        FenceWait::Spin
-    })
+        None
+    };
+    DeviceSummary {
+        name: i.name.clone(),
+        kind: gdio_vulkan::context::type_name(i.device_type).to_string(),
+        driver: format!("{} {}", i.driver_name, i.driver_info),
+        vulkan: i.api_version.clone(),
+        cpu_fallback: i.is_cpu(),
+        note,
+    }
+}
+
+/// One line naming the device, for text output.
+#[must_use]
+pub fn line(gpu: &Gpu) -> String {
+    let s = summary(gpu);
+    let mut l = format!("device: {} ({}, {})", s.name, s.kind, s.driver);
+    if let Some(n) = s.note {
+        l.push_str(&format!("\n        {n}"));
+    }
+    l
 }

@@ -4,7 +4,6 @@
 //! an on-disk B-tree from shader lanes, `gdio gen` makes inputs, `gdio bench` runs the benchmark
 //! suite and `gdio demo` shows it all end to end. Every command takes `--json`.
 
-mod btree;
 mod capacity;
 mod cli;
 mod cmd;
@@ -14,7 +13,6 @@ mod knobs;
 mod progress;
 mod report;
 mod units;
-mod work;
 
 use clap::Parser;
 

@@ -51,3 +51,40 @@ impl Progress {
         self.bar.finish_and_clear();
     }
 }
+
+/// A [`Progress`] bar made at the first report of the work, which brings its total: what a
+/// workload's `progress(done, total)` callback feeds.
+pub struct Reported {
+    what: &'static str,
+    bytes: bool,
+    enabled: bool,
+    bar: Option<Progress>,
+}
+
+impl Reported {
+    /// A bar for `what` (`bytes`: byte units), shown as [`Progress::new`] says.
+    #[must_use]
+    pub fn new(what: &'static str, bytes: bool, enabled: bool) -> Reported {
+        Reported {
+            what,
+            bytes,
+            enabled,
+            bar: None,
+        }
+    }
+
+    /// `done` of `total`.
+    pub fn set(&mut self, done: u64, total: u64) {
+        let (what, bytes, enabled) = (self.what, self.bytes, self.enabled);
+        self.bar
+            .get_or_insert_with(|| Progress::new(total, what, bytes, enabled))
+            .set(done);
+    }
+
+    /// Removes the bar.
+    pub fn finish(self) {
+        if let Some(b) = self.bar {
+            b.finish();
+        }
+    }
+}

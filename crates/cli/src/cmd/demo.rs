@@ -6,16 +6,16 @@ use std::time::Instant;
 use anyhow::{Context as _, Result};
 use serde::Serialize;
 
-use crate::btree;
 use crate::cli::DemoArgs;
 use crate::cmd::gen;
 use crate::cmd::lookup::{run_lookups, LookupShape, LookupSummary};
 use crate::cmd::sum::{sum_files, FileSum};
 use crate::error::{CliError, OK};
-use crate::gpu::{DeviceSummary, Gpu};
+use crate::gpu::{self, DeviceSummary};
 use crate::report;
 use crate::units;
-use crate::work::sum::StreamShape;
+use gdio_workloads::btree;
+use gdio_workloads::sum::StreamShape;
 
 #[derive(Serialize)]
 struct DemoReport {
@@ -45,14 +45,14 @@ pub fn run(args: &DemoArgs, device: Option<&str>, json: bool) -> Result<i32> {
             tmp.path().to_path_buf()
         }
     };
-    let gpu = Gpu::open(device)?;
+    let gpu = gpu::open(device)?;
     let say = |s: String| {
         if !json {
             println!("{s}");
         }
     };
     say("gdio demo: a compute shader reads files itself while it runs".into());
-    say(gpu.line());
+    say(gpu::line(&gpu));
 
     let data = dir.join("demo.bin");
     let t = Instant::now();
@@ -64,7 +64,7 @@ pub fn run(args: &DemoArgs, device: Option<&str>, json: bool) -> Result<i32> {
         units::duration(t.elapsed())
     ));
 
-    let shape = StreamShape::new(&gpu, None, None)?;
+    let shape = StreamShape::defaults(&gpu);
     let sum = sum_files(&gpu, shape, std::slice::from_ref(&data), true, !json)?
         .pop()
         .context("no result")?;
@@ -84,7 +84,7 @@ pub fn run(args: &DemoArgs, device: Option<&str>, json: bool) -> Result<i32> {
     ));
 
     let index = dir.join("demo.btree");
-    let sb = btree::build(&index, args.keys, 1, btree::FANOUT, |_| {})?;
+    let sb = crate::capacity::build_btree(&index, args.keys, 1, btree::FANOUT, |_| {})?;
     let keys = btree::make_keys(sb.keys, sb.seed, args.lookups, 0.1, 2);
     let (look, _) = run_lookups(
         &gpu,
@@ -118,7 +118,7 @@ pub fn run(args: &DemoArgs, device: Option<&str>, json: bool) -> Result<i32> {
     let passed = sum_ok && look_ok;
     if json {
         report::json(&DemoReport {
-            device: gpu.summary(),
+            device: gpu::summary(&gpu),
             dir: dir.display().to_string(),
             sum,
             lookup: look,

@@ -5,10 +5,10 @@ use std::io::{BufWriter, Read as _, Write};
 use std::path::Path;
 
 use anyhow::{Context as _, Result};
+use gdio_workloads::btree;
 use gdio_workloads::patterns::file_word;
 use serde::Serialize;
 
-use crate::btree;
 use crate::capacity::{self, Partial};
 use crate::cli::GenCommand;
 use crate::error::{usage, OK};
@@ -228,7 +228,7 @@ pub fn run(g: &GenCommand, json: bool) -> Result<i32> {
             check_btree_args(*keys, *fanout)?;
             may_overwrite(out, Made::Btree, *force)?;
             let mut bar = Progress::new(*keys, "build", false, !json);
-            let sb = btree::build(out, *keys, *seed, *fanout as usize, |n| bar.set(n))?;
+            let sb = capacity::build_btree(out, *keys, *seed, *fanout as usize, |n| bar.set(n))?;
             bar.finish();
             (out, Some(sb), None)
         }

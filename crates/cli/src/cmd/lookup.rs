@@ -3,14 +3,15 @@
 use anyhow::Result;
 use serde::Serialize;
 
-use crate::btree::{self, Found};
 use crate::cli::LookupArgs;
 use crate::error::{CliError, OK};
-use crate::gpu::{DeviceSummary, Gpu};
+use crate::gpu::{self, DeviceSummary};
+use crate::progress::Reported;
 use crate::report;
 use crate::units;
-use crate::work::lookup::{self, Lookups};
-use crate::work::{pumps, serve};
+use gdio_workloads::btree::{self, Found};
+use gdio_workloads::lookup::{self, Lookups};
+use gdio_workloads::{pumps, serve, Gpu};
 
 /// One key's line.
 #[derive(Debug, Clone, Serialize)]
@@ -126,10 +127,14 @@ pub fn run_lookups(
     } = shape;
     let (f, sb) = btree::open(index)?;
     let (got, batch) = match batch {
-        None => (
-            lookup::lookup(gpu, f.try_clone()?, &sb, keys, lanes, pumps, progress)?,
-            None,
-        ),
+        None => {
+            let mut bar = Reported::new("lookup", false, progress);
+            let got = lookup::lookup(gpu, f.try_clone()?, &sb, keys, lanes, pumps, |k, n| {
+                bar.set(k, n);
+            });
+            bar.finish();
+            (got?, None)
+        }
         Some(n) => {
             let (got, median) =
                 serve::lookup_in_batches(gpu, f.try_clone()?, &sb, keys, lanes, pumps, n)?;
@@ -219,7 +224,7 @@ pub fn print_summary(s: &LookupSummary) {
 pub fn run(args: &LookupArgs, device: Option<&str>, json: bool) -> Result<i32> {
     btree::open(&args.index)?;
     let keys = btree::read_keys(&args.keys)?;
-    let gpu = Gpu::open(device)?;
+    let gpu = gpu::open(device)?;
     let mut shape = LookupShape::defaults(&gpu);
     if let Some(l) = args.lanes {
         shape.lanes = l;
@@ -232,12 +237,12 @@ pub fn run(args: &LookupArgs, device: Option<&str>, json: bool) -> Result<i32> {
     let (s, lines) = run_lookups(&gpu, &args.index, &keys, shape, args.verify, !json)?;
     if json {
         report::json(&LookupReport {
-            device: gpu.summary(),
+            device: gpu::summary(&gpu),
             summary: s.clone(),
             results: lines,
         })?;
     } else {
-        eprintln!("{}", gpu.line());
+        eprintln!("{}", gpu::line(&gpu));
         if args.print || lines.len() <= 20 {
             for l in &lines {
                 match l.value {

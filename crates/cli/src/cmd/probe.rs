@@ -9,7 +9,7 @@ use serde::Serialize;
 
 use crate::cli::ProbeArgs;
 use crate::error::OK;
-use crate::gpu::{DeviceSummary, Gpu};
+use crate::gpu::{self, DeviceSummary};
 use crate::report;
 use crate::units;
 
@@ -232,41 +232,27 @@ fn uring_section() -> Section {
 
 fn limits_section() -> Section {
     let mut f = Vec::new();
-    // SAFETY: getrlimit writes into the struct we pass; no other effect.
-    let mut lim = libc::rlimit {
-        rlim_cur: 0,
-        rlim_max: 0,
+    let lim = rustix::process::getrlimit(rustix::process::Resource::Memlock);
+    let root = rustix::process::geteuid().is_root();
+    // `None`: unlimited.
+    let show = |v: Option<u64>| v.map_or_else(|| "unlimited".to_string(), units::bytes);
+    let big = lim.current.is_none_or(|c| c >= 1 << 30);
+    let meaning = if root {
+        "running as root (CAP_IPC_LOCK): registering windows is not limited".to_string()
+    } else if big {
+        "enough to register large windows".to_string()
+    } else {
+        format!(
+            "registered (fixed) windows may total at most {}; larger ones are served with plain READ instead. Raise it with `ulimit -l` or /etc/security/limits.conf",
+            show(lim.current)
+        )
     };
-    // SAFETY: a valid resource and a valid pointer to a local.
-    let ok = unsafe { libc::getrlimit(libc::RLIMIT_MEMLOCK, &mut lim) } == 0;
-    // SAFETY: geteuid has no preconditions.
-    let root = unsafe { libc::geteuid() } == 0;
-    let show = |v: libc::rlim_t| {
-        if v == libc::RLIM_INFINITY {
-            "unlimited".to_string()
-        } else {
-            units::bytes(v)
-        }
-    };
-    if ok {
-        let big = lim.rlim_cur == libc::RLIM_INFINITY || lim.rlim_cur >= 1 << 30;
-        let meaning = if root {
-            "running as root (CAP_IPC_LOCK): registering windows is not limited".to_string()
-        } else if big {
-            "enough to register large windows".to_string()
-        } else {
-            format!(
-                "registered (fixed) windows may total at most {}; larger ones are served with plain READ instead. Raise it with `ulimit -l` or /etc/security/limits.conf",
-                show(lim.rlim_cur)
-            )
-        };
-        f.push(finding(
-            "RLIMIT_MEMLOCK",
-            format!("{} (hard {})", show(lim.rlim_cur), show(lim.rlim_max)),
-            meaning,
-            true,
-        ));
-    }
+    f.push(finding(
+        "RLIMIT_MEMLOCK",
+        format!("{} (hard {})", show(lim.current), show(lim.maximum)),
+        meaning,
+        true,
+    ));
     f.push(finding(
         "user",
         if root { "root" } else { "not root" },
@@ -281,7 +267,7 @@ fn limits_section() -> Section {
 
 /// Runs `gdio probe`.
 pub fn run(args: &ProbeArgs, device: Option<&str>, json: bool) -> Result<i32> {
-    let gpu = Gpu::open(device);
+    let gpu = gpu::open(device);
     let mut sections = vec![devices_section(gpu.as_ref().ok().map(|g| g.ctx.info()))];
     let mut verdict = Vec::new();
     match &gpu {
@@ -372,7 +358,7 @@ pub fn run(args: &ProbeArgs, device: Option<&str>, json: bool) -> Result<i32> {
         }
     }
     let ready = verdict.is_empty();
-    let summary = gpu.as_ref().ok().map(Gpu::summary);
+    let summary = gpu.as_ref().ok().map(gpu::summary);
     let verdict_line = if ready {
         match &summary {
             Some(s) if s.cpu_fallback => format!(
@@ -395,7 +381,7 @@ pub fn run(args: &ProbeArgs, device: Option<&str>, json: bool) -> Result<i32> {
         })?;
     } else {
         if let Ok(g) = &gpu {
-            println!("{}\n", g.line());
+            println!("{}\n", gpu::line(g));
         }
         for s in &sections {
             println!("{}", s.title);

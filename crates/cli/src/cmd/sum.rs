@@ -5,11 +5,13 @@ use anyhow::Result;
 use serde::Serialize;
 
 use crate::cli::SumArgs;
-use crate::error::{CliError, OK};
-use crate::gpu::{DeviceSummary, Gpu};
+use crate::error::{usage, CliError, OK};
+use crate::gpu::{self, DeviceSummary};
+use crate::progress::Reported;
 use crate::report;
 use crate::units;
-use crate::work::sum::{cpu_crc32c, StreamShape, Streamer};
+use gdio_workloads::sum::{cpu_crc32c, StreamShape, Streamer};
+use gdio_workloads::Gpu;
 
 /// One file's line of the report.
 #[derive(Debug, Clone, Serialize)]
@@ -52,7 +54,10 @@ pub fn sum_files(
     let mut streamer = Streamer::new(gpu, shape)?;
     let mut out = Vec::new();
     for path in paths {
-        let s = streamer.sum(path, progress)?;
+        let mut bar = Reported::new("checksum", true, progress);
+        let s = streamer.sum(path, |done, len| bar.set(done, len));
+        bar.finish();
+        let s = s?;
         let cpu = if verify {
             Some(cpu_crc32c(path)?)
         } else {
@@ -73,6 +78,28 @@ pub fn sum_files(
     Ok(out)
 }
 
+/// The streaming shape for `gpu` with the user's `--chunk` and `--lanes` (exit 2 for ones
+/// the device cannot take).
+pub fn shape(gpu: &Gpu, chunk: Option<u64>, lanes: Option<u32>) -> Result<StreamShape> {
+    let defaults = StreamShape::defaults(gpu);
+    let chunk = chunk.unwrap_or(u64::from(defaults.chunk));
+    let max = StreamShape::max_chunk(gpu);
+    if chunk < 16 || chunk % 16 != 0 || chunk > u64::from(max) {
+        usage!(
+            "--chunk {chunk}: use a multiple of 16 bytes between 16 and {} on this device",
+            units::bytes(max.into())
+        );
+    }
+    let lanes = lanes.unwrap_or(defaults.lanes);
+    if lanes == 0 || lanes > StreamShape::MAX_LANES {
+        usage!("--lanes {lanes}: use 1..={}", StreamShape::MAX_LANES);
+    }
+    Ok(StreamShape {
+        chunk: chunk as u32,
+        lanes,
+    })
+}
+
 /// Runs `gdio sum`.
 pub fn run(args: &SumArgs, device: Option<&str>, json: bool) -> Result<i32> {
     for p in &args.files {
@@ -80,18 +107,18 @@ pub fn run(args: &SumArgs, device: Option<&str>, json: bool) -> Result<i32> {
             anyhow::bail!("{}: no such file", p.display());
         }
     }
-    let gpu = Gpu::open(device)?;
-    let shape = StreamShape::new(&gpu, args.chunk, args.lanes)?;
+    let gpu = gpu::open(device)?;
+    let shape = shape(&gpu, args.chunk, args.lanes)?;
     let files = sum_files(&gpu, shape, &args.files, args.verify, !json)?;
     if json {
         report::json(&SumReport {
-            device: gpu.summary(),
+            device: gpu::summary(&gpu),
             chunk: shape.chunk,
             lanes: shape.lanes,
             files: files.clone(),
         })?;
     } else {
-        eprintln!("{}", gpu.line());
+        eprintln!("{}", gpu::line(&gpu));
         for f in &files {
             let check = match (&f.verified, &f.cpu_crc32c) {
                 (Some(true), _) => "  CPU: same".to_string(),

@@ -8,11 +8,9 @@ use serde_json::json;
 
 use super::svg::Chart;
 use super::{Config, Section, Spread};
-use crate::btree;
-use crate::gpu::Gpu;
 use crate::report::Table;
 use crate::units::{nanos, per_sec, ratio};
-use crate::work::{lookup, orchestrated, pumps, serve};
+use gdio_workloads::{btree, lookup, orchestrated, pumps, serve, Gpu};
 
 /// Fanout of the bench's deep tree: the same 4 KiB nodes, 8 keys each, so a lookup makes
 /// more dependent reads (how the speedup grows with the chain of dependent reads).
@@ -69,7 +67,7 @@ pub fn run(gpu: &Gpu, cfg: &Config, index: &Path, deep: &Path) -> Result<Section
         };
         let (mut gs_all, mut os_all) = (Vec::new(), Vec::new());
         for _ in 0..reps {
-            let g = lookup::lookup(gpu, f.try_clone()?, sb, &keys, lanes, pumps, false)?;
+            let g = lookup::lookup(gpu, f.try_clone()?, sb, &keys, lanes, pumps, |_, _| {})?;
             let o = orchestrated::lookup(gpu, f, sb, &keys, pumps)?;
             if g.results != o.results {
                 anyhow::bail!("gdio and the CPU-orchestrated lookups disagree");

@@ -19,7 +19,7 @@ use serde::Serialize;
 
 use crate::cli::BenchArgs;
 use crate::error::OK;
-use crate::gpu::{DeviceSummary, Gpu};
+use crate::gpu::{self, DeviceSummary};
 use crate::report::{self, Table};
 
 /// Sizes and counts of a run.
@@ -263,11 +263,11 @@ pub fn run(args: &BenchArgs, device: Option<&str>, json: bool) -> Result<i32> {
             tmp.path().to_path_buf()
         }
     };
-    let gpu = Gpu::open(device)?;
+    let gpu = gpu::open(device)?;
     let cfg = Config::new(args.quick, gpu.is_cpu(), args.fio.clone());
     if !json {
         println!("gdio bench{}", if cfg.quick { " --quick" } else { "" });
-        println!("{}", gpu.line());
+        println!("{}", gpu::line(&gpu));
         println!(
             "every number below was measured in this run on this machine; ratios are gdio ÷ the other (above 1: gdio is faster)\n"
         );
@@ -280,8 +280,14 @@ pub fn run(args: &BenchArgs, device: Option<&str>, json: bool) -> Result<i32> {
     let index = data_dir.join("index.btree");
     let deep = data_dir.join("deep.btree");
     if wanted("btree") {
-        crate::btree::build(&index, cfg.btree_keys, 1, crate::btree::FANOUT, |_| {})?;
-        crate::btree::build(&deep, cfg.deep_keys, 2, btree::DEEP_FANOUT, |_| {})?;
+        crate::capacity::build_btree(
+            &index,
+            cfg.btree_keys,
+            1,
+            gdio_workloads::btree::FANOUT,
+            |_| {},
+        )?;
+        crate::capacity::build_btree(&deep, cfg.deep_keys, 2, btree::DEEP_FANOUT, |_| {})?;
     }
 
     let mut sections = Vec::new();
@@ -323,7 +329,7 @@ pub fn run(args: &BenchArgs, device: Option<&str>, json: bool) -> Result<i32> {
         }
     }
     let report = BenchReport {
-        device: gpu.summary(),
+        device: gpu::summary(&gpu),
         config: &cfg,
         seconds: started.elapsed().as_secs_f64(),
         sections: map,

@@ -10,10 +10,9 @@ use serde_json::json;
 
 use super::svg::Chart;
 use super::{Config, Section};
-use crate::gpu::Gpu;
 use crate::report::Table;
 use crate::units::{bytes, nanos, ratio};
-use crate::work::nop;
+use gdio_workloads::{nop, Gpu};
 
 /// The one number not measured here: a CUDA persistent kernel polling pinned host memory, p50
 /// of a host-measured one-word ping-pong on the H100 (driver 580.159.04); docs/design.md

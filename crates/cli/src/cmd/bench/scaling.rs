@@ -9,11 +9,10 @@ use serde_json::json;
 
 use super::svg::Chart;
 use super::{Config, Section};
-use crate::gpu::Gpu;
 use crate::report::Table;
 use crate::units::{per_sec, ratio};
-use crate::work::random;
-use crate::work::sum::{StreamShape, Streamer};
+use gdio_workloads::sum::{StreamShape, Streamer};
+use gdio_workloads::{random, Gpu};
 
 /// Runs the section.
 pub fn run(gpu: &Gpu, cfg: &Config, file: &Path) -> Result<Section> {
@@ -91,7 +90,7 @@ fn multi_gpu(file: &Path) -> Result<Option<MultiGpu>> {
         return Ok(None);
     }
     let bytes = std::fs::metadata(file)?.len();
-    let want = crate::work::sum::cpu_crc32c(file)?;
+    let want = gdio_workloads::sum::cpu_crc32c(file)?;
     let one = stream_on(&devices[..1], file, bytes, want)?;
     let total = stream_on(&devices, file, bytes, want)?;
     Ok(Some(MultiGpu {
@@ -113,16 +112,16 @@ fn stream_on(set: &[usize], file: &Path, bytes: u64, want: u32) -> Result<f64> {
             .map(|&i| {
                 let (barrier, start) = (&barrier, &start);
                 s.spawn(move || -> Result<std::time::Instant> {
-                    let gpu = Gpu::open(Some(&i.to_string()))?;
-                    let shape = StreamShape::new(&gpu, None, None)?;
+                    let gpu = crate::gpu::open(Some(&i.to_string()))?;
+                    let shape = StreamShape::defaults(&gpu);
                     let mut st = Streamer::new(&gpu, shape)?;
-                    st.sum(file, false)?;
+                    st.sum(file, |_, _| {})?;
                     barrier.wait();
                     start
                         .lock()
                         .map_err(|_| anyhow::anyhow!("start lock poisoned"))?
                         .get_or_insert_with(std::time::Instant::now);
-                    let r = st.sum(file, false)?;
+                    let r = st.sum(file, |_, _| {})?;
                     let end = std::time::Instant::now();
                     st.finish()?;
                     if r.crc32c != want {

@@ -10,12 +10,11 @@ use serde_json::json;
 use super::fio;
 use super::svg::Chart;
 use super::{Config, Section, Spread};
-use crate::gpu::Gpu;
 use crate::report::Table;
 use crate::units::{bytes, bytes_per_sec, per_sec, rate_of, ratio};
-use crate::work::sum::{cpu_crc32c, StreamShape, Streamer};
-use crate::work::{orchestrated, random};
 use gdio_vulkan::{Placement, ProbeOptions};
+use gdio_workloads::sum::{cpu_crc32c, StreamShape, Streamer};
+use gdio_workloads::{orchestrated, random, Gpu};
 
 fn best(v: &[Duration]) -> Duration {
     v.iter().copied().min().unwrap_or_default()
@@ -33,7 +32,7 @@ fn rates(len: u64, times: &[Duration]) -> Spread {
 
 /// Section 2.
 pub fn run(gpu: &Gpu, cfg: &Config, file: &Path) -> Result<Section> {
-    let shape = StreamShape::new(gpu, None, None)?;
+    let shape = StreamShape::defaults(gpu);
     let len = std::fs::metadata(file)?.len();
     let t = Instant::now();
     let cpu_crc = cpu_crc32c(file)?;
@@ -41,7 +40,7 @@ pub fn run(gpu: &Gpu, cfg: &Config, file: &Path) -> Result<Section> {
     let mut streamer = Streamer::new(gpu, shape)?;
     let mut gdio_times = Vec::new();
     for _ in 0..cfg.reps {
-        let s = streamer.sum(file, false)?;
+        let s = streamer.sum(file, |_, _| {})?;
         if s.crc32c != cpu_crc {
             anyhow::bail!(
                 "gdio's CRC-32C {:08x} differs from the CPU's {cpu_crc:08x}",
@@ -156,7 +155,7 @@ pub fn run(gpu: &Gpu, cfg: &Config, file: &Path) -> Result<Section> {
             let mut times = Vec::new();
             let mut crc = 0;
             for _ in 0..cfg.reps {
-                let s = st.sum(file, false)?;
+                let s = st.sum(file, |_, _| {})?;
                 crc = s.crc32c;
                 times.push(s.elapsed);
             }

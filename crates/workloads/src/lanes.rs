@@ -1,10 +1,10 @@
 //! Per-lane state buffers of the shaders, and turning a failed lane into an error that says
 //! what happened.
 
+use crate::shaders::{LaneState, LaneStatus, STATE_WORDS};
 use anyhow::Result;
-use gdio_protocol::ResultCode;
-use gdio_vulkan::{Context, MappedBuffer, Placement};
-use gdio_workloads::shaders::{LaneState, LaneStatus, STATE_WORDS};
+use gdio::protocol::ResultCode;
+use gdio::vulkan::{Context, MappedBuffer, Placement};
 
 /// A zeroed state buffer for `lanes` lanes (host-cached: the GPU writes, the host reads after
 /// each dispatch).

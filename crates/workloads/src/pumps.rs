@@ -6,10 +6,10 @@ use std::fs::File;
 use std::sync::Arc;
 
 use anyhow::{Context as _, Result};
+use gdio::protocol::FileAccess;
+use gdio::pump::{Pump, PumpHandle, PumpReport};
+use gdio::vulkan::QueueGroup;
 use gdio::{PumpGroupQueue, PumpWindow};
-use gdio_protocol::FileAccess;
-use gdio_pump::{Pump, PumpHandle, PumpReport};
-use gdio_vulkan::QueueGroup;
 use hdrhistogram::Histogram;
 
 use crate::gpu::Gpu;
@@ -131,10 +131,11 @@ pub fn split_p50(reports: &[PumpReport]) -> (u64, u64) {
 
 /// Pump threads for `lanes` lanes of small reads: one on a CPU device (the shader needs the
 /// cores), else one per 16 lanes up to 4 (one pump thread does ~0.5 M 4 KiB READs per second
-/// on the H100; bench section 5). `GDIO_PUMPS=N` overrides.
+/// on the H100; bench section 5). [`crate::Settings::pumps`] (the command's `GDIO_PUMPS=N`)
+/// overrides.
 #[must_use]
 pub fn default_pumps(gpu: &Gpu, lanes: u32) -> u32 {
-    if let Some(n) = crate::knobs::get().pumps {
+    if let Some(n) = gpu.settings.pumps {
         return n;
     }
     if gpu.is_cpu() {

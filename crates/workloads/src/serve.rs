@@ -9,17 +9,17 @@ use std::fs::File;
 use std::sync::atomic::{fence, Ordering};
 use std::time::{Duration, Instant};
 
-use anyhow::{Context as _, Result};
-use gdio_pump::PumpReport;
-use gdio_vulkan::{ComputePipeline, DescriptorSet, Dispatch, MappedBuffer, Placement};
-use gdio_workloads::shaders::{
+use crate::shaders::{
     self, BTREE_SERVE_MAILBOX_HEADER_WORDS, BTREE_SERVE_RESULT_WORDS, BTREE_SERVE_STATE_WORDS,
 };
+use anyhow::{Context as _, Result};
+use gdio::pump::PumpReport;
+use gdio::vulkan::{ComputePipeline, DescriptorSet, Dispatch, MappedBuffer, Placement};
 
 use crate::btree::Superblock;
 use crate::gpu::Gpu;
-use crate::work::lookup::{bind_walk, decode_one, walkers, KeyResult, Lookups, WalkLanes};
-use crate::work::pumps::{self, PumpGroup};
+use crate::lookup::{bind_walk, decode_one, walkers, KeyResult, Lookups, WalkLanes};
+use crate::pumps::{self, PumpGroup};
 
 /// Mailbox 64-bit word 0: the batch's sequence number (low half) and key count (high half),
 /// as btree_serve.comp's MB_SEQ_NKEYS.
@@ -180,9 +180,7 @@ impl Server<'_, '_> {
                 anyhow::bail!(
                     "server lane {lane} failed at key {}: result {}",
                     sv[s + SV_WHERE].load(Ordering::Relaxed),
-                    crate::work::lanes::describe_result(
-                        sv[s + SV_ERROR].load(Ordering::Relaxed) as i32
-                    )
+                    crate::lanes::describe_result(sv[s + SV_ERROR].load(Ordering::Relaxed) as i32)
                 );
             }
         }
@@ -384,7 +382,7 @@ pub fn serve<R>(
 }
 
 /// Looks `keys` up through one resident kernel in batches of `batch`: the results in input
-/// order (as [`crate::work::lookup::lookup`] returns them, `elapsed` the sum of the batch
+/// order (as [`crate::lookup::lookup`] returns them, `elapsed` the sum of the batch
 /// times) and the median batch time.
 pub fn lookup_in_batches(
     gpu: &Gpu,

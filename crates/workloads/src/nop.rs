@@ -1,11 +1,11 @@
 //! NOP round trips, for the round-trip benchmark.
 //!
 //! What is measured, honestly: a spinning host thread runs the protocol's host side
-//! (`gdio_protocol::HostQueue`: claim, complete with 0, flush) and timestamps every claim. With
+//! (`gdio::protocol::HostQueue`: claim, complete with 0, flush) and timestamps every claim. With
 //! one device lane issuing one NOP at a time, the time between two claims is one full round
 //! trip: the host's completion reaching the device, the device seeing it, publishing the next
 //! NOP, and the host seeing that. The device is either the shader (nop_pingpong.comp) or a CPU
-//! thread (`gdio_pump::emulated::Lane`, the floor); the host loop and the clock are the same.
+//! thread (`gdio::pump::emulated::Lane`, the floor); the host loop and the clock are the same.
 //! On lavapipe a shader's run is cut into dispatches (its loop cap): the gaps between dispatches
 //! are in the samples too (they show in the max, rarely in p99).
 
@@ -13,22 +13,22 @@ use std::fs::File;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
+use crate::shaders::{self, LaneState, LaneStatus, NopParams};
 use anyhow::Result;
-use gdio::{PumpQueue, PumpWindow};
-use gdio_protocol::{Claim, HostQueue, Op, PumpState, Region, Request};
-use gdio_pump::emulated::Lane;
-use gdio_pump::{HostQueueMemory, Pump, QueueMemory};
-use gdio_vulkan::{
+use gdio::protocol::{Claim, HostQueue, Op, PumpState, Region, Request};
+use gdio::pump::emulated::Lane;
+use gdio::pump::{HostQueueMemory, Pump, QueueMemory};
+use gdio::vulkan::{
     BufferSlice, ComputePipeline, DescriptorSet, FenceWait, MappedBuffer, PlacementPlan,
     QueueBuffers, Redispatch,
 };
-use gdio_workloads::shaders::{self, LaneState, LaneStatus, NopParams};
+use gdio::{PumpQueue, PumpWindow};
 use hdrhistogram::Histogram;
 use serde::Serialize;
 
 use crate::gpu::Gpu;
-use crate::work::lanes;
-use crate::work::pumps::{split_p50, PumpGroup};
+use crate::lanes;
+use crate::pumps::{split_p50, PumpGroup};
 
 /// Round-trip latencies.
 #[derive(Debug, Clone, Serialize)]
@@ -166,7 +166,7 @@ pub struct PumpTrips {
 }
 
 impl PumpTrips {
-    fn new(elapsed: Duration, count: u32, reports: &[gdio_pump::PumpReport]) -> PumpTrips {
+    fn new(elapsed: Duration, count: u32, reports: &[gdio::pump::PumpReport]) -> PumpTrips {
         let (service_p50_ns, turnaround_p50_ns) = split_p50(reports);
         PumpTrips {
             mean_ns: elapsed.as_nanos() as f64 / f64::from(count.max(1)),
@@ -185,7 +185,7 @@ pub fn through_pump(gpu: &Gpu, count: u32) -> Result<PumpTrips> {
     let set = nops.bind(&queue)?;
     let pump = Pump::builder()
         .queue(queue.clone())
-        .idle(gdio_pump::IdlePolicy::spin())
+        .idle(gdio::pump::IdlePolicy::spin())
         .name("gdio-pump-nop")
         .spawn()?;
     let (elapsed, run) = nops.timed_run(gpu, &set)?;

@@ -5,18 +5,17 @@ use std::fs::File;
 use std::sync::Arc;
 use std::time::Duration;
 
+use crate::shaders::{self, BtreeLookupParams, BtreeStatus, BTREE_NODE_BYTES};
 use anyhow::{Context as _, Result};
-use gdio::PumpWindow;
-use gdio_vulkan::{
+use gdio::vulkan::{
     BufferSlice, ComputePipeline, DescriptorSet, MappedBuffer, Placement, QueueGroup,
 };
-use gdio_workloads::shaders::{self, BtreeLookupParams, BtreeStatus, BTREE_NODE_BYTES};
+use gdio::PumpWindow;
 
 use crate::btree::{Found, Superblock};
 use crate::gpu::Gpu;
-use crate::progress::Progress;
-use crate::work::lanes;
-use crate::work::pumps::PumpGroup;
+use crate::lanes;
+use crate::pumps::PumpGroup;
 
 /// One key's result from a GPU (or CPU-orchestrated) walk.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -171,7 +170,9 @@ pub fn bind_walk<'a>(
     Ok(set)
 }
 
-/// Looks `keys` up in the index `file` (superblock `sb`) with `lanes` shader lanes.
+/// Looks `keys` up in the index `file` (superblock `sb`) with `lanes` shader lanes and `pumps`
+/// pump threads, calling `progress(keys done, keys)` while it runs (keys done estimated from
+/// the node READs completed).
 pub fn lookup(
     gpu: &Gpu,
     file: File,
@@ -179,7 +180,7 @@ pub fn lookup(
     keys: &[u64],
     lanes: u32,
     pumps: u32,
-    progress: bool,
+    mut progress: impl FnMut(u64, u64),
 ) -> Result<Lookups> {
     let ctx = &gpu.ctx;
     let nkeys = u32::try_from(keys.len()).context("at most 2^32-1 keys per lookup run")?;
@@ -208,7 +209,6 @@ pub fn lookup(
         [&state, &key_buf, &results],
         &params,
     )?;
-    let mut bar = Progress::new(u64::from(nkeys), "lookup", false, progress);
     let reads0 = pumps.completed();
     let driven = gpu.drive(
         &pipe,
@@ -218,11 +218,11 @@ pub fn lookup(
         || Ok(lanes::check(&state, lanes, "key")?.1),
         || {
             let r = pumps.completed() - reads0;
-            bar.set((r / u64::from(sb.height.max(1))).min(u64::from(nkeys)));
+            let keys = u64::from(nkeys);
+            progress((r / u64::from(sb.height.max(1))).min(keys), keys);
             r
         },
     );
-    bar.finish();
     let reads = pumps.completed() - reads0;
     drop(set);
     pumps.stop()?;
@@ -238,7 +238,7 @@ pub fn lookup(
         elapsed: driven.elapsed,
         dispatches: driven.dispatches,
         reads,
-        phases: if gpu.fence_wait == gdio_vulkan::FenceWait::Spin {
+        phases: if gpu.fence_wait == gdio::vulkan::FenceWait::Spin {
             vec![
                 ("submit → first node read done", first),
                 ("node reads", last.saturating_sub(first)),

@@ -1,5 +1,6 @@
 //! gdio's on-disk B-tree: the format, building one, looking keys up on the CPU, and the keys
-//! `gdio gen` makes. `shaders/btree.glsl` reads the same format on the GPU.
+//! `gdio gen` makes. `shaders/btree.glsl` reads the same format on the GPU (btree_lookup.comp,
+//! btree_serve.comp, btree_step.comp).
 //!
 //! The file is a sequence of 4096-byte nodes, little-endian. Node 0 is the superblock:
 //!
@@ -26,8 +27,7 @@ use std::path::Path;
 
 use anyhow::{Context as _, Result};
 
-use crate::capacity::{self, Partial};
-use crate::units;
+use crate::partial::Partial;
 
 /// Bytes per node.
 pub const NODE: usize = 4096;
@@ -110,7 +110,9 @@ fn groups(n: usize, max: usize) -> Vec<usize> {
 
 /// Writes a tree of `keys` keys (`key(i, seed)` for `i < keys`) to `path`, with at most
 /// `fanout` keys per leaf and `fanout` children per internal node (3..=255; the node format is
-/// the same for every fanout), calling `progress(keys_written)` now and then.
+/// the same for every fanout), calling `progress(keys_written)` now and then. A file whose
+/// writing fails is removed. It does not check the room first: [`build_needs`] says what the
+/// tree takes.
 pub fn build(
     path: &Path,
     keys: u64,
@@ -120,9 +122,8 @@ pub fn build(
 ) -> Result<Superblock> {
     // At 2 an internal level of odd width would need a node with one child and no key.
     if !(3..=FANOUT).contains(&fanout) {
-        anyhow::bail!("--fanout {fanout}: use 3..=255");
+        anyhow::bail!("a fanout of {fanout}: use 3..=255");
     }
-    check_room(path, keys, fanout)?;
     let file = File::create(path).with_context(|| format!("cannot create {}", path.display()))?;
     let partial = Partial::new(path, &file);
     let mut w = BufWriter::with_capacity(1 << 20, file);
@@ -211,53 +212,6 @@ pub fn build_needs(keys: u64, fanout: usize) -> Option<(u64, u64)> {
     }
     let memory = leaves.checked_mul(24)?.checked_add(2 << 20)?;
     Some((memory, nodes.checked_mul(NODE as u64)?))
-}
-
-/// Fails before anything is written when a tree of `keys` keys does not fit in the available
-/// memory or the free disk where `path` goes, saying how many keys would.
-fn check_room(path: &Path, keys: u64, fanout: usize) -> Result<()> {
-    let disk = capacity::disk_for(path)?;
-    let memory = capacity::mem_available();
-    let fits = |k: u64| {
-        build_needs(k, fanout).is_some_and(|(m, d)| {
-            memory.is_none_or(|a| m <= a) && disk.is_none_or(|free| d <= free)
-        })
-    };
-    if fits(keys) {
-        return Ok(());
-    }
-    // The most that fit: needs grow with keys.
-    let (mut lo, mut hi) = (0u64, keys);
-    while lo < hi {
-        let mid = lo + (hi - lo).div_ceil(2);
-        if fits(mid) {
-            lo = mid;
-        } else {
-            hi = mid - 1;
-        }
-    }
-    let (need_mem, need_disk) = build_needs(keys, fanout).map_or_else(
-        || {
-            (
-                "more than 16 EiB".to_string(),
-                "more than 16 EiB".to_string(),
-            )
-        },
-        |(m, d)| (units::bytes(m), units::bytes(d)),
-    );
-    let fit = if fits(lo) {
-        format!("at most {lo} keys fit")
-    } else {
-        "not even an empty tree fits".to_string()
-    };
-    anyhow::bail!(
-        "a B-tree of {keys} keys needs {need_mem} of memory to build and a file of {need_disk}; \
-         {} of memory is available and {} has {} free: {fit}. Ask for fewer keys, free memory \
-         or disk space, or write to another filesystem",
-        memory.map_or_else(|| "an unknown amount".to_string(), units::bytes),
-        capacity::folder(path).display(),
-        disk.map_or_else(|| "unchecked space".to_string(), units::bytes),
-    )
 }
 
 /// Reads and checks the superblock of the index at `path`.
@@ -500,27 +454,6 @@ mod tests {
         let (mem, disk) = build_needs(4_000_000_000_000, 255).unwrap();
         assert!(mem > 300_000_000_000 && disk > 60_000_000_000_000);
         assert_eq!(build_needs(u64::MAX, 3), None);
-    }
-
-    #[test]
-    fn a_tree_that_does_not_fit_is_refused_before_a_file_exists() {
-        let dir = tempfile::tempdir().unwrap();
-        let p = dir.path().join("huge");
-        let e = build(&p, 4_000_000_000_000, 1, 255, |_| {})
-            .unwrap_err()
-            .to_string();
-        assert!(e.contains("at most") && e.contains("keys fit"), "{e}");
-        assert!(!p.exists(), "no file left behind");
-        // The number it gives fits (half of it, as memory and disk change under other
-        // processes).
-        let most: u64 = e
-            .split("at most ")
-            .nth(1)
-            .and_then(|t| t.split(' ').next())
-            .and_then(|t| t.parse().ok())
-            .unwrap();
-        assert!(most > 0 && most < 4_000_000_000_000, "{e}");
-        check_room(&p, most / 2, 255).unwrap();
     }
 
     #[test]

@@ -7,14 +7,14 @@ use std::fs::File;
 use std::path::Path;
 use std::time::Duration;
 
+use crate::shaders::{self, RandomReadParams, ScalingReadParams};
 use anyhow::{Context as _, Result};
+use gdio::vulkan::{BufferSlice, ComputePipeline, MappedBuffer};
 use gdio::PumpWindow;
-use gdio_vulkan::{BufferSlice, ComputePipeline, MappedBuffer};
-use gdio_workloads::shaders::{self, RandomReadParams, ScalingReadParams};
 
 use crate::gpu::Gpu;
-use crate::work::lanes;
-use crate::work::pumps::PumpGroup;
+use crate::lanes;
+use crate::pumps::PumpGroup;
 
 /// A random-read run's outcome.
 #[derive(Debug, Clone, Copy)]

@@ -7,17 +7,16 @@ use std::path::Path;
 use std::sync::Arc;
 use std::time::Duration;
 
+use crate::patterns::{crc32c_of_chunks, crc32c_tables};
+use crate::shaders::{self, Chunks, CrcStreamParams};
 use anyhow::{Context as _, Result};
+use gdio::protocol::FileAccess;
+use gdio::pump::{Pump, PumpHandle};
+use gdio::vulkan::{BufferSlice, ComputePipeline, MappedBuffer, Placement, QueueBuffers};
 use gdio::{PumpQueue, PumpWindow};
-use gdio_protocol::FileAccess;
-use gdio_pump::{Pump, PumpHandle};
-use gdio_vulkan::{BufferSlice, ComputePipeline, MappedBuffer, Placement, QueueBuffers};
-use gdio_workloads::patterns::{crc32c_of_chunks, crc32c_tables};
-use gdio_workloads::shaders::{self, Chunks, CrcStreamParams};
 
 use crate::gpu::Gpu;
-use crate::progress::Progress;
-use crate::work::lanes;
+use crate::lanes;
 
 /// Chunk size and lanes of a streaming run.
 #[derive(Debug, Clone, Copy)]
@@ -29,29 +28,46 @@ pub struct StreamShape {
 }
 
 impl StreamShape {
-    /// The shape for `gpu`, with the user's overrides checked.
-    pub fn new(gpu: &Gpu, chunk: Option<u64>, lanes: Option<u32>) -> Result<StreamShape> {
+    /// Most lanes.
+    pub const MAX_LANES: u32 = 16_384;
+
+    /// The shape for `gpu`: on a GPU, many lanes with moderate chunks, so that the CRC runs wide
+    /// on the device and the copies into ReBAR spread over io-wq workers (measured on the H100:
+    /// 2,048 lanes × 128 KiB streamed 23.7 GB/s, 128 lanes × 1 MiB 1.9 GB/s;
+    /// docs/BENCHMARKS.md); on lavapipe 8 lanes of 64 KiB.
+    #[must_use]
+    pub fn defaults(gpu: &Gpu) -> StreamShape {
         let cpu = gpu.is_cpu();
-        // On a GPU: many lanes with moderate chunks, so that the CRC runs wide on the device
-        // and the copies into ReBAR spread over io-wq workers (measured on the H100: 2,048
-        // lanes × 128 KiB streamed 23.7 GB/s, 128 lanes × 1 MiB 1.9 GB/s; docs/BENCHMARKS.md).
-        let chunk = chunk.unwrap_or(if cpu { 64 << 10 } else { 128 << 10 });
-        // Lavapipe caps an invocation's loops: a chunk's checksum loop must fit one dispatch.
-        let max = if cpu { 512 << 10 } else { 64 << 20 };
+        StreamShape {
+            chunk: if cpu { 64 << 10 } else { 128 << 10 },
+            lanes: if cpu { 8 } else { 2048 },
+        }
+    }
+
+    /// The largest chunk on `gpu`: lavapipe caps an invocation's loops, and a chunk's checksum
+    /// loop must fit one dispatch.
+    #[must_use]
+    pub fn max_chunk(gpu: &Gpu) -> u32 {
+        if gpu.is_cpu() {
+            512 << 10
+        } else {
+            64 << 20
+        }
+    }
+
+    /// Fails unless the chunk is a multiple of 16 bytes from 16 to [`StreamShape::max_chunk`]
+    /// and the lanes number 1 to [`StreamShape::MAX_LANES`].
+    pub fn check(&self, gpu: &Gpu) -> Result<()> {
+        let (chunk, max) = (self.chunk, StreamShape::max_chunk(gpu));
         if chunk < 16 || chunk % 16 != 0 || chunk > max {
-            crate::error::usage!(
-                "--chunk {chunk}: use a multiple of 16 bytes between 16 and {} on this device",
-                crate::units::bytes(max)
+            anyhow::bail!(
+                "a chunk of {chunk} bytes: use a multiple of 16 bytes from 16 to {max} on this device"
             );
         }
-        let lanes = lanes.unwrap_or(if cpu { 8 } else { 2048 });
-        if lanes == 0 || lanes > 16_384 {
-            crate::error::usage!("--lanes {lanes}: use 1..=16384");
+        if self.lanes == 0 || self.lanes > StreamShape::MAX_LANES {
+            anyhow::bail!("{} lanes: use 1..={}", self.lanes, StreamShape::MAX_LANES);
         }
-        Ok(StreamShape {
-            chunk: chunk as u32,
-            lanes,
-        })
+        Ok(())
     }
 
     /// Window bytes: two chunk regions per lane.
@@ -90,6 +106,7 @@ pub struct Streamer<'g> {
 impl<'g> Streamer<'g> {
     /// Allocates the queue and the window and starts a pump.
     pub fn new(gpu: &'g Gpu, shape: StreamShape) -> Result<Streamer<'g>> {
+        shape.check(gpu)?;
         let ctx = &gpu.ctx;
         let queue = PumpQueue::new(QueueBuffers::new(ctx, 2 * shape.lanes, &gpu.plan)?);
         let window = PumpWindow::new(
@@ -123,8 +140,9 @@ impl<'g> Streamer<'g> {
         self.pump.as_ref().expect("pump runs until drop")
     }
 
-    /// Checksums one file on the GPU.
-    pub fn sum(&mut self, path: &Path, progress: bool) -> Result<GpuSum> {
+    /// Checksums one file on the GPU, calling `progress(bytes read, file length)` while it
+    /// runs.
+    pub fn sum(&mut self, path: &Path, mut progress: impl FnMut(u64, u64)) -> Result<GpuSum> {
         let file = File::open(path).with_context(|| format!("cannot open {}", path.display()))?;
         let len = file
             .metadata()
@@ -171,7 +189,6 @@ impl<'g> Streamer<'g> {
         self.state.fill(0, self.state.len(), 0)?;
         let pump = self.pump.as_ref().expect("pump runs until drop");
         let base = pump.stats().bytes;
-        let mut bar = Progress::new(len, "checksum", true, progress);
         let state = &self.state;
         let driven = self.gpu.drive(
             &self.pipe,
@@ -181,11 +198,10 @@ impl<'g> Streamer<'g> {
             || Ok(lanes::check(state, lanes, "chunk")?.1),
             || {
                 let b = pump.stats().bytes - base;
-                bar.set(b);
+                progress(b, len);
                 b
             },
         );
-        bar.finish();
         drop(set);
         pump.remove_file(fid)?;
         let driven = driven?;

@@ -8,23 +8,24 @@
 //!   btree_step.comp (one invocation per key), wait, read where each key goes next, repeat.
 
 use std::fs::File;
-use std::os::unix::fs::FileExt;
+use std::os::fd::AsRawFd;
 use std::path::Path;
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
+use crate::patterns::{crc32c_of_chunks, crc32c_tables};
+use crate::shaders::{self, BtreeStepParams, Chunks, CrcChunksParams, BTREE_NODE_BYTES};
 use anyhow::{Context as _, Result};
-use gdio_vulkan::{BufferSlice, ComputePipeline, DescriptorSet, MappedBuffer, Placement};
-use gdio_workloads::patterns::{crc32c_of_chunks, crc32c_tables};
-use gdio_workloads::shaders::{self, BtreeStepParams, Chunks, CrcChunksParams, BTREE_NODE_BYTES};
+use gdio::vulkan::{BufferSlice, ComputePipeline, DescriptorSet, MappedBuffer, Placement};
 
 use crate::btree::Superblock;
 use crate::gpu::Gpu;
-use crate::work::lookup::{decode, Lookups};
-use crate::work::sum::StreamShape;
+use crate::lookup::{decode, Lookups};
+use crate::sum::StreamShape;
 
 /// preads `len` bytes of `f` at `file_offset` straight into `buf` at `offset` (one copy, as a
-/// user would read into mapped memory).
+/// user would read into mapped memory), as `read_exact_at` does: again after a short read or
+/// EINTR, an error at the end of the file.
 fn read_into(
     f: &File,
     buf: &MappedBuffer,
@@ -38,22 +39,51 @@ fn read_into(
             buf.len()
         );
     }
-    // SAFETY: the range is inside the mapping (checked above), which lives as long as `buf`;
-    // no dispatch is in flight (every dispatch is waited for before the next read), so neither
-    // the GPU nor another thread touches these bytes while the slice exists.
-    let dst = unsafe { std::slice::from_raw_parts_mut(buf.as_ptr().add(offset), len) };
-    f.read_exact_at(dst, file_offset)?;
+    let mut done = 0;
+    while done < len {
+        let at =
+            libc::off_t::try_from(file_offset + done as u64).context("a file offset past 2^63")?;
+        // SAFETY: bytes `offset + done .. offset + len` lie inside the mapping (checked above),
+        // which lives as long as `buf`. The kernel writes them through the raw pointer: no Rust
+        // reference to mapped memory is formed (rustix's pread takes a slice, hence libc).
+        // No dispatch is in flight (every dispatch is waited for before the next read), so the
+        // GPU does not touch these bytes meanwhile; threads of a ReaderPool read disjoint nodes.
+        let n = unsafe {
+            libc::pread(
+                f.as_raw_fd(),
+                buf.as_ptr().add(offset + done).cast(),
+                len - done,
+                at,
+            )
+        };
+        match usize::try_from(n) {
+            Ok(0) => {
+                return Err(std::io::Error::new(
+                    std::io::ErrorKind::UnexpectedEof,
+                    "failed to fill whole buffer",
+                )
+                .into())
+            }
+            Ok(n) => done += n,
+            Err(_) => {
+                let e = std::io::Error::last_os_error();
+                if e.kind() != std::io::ErrorKind::Interrupted {
+                    return Err(e.into());
+                }
+            }
+        }
+    }
     Ok(())
 }
 
 /// Where the orchestrated loops pread before each dispatch: the read-window placement (on NVIDIA
-/// ReBAR, so the GPU reads the data from its own memory), or `GDIO_ORCHESTRATED_STAGING`
-/// (host-cached, host-coherent, rebar, imported): any host-visible memory works for data written
-/// before a submission. Measured on the H100 (three runs each, one machine): ReBAR is the better
+/// ReBAR, so the GPU reads the data from its own memory), or [`crate::Settings::orchestrated_staging`]
+/// (host-cached, host-coherent, rebar, imported; the command's `GDIO_ORCHESTRATED_STAGING`):
+/// any host-visible memory works for data written before a submission. Measured on the H100 (three runs each, one machine): ReBAR is the better
 /// baseline: host-cached staging streamed 3.8-4.0 GB/s against 6.7-7.2 (the CRC shader then
 /// reads across the bus) and looked up 65,536 keys in 117-144 against 79-94 ms; 64 keys the same.
 fn staging(gpu: &Gpu) -> Placement {
-    crate::knobs::get()
+    gpu.settings
         .orchestrated_staging
         .unwrap_or(gpu.plan.read_window)
 }
@@ -402,7 +432,7 @@ mod tests {
     /// is what the CPU's own lookup finds, on a three-level tree with keys present and absent.
     #[test]
     fn pooled_readers_agree_with_one_reader_and_the_cpu() {
-        let gpu = Gpu::open(None).unwrap();
+        let gpu = Gpu::open(&crate::Settings::default()).unwrap();
         let (_dir, path) = small_index();
         let (f, sb) = btree::open(&path).unwrap();
         assert_eq!(sb.height, 3);
@@ -428,7 +458,7 @@ mod tests {
     /// is refused.
     #[test]
     fn a_kept_loop_serves_batch_after_batch() {
-        let gpu = Gpu::open(None).unwrap();
+        let gpu = Gpu::open(&crate::Settings::default()).unwrap();
         let (_dir, path) = small_index();
         let (f, sb) = btree::open(&path).unwrap();
         let batches: Vec<Vec<u64>> = [80, 20, 60, 1, 0]
@@ -457,7 +487,7 @@ mod tests {
     /// pooled lookup with the read's error, not a hang.
     #[test]
     fn a_failed_read_in_the_pool_ends_the_lookup_with_its_error() {
-        let gpu = Gpu::open(None).unwrap();
+        let gpu = Gpu::open(&crate::Settings::default()).unwrap();
         let (_dir, path) = small_index();
         let (_, sb) = btree::open(&path).unwrap();
         let mut bytes = std::fs::read(&path).unwrap();

@@ -6,7 +6,6 @@
 
 use std::io::{Read as _, Write as _};
 use std::path::{Path, PathBuf};
-use std::process::Command;
 
 /// One benchmark case: a read pattern, block size and queue depth.
 #[derive(Debug, Clone, Copy)]
@@ -167,61 +166,48 @@ impl Iterator for Offsets {
     }
 }
 
-/// fio with the io_uring engine, fixed buffers and registered files, page cache kept
-/// (`--invalidate=0`), one job: the baseline. `None` (with a message) if fio is missing.
+/// The fio job of the side-by-side benchmarks (without the binary): the io_uring engine with
+/// fixed buffers and registered files, page cache kept (`--invalidate=0`), one job, reading as
+/// `c` says for `secs` seconds.
 #[must_use]
-pub fn fio(path: &Path, c: &Case, secs: f64) -> Option<Rate> {
-    let out = Command::new("fio")
-        .args([
-            "--name=x",
-            &format!("--filename={}", path.display()),
-            "--ioengine=io_uring",
-            "--fixedbufs",
-            "--registerfiles",
-            "--invalidate=0",
-            "--direct=0",
-            if c.random {
-                "--rw=randread"
-            } else {
-                "--rw=read"
-            },
-            &format!("--bs={}", c.bs),
-            &format!("--iodepth={}", c.qd),
-            "--time_based",
-            &format!("--runtime={}ms", (secs * 1000.0) as u64),
-            "--numjobs=1",
-            "--output-format=json",
-        ])
-        .output();
-    let out = match out {
-        Ok(o) if o.status.success() => o,
-        Ok(o) => {
-            eprintln!("fio failed: {}", String::from_utf8_lossy(&o.stderr));
-            return None;
+pub fn fio_args(path: &Path, c: &Case, secs: f64) -> Vec<String> {
+    vec![
+        "--name=x".into(),
+        format!("--filename={}", path.display()),
+        "--ioengine=io_uring".into(),
+        "--fixedbufs".into(),
+        "--registerfiles".into(),
+        "--invalidate=0".into(),
+        "--direct=0".into(),
+        if c.random {
+            "--rw=randread"
+        } else {
+            "--rw=read"
         }
-        Err(e) => {
-            eprintln!("fio not runnable ({e}): apt-get install fio");
-            return None;
-        }
-    };
-    let s = String::from_utf8_lossy(&out.stdout);
-    let read = &s[s.find("\"jobs\"")?..];
-    let read = &read[read.find("\"read\"")?..];
-    Some(Rate {
-        iops: json_number(read, "\"iops\"")?,
-        mib_s: json_number(read, "\"bw_bytes\"")? / (1u64 << 20) as f64,
-    })
+        .into(),
+        format!("--bs={}", c.bs),
+        format!("--iodepth={}", c.qd),
+        "--time_based".into(),
+        format!("--runtime={}ms", (secs * 1000.0) as u64),
+        "--numjobs=1".into(),
+        "--output-format=json".into(),
+    ]
 }
 
-/// The number after the first `key :` in `s` (enough of a parser for fio's JSON).
+/// fio running [`fio_args`] (through gdio-workloads' runner): the baseline. `None` (with a
+/// message) if fio is missing or failed.
 #[must_use]
-pub fn json_number(s: &str, key: &str) -> Option<f64> {
-    let at = s.find(key)? + key.len();
-    let rest = s[at..].trim_start().strip_prefix(':')?.trim_start();
-    let end = rest
-        .find(|ch: char| !(ch.is_ascii_digit() || ch == '.' || ch == '-' || ch == 'e' || ch == '+'))
-        .unwrap_or(rest.len());
-    rest[..end].parse().ok()
+pub fn fio(path: &Path, c: &Case, secs: f64) -> Option<Rate> {
+    match gdio_workloads::fio::run(Path::new("fio"), &fio_args(path, c, secs)) {
+        Ok(r) => Some(Rate {
+            iops: r.iops,
+            mib_s: r.bytes_per_sec / (1u64 << 20) as f64,
+        }),
+        Err(e) => {
+            eprintln!("fio: {e}");
+            None
+        }
+    }
 }
 
 /// One row of the result table.

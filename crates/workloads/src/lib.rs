@@ -8,7 +8,8 @@
 //!   that re-dispatches a shader until it is done;
 //! - [`sum`] (stream a file and CRC it), [`lookup`] and [`serve`] (B-tree lookups in one
 //!   dispatch or a resident kernel), [`random`] (random reads over several pumps), [`nop`]
-//!   (round trips), [`orchestrated`] (the CPU-orchestrated baselines);
+//!   (round trips), [`orchestrated`] (the CPU-orchestrated baselines), [`fio`] (the fio
+//!   baseline);
 //! - [`btree`]: the on-disk B-tree the lookups walk.
 //!
 //! ```no_run
@@ -26,6 +27,7 @@
 #![deny(missing_docs)]
 
 pub mod btree;
+pub mod fio;
 pub mod gpu;
 pub mod lanes;
 pub mod lookup;

@@ -5,7 +5,6 @@
 //! `DIR/*.svg` plots each section.
 
 mod btree;
-mod fio;
 mod roundtrip;
 mod scaling;
 mod streaming;
@@ -122,6 +121,16 @@ pub struct Section {
     pub chart: Option<svg::Chart>,
     /// Raw numbers for bench.json.
     pub data: serde_json::Value,
+}
+
+/// The note a section gives when fio gave no result.
+fn fio_note(e: &gdio_workloads::fio::FioError) -> String {
+    match e {
+        gdio_workloads::fio::FioError::NotRunnable { .. } => {
+            format!("fio: {e}; or pass --fio PATH")
+        }
+        _ => format!("fio: {e}"),
+    }
 }
 
 /// A section to run: its key, its title, and the code.

@@ -7,14 +7,13 @@ use std::time::{Duration, Instant};
 use anyhow::Result;
 use serde_json::json;
 
-use super::fio;
 use super::svg::Chart;
-use super::{Config, Section, Spread};
+use super::{fio_note, Config, Section, Spread};
 use crate::report::Table;
 use crate::units::{bytes, bytes_per_sec, per_sec, rate_of, ratio};
 use gdio_vulkan::{Placement, ProbeOptions};
 use gdio_workloads::sum::{cpu_crc32c, StreamShape, Streamer};
-use gdio_workloads::{orchestrated, random, Gpu};
+use gdio_workloads::{fio, orchestrated, random, Gpu};
 
 fn best(v: &[Duration]) -> Duration {
     v.iter().copied().min().unwrap_or_default()
@@ -60,7 +59,7 @@ pub fn run(gpu: &Gpu, cfg: &Config, file: &Path) -> Result<Section> {
         }
         orch_times.push(d);
     }
-    let fio_args = fio::args(file, "read", "1m", 1, cfg.fio_runtime);
+    let fio_args = fio::bench_args(file, "read", "1m", 1, cfg.fio_runtime);
     let fio_r = fio::run(&cfg.fio, &fio_args);
     let (gs, os) = (rates(len, &gdio_times), rates(len, &orch_times));
     let (g, o) = (gs.median, os.median);
@@ -113,7 +112,7 @@ pub fn run(gpu: &Gpu, cfg: &Config, file: &Path) -> Result<Section> {
                 "-".into(),
                 "-".into(),
             ]);
-            t.note(format!("fio: {e:#}"));
+            t.note(fio_note(e));
             None
         }
     };
@@ -264,7 +263,7 @@ pub fn random(gpu: &Gpu, cfg: &Config, file: &Path) -> Result<Section> {
         );
     }
     let iops = r.reads as f64 / r.elapsed.as_secs_f64().max(1e-9);
-    let fio_args = fio::args(file, "randread", "4k", lanes, cfg.fio_runtime);
+    let fio_args = fio::bench_args(file, "randread", "4k", lanes, cfg.fio_runtime);
     let fio_r = fio::run(&cfg.fio, &fio_args);
     let mut t = Table::new(
         &format!("3. Random 4 KiB reads, queue depth {lanes}"),
@@ -293,7 +292,7 @@ pub fn random(gpu: &Gpu, cfg: &Config, file: &Path) -> Result<Section> {
         }
         Err(e) => {
             t.row(vec!["fio randread".into(), "skipped".into(), "-".into()]);
-            t.note(format!("fio: {e:#}"));
+            t.note(fio_note(e));
             None
         }
     };

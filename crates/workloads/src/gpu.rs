@@ -218,6 +218,14 @@ impl Gpu {
     /// returns a progress counter: if it and `done` show no progress for `stall`, gives up with
     /// an error that says what to check. The times of the first and the last change of the
     /// counter are kept (with a spinning wait, to within a poll).
+    ///
+    /// The re-dispatch loop of [`Context::dispatch_until`] with what the workloads need on top:
+    /// waiting as [`Gpu::fence_wait`] says (spinning on GPUs: the workloads' timings depend on
+    /// it), a progress counter looked at while a dispatch runs, a stall limit instead of a
+    /// count of dispatches, and the times of progress. `dispatch_until` waits blocking and runs
+    /// nothing until a dispatch ends, so this cannot be a wrapper over it yet; where the
+    /// workloads need none of that (the round trips of [`crate::nop`], the tests) they use
+    /// `dispatch_until` itself.
     pub fn drive(
         &self,
         pipe: &ComputePipeline,

@@ -68,12 +68,13 @@ fn flag_value(args: &[String], flag: &str) -> Option<String> {
 }
 
 /// The crates other people's programs depend on, each packaged on its own.
-const PUBLISHED: [&str; 6] = [
+const PUBLISHED: [&str; 7] = [
     "gdio-protocol",
     "gdio-uring",
     "gdio-pump",
     "gdio-vulkan",
     "gdio",
+    "gdio-workloads",
     "gdio-cli",
 ];
 
@@ -108,6 +109,12 @@ fn test(_args: &[String]) -> Result<(), String> {
         "committed SPIR-V matches its sources",
         Command::new("bash")
             .arg("crates/vulkan/shaders/build.sh")
+            .arg("--check"),
+    )?;
+    run(
+        "committed SPIR-V of the workloads' shaders matches its sources",
+        Command::new("bash")
+            .arg("crates/workloads/shaders/build.sh")
             .arg("--check"),
     )?;
     // lavapipe runs shaders on its own threads; keep it from fighting the pump for 2 cores.

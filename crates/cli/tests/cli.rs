@@ -18,7 +18,7 @@ fn gdio(args: &[&str]) -> Output {
 
 /// gdio with environment variables set.
 fn gdio_env(vars: &[(&str, &str)], args: &[&str]) -> Output {
-    let out = Command::new(env!("CARGO_BIN_EXE_gdio"))
+    let out = Command::new(gdio_bin())
         .args(args)
         .env("XDG_RUNTIME_DIR", std::env::temp_dir())
         .envs(vars.iter().copied())
@@ -64,6 +64,12 @@ fn crc32c(data: &[u8]) -> u32 {
         }
     }
     !c
+}
+
+/// The gdio binary: the one cargo built, or `GDIO_BIN` where the tests run away from the
+/// build (a GPU machine without Rust: `run-h100.sh` sets it).
+fn gdio_bin() -> String {
+    std::env::var("GDIO_BIN").unwrap_or_else(|_| env!("CARGO_BIN_EXE_gdio").to_string())
 }
 
 /// Whether the default device is a CPU device (lavapipe), as `gdio probe` reports it: the
@@ -691,7 +697,7 @@ fn a_failed_write_leaves_no_partial_file() {
         let o = Command::new("sh")
             .arg("-c")
             .arg(cmd)
-            .arg(env!("CARGO_BIN_EXE_gdio"))
+            .arg(gdio_bin())
             .args(&a)
             .output()
             .unwrap();

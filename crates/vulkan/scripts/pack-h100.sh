@@ -10,7 +10,7 @@ dir=${1:-$root/.h100}
 mkdir -p "$dir"
 cd "$root"
 cargo build -p gdio --example probe
-for exe in $(cargo test -p gdio-vulkan -p gdio --no-run --message-format=json 2>/dev/null \
+for exe in $(cargo test -p gdio-vulkan -p gdio -p gdio-workloads -p gdio-cli --no-run --message-format=json 2>/dev/null \
         | grep -o '"executable":"[^"]*"' | cut -d'"' -f4); do
     name=$(basename "$exe" | sed 's/-[0-9a-f]*$//')
     cp "$exe" "$dir/$name"

@@ -13,7 +13,7 @@
 //! - [`ComputePipeline`], [`Context::dispatch`], [`Dispatch`]: one long dispatch with a fence
 //!   and a host-side timeout, and re-dispatch for shaders that end early; [`RecordedDispatch`]:
 //!   one recorded dispatch submitted again and again;
-//! - [`shaders`]: the embedded SPIR-V of the demo shaders and their parameters;
+//! - [`shaders`]: the freshness probe's SPIR-V and the walker shapes ([`glsl`]: the GLSL library and its loop budgets);
 //! - [`QueueBuffers`]: a queue's two regions allocated where the plan says.
 //!
 //! This crate is the driver side only: it does no IO and depends on `gdio-protocol` alone.

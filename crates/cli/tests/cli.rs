@@ -66,10 +66,11 @@ fn crc32c(data: &[u8]) -> u32 {
     !c
 }
 
-/// The gdio binary: the one cargo built, or `GDIO_BIN` where the tests run away from the
-/// build (a GPU machine without Rust: `run-h100.sh` sets it).
+/// The gdio binary: the one cargo built, or `TEST_GDIO_BIN` where the tests run away from the
+/// build (a GPU machine without Rust: `run-h100.sh` sets it; not a `GDIO_` name, which gdio
+/// itself would warn about).
 fn gdio_bin() -> String {
-    std::env::var("GDIO_BIN").unwrap_or_else(|_| env!("CARGO_BIN_EXE_gdio").to_string())
+    std::env::var("TEST_GDIO_BIN").unwrap_or_else(|_| env!("CARGO_BIN_EXE_gdio").to_string())
 }
 
 /// Whether the default device is a CPU device (lavapipe), as `gdio probe` reports it: the

@@ -25,8 +25,8 @@ status=0
 run() { local name=$1; shift; echo "=== $name $*"; timeout 300 "./$name" "$@" 2>&1 | tee "$out/$name.log"; local rc=${PIPESTATUS[0]}; echo "=== $name rc=$rc"; [[ $rc == 0 ]] || status=1; }
 run probe
 # The command's own tests run the packed gdio binary.
-export GDIO_BIN=$here/gdio
-for t in gdio_vulkan gdio gdio_workloads device direct shaders pump_e2e equivalence queue_group placement_probe cli; do
+export TEST_GDIO_BIN=$here/gdio
+for t in gdio_vulkan gdio_workloads device direct shaders pump_e2e equivalence queue_group placement_probe cli; do
     [[ -x ./$t ]] && run "$t" --test-threads=1 --nocapture
 done
 exit $status

@@ -13,6 +13,7 @@
 //! - `gpu [DIR]` — build release binaries for the GPU machine into DIR (default `.h100`).
 
 mod fuzz;
+mod words;
 
 use std::path::PathBuf;
 use std::process::{Command, ExitCode};
@@ -79,6 +80,8 @@ const PUBLISHED: [&str; 7] = [
 ];
 
 fn test(_args: &[String]) -> Result<(), String> {
+    eprintln!("\n==> the repository speaks of gdio only (words.rs)");
+    words::check(&root())?;
     run("rustfmt check", cargo().args(["fmt", "--all", "--check"]))?;
     run(
         "clippy -D warnings",

@@ -1,10 +1,8 @@
 //! The placement probe with io_uring's registration check, and the registration check itself.
 
-mod common;
-
-use common::gpu;
 use gdio::probe;
 use gdio::register::try_register;
+use gdio_test_support::vulkan::gpu;
 use gdio_vulkan::placement::{ProbeOptions, Registration};
 use gdio_vulkan::Placement;
 

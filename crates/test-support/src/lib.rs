@@ -1,6 +1,7 @@
 //! What the gdio crates' tests share: memory with guard bytes around it (so a write outside a
 //! window shows), files of random bytes, pipes whose reads block until written, a tmpfs for
-//! the tests that need root, and bounded waits. Test code only: it panics on any failure.
+//! the tests that need root, bounded waits, and (feature `vulkan`) a serialised Vulkan context.
+//! Test code only: it panics on any failure.
 #![deny(missing_docs)]
 
 use std::io::Write as _;
@@ -9,6 +10,9 @@ use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
 use rand::{RngCore, SeedableRng};
+
+#[cfg(feature = "vulkan")]
+pub mod vulkan;
 
 /// The byte every guard holds.
 pub const GUARD_BYTE: u8 = 0xA5;

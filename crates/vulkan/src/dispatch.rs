@@ -1,6 +1,7 @@
 //! One long dispatch with a fence and a host-side timeout, and re-dispatch until a shader says
 //! it is done.
 
+use std::ops::ControlFlow;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -343,6 +344,9 @@ impl Context {
     /// gdio_wait can run out of budget; the GLSL keeps its progress in a user buffer and
     /// resumes). Returns the number of dispatches run. If a dispatch times out, it is dropped
     /// (which waits for it to end, see [`Dispatch`]) before [`Error::Timeout`] is returned.
+    ///
+    /// [`Context::dispatch_watched`] is the same loop with a watcher that runs while each
+    /// dispatch does.
     pub fn dispatch_until<'a>(
         &self,
         pipeline: &'a ComputePipeline,
@@ -350,13 +354,62 @@ impl Context {
         push: &[u8],
         groups: [u32; 3],
         limits: Redispatch,
-        mut done: impl FnMut() -> bool,
+        done: impl FnMut() -> bool,
     ) -> Result<u32> {
+        self.dispatch_watched(pipeline, set, push, groups, limits, done, || {
+            ControlFlow::Continue(())
+        })
+        .map(|r| r.dispatches)
+    }
+
+    /// gdio's re-dispatch loop: dispatches until `done()` says the shader finished, as
+    /// [`Context::dispatch_until`] does, and calls `watch()` every [`Redispatch::poll`] while
+    /// a dispatch runs (every look at the fence when it spins) and once after each dispatch
+    /// that did not finish the work. `watch` sees progress (a pump's counters, the shader's
+    /// state buffer) and reports it; returning [`ControlFlow::Break`] gives up with
+    /// [`Error::GaveUp`] (a running dispatch is dropped first, which waits for it to end: stop
+    /// the pump or let the shader's wait budget run out).
+    #[allow(clippy::too_many_arguments)] // the dispatch's four, its limits and the two callbacks
+    pub fn dispatch_watched<'a>(
+        &self,
+        pipeline: &'a ComputePipeline,
+        set: &'a DescriptorSet<'a>,
+        push: &[u8],
+        groups: [u32; 3],
+        limits: Redispatch,
+        mut done: impl FnMut() -> bool,
+        mut watch: impl FnMut() -> ControlFlow<()>,
+    ) -> Result<Redispatched> {
+        let start = Instant::now();
         for n in 1..=limits.max_dispatches {
             let mut d = self.dispatch(pipeline, set, push, groups)?;
-            d.wait(limits.timeout)?;
+            let began = Instant::now();
+            loop {
+                let left = limits.timeout.saturating_sub(began.elapsed());
+                match d.wait_with(limits.fence_wait, left.min(limits.poll)) {
+                    Ok(_) => break,
+                    Err(Error::Timeout { .. }) => {}
+                    Err(e) => return Err(e),
+                }
+                if began.elapsed() >= limits.timeout {
+                    return Err(Error::Timeout {
+                        waited: began.elapsed(),
+                    });
+                }
+                if watch().is_break() {
+                    return Err(Error::GaveUp { dispatches: n });
+                }
+            }
+            let elapsed = start.elapsed();
+            drop(d);
             if done() {
-                return Ok(n);
+                return Ok(Redispatched {
+                    dispatches: n,
+                    elapsed,
+                });
+            }
+            if watch().is_break() {
+                return Err(Error::GaveUp { dispatches: n });
             }
         }
         Err(Error::NotFinished {
@@ -372,24 +425,62 @@ fn uses(pipeline: &ComputePipeline, set: &DescriptorSet<'_>) -> Arc<[u64]> {
         .collect()
 }
 
-/// Limits of [`Context::dispatch_until`].
+/// Limits of [`Context::dispatch_until`] and [`Context::dispatch_watched`], and how they wait.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Redispatch {
     /// Host-side timeout of each dispatch.
     pub timeout: Duration,
     /// Dispatches at most.
     pub max_dispatches: u32,
+    /// How each dispatch's fence is waited for.
+    pub fence_wait: FenceWait,
+    /// How often the watcher of [`Context::dispatch_watched`] runs while a dispatch does (with
+    /// [`FenceWait::Spin`], zero: after every look at the fence).
+    pub poll: Duration,
 }
 
 impl Redispatch {
-    /// `max_dispatches` dispatches of at most `timeout` each.
+    /// `max_dispatches` dispatches of at most `timeout` each, waited for blocking, watched
+    /// every 100 ms.
     #[must_use]
     pub const fn new(timeout: Duration, max_dispatches: u32) -> Redispatch {
         Redispatch {
             timeout,
             max_dispatches,
+            fence_wait: FenceWait::Block,
+            poll: Duration::from_millis(100),
         }
     }
+
+    /// Dispatches until the work is done or a watcher gives up: no count or time limit.
+    #[must_use]
+    pub const fn unlimited() -> Redispatch {
+        Redispatch::new(Duration::MAX, u32::MAX)
+    }
+
+    /// The same limits, waiting on each fence as `how` says.
+    #[must_use]
+    pub const fn with_fence_wait(self, how: FenceWait) -> Redispatch {
+        Redispatch {
+            fence_wait: how,
+            ..self
+        }
+    }
+
+    /// The same limits, watched every `poll`.
+    #[must_use]
+    pub const fn with_poll(self, poll: Duration) -> Redispatch {
+        Redispatch { poll, ..self }
+    }
+}
+
+/// What [`Context::dispatch_watched`] ran.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Redispatched {
+    /// Dispatches run (more than one where a shader ends early and resumes, as on lavapipe).
+    pub dispatches: u32,
+    /// From the first submission to when the end of the last dispatch was noticed.
+    pub elapsed: Duration,
 }
 
 impl Dispatch<'_> {

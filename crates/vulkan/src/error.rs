@@ -100,6 +100,12 @@ pub enum Error {
         /// Dispatches run.
         dispatches: u32,
     },
+    /// The watcher of a re-dispatch loop gave up (it saw no progress, or was told to stop).
+    #[error("the re-dispatch loop's watcher gave up after {dispatches} dispatches")]
+    GaveUp {
+        /// Dispatches run, the last one included.
+        dispatches: u32,
+    },
     /// A queue region's layout is invalid.
     #[error(transparent)]
     Layout(#[from] gdio_protocol::LayoutError),

@@ -50,7 +50,7 @@ pub use adopt::{EnabledFeatures, ExternalDevice, Requirements};
 pub use context::{
     Context, DeviceInfo, DeviceSelector, MemoryHeapInfo, MemoryTypeInfo, DEVICE_ENV,
 };
-pub use dispatch::{Dispatch, FenceWait, RecordedDispatch, Redispatch, WAIT_SLICE};
+pub use dispatch::{Dispatch, FenceWait, RecordedDispatch, Redispatch, Redispatched, WAIT_SLICE};
 pub use error::{Error, Result};
 pub use memory::{MappedBuffer, Placement};
 pub use pipeline::{spirv_words, BufferSlice, ComputePipeline, DescriptorSet};

@@ -1,8 +1,6 @@
 //! Context creation, the device report, memory placements and the placement probe.
 
-mod common;
-
-use common::gpu;
+use gdio_test_support::vulkan::gpu;
 use gdio_vulkan::placement::{freshness, freshness_pipeline, probe_buffers, ProbeOptions};
 use gdio_vulkan::{
     vk, Context, DeviceSelector, MappedBuffer, Placement, PlacementPlan, QueueBuffers,

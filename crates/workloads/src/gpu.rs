@@ -2,13 +2,14 @@
 //! (placements, loop budgets, lanes, how the pump idles and how dispatches are waited for), and
 //! the loop that runs a shader's dispatches until it is done.
 
+use std::ops::ControlFlow;
 use std::time::{Duration, Instant};
 
 use anyhow::{Context as _, Result};
 use gdio::pump::{IdlePolicy, PumpBuilder, PumpError, PumpHandle, WindowMode};
 use gdio::vulkan::{
     BufferSlice, ComputePipeline, Context, DescriptorSet, DeviceSelector, Dispatch, FenceWait,
-    MappedBuffer, Placement, PlacementPlan,
+    MappedBuffer, Placement, PlacementPlan, Redispatch,
 };
 
 use crate::shaders::{self, Budgets};
@@ -219,13 +220,10 @@ impl Gpu {
     /// an error that says what to check. The times of the first and the last change of the
     /// counter are kept (with a spinning wait, to within a poll).
     ///
-    /// The re-dispatch loop of [`Context::dispatch_until`] with what the workloads need on top:
-    /// waiting as [`Gpu::fence_wait`] says (spinning on GPUs: the workloads' timings depend on
-    /// it), a progress counter looked at while a dispatch runs, a stall limit instead of a
-    /// count of dispatches, and the times of progress. `dispatch_until` waits blocking and runs
-    /// nothing until a dispatch ends, so this cannot be a wrapper over it yet; where the
-    /// workloads need none of that (the round trips of [`crate::nop`], the tests) they use
-    /// `dispatch_until` itself.
+    /// [`Context::dispatch_watched`](gdio::vulkan::Context::dispatch_watched) with what the
+    /// workloads need on top: waiting as [`Gpu::fence_wait`] says (spinning on GPUs: the
+    /// workloads' timings depend on it), a stall limit instead of a count of dispatches, and
+    /// the times of progress.
     pub fn drive(
         &self,
         pipe: &ComputePipeline,
@@ -237,57 +235,65 @@ impl Gpu {
     ) -> Result<Driven> {
         let stall = Duration::from_secs(60);
         let start = Instant::now();
-        let first = tick();
-        let mut last = (first, Instant::now());
-        let mut driven = Driven {
-            dispatches: 0,
-            elapsed: Duration::ZERO,
-            first_progress: None,
-            last_progress: None,
-        };
-        let slice = match self.fence_wait {
-            FenceWait::Spin => Duration::ZERO,
-            FenceWait::Block => Duration::from_millis(100),
-        };
-        let mut observe = |driven: &mut Driven| {
+        let mut last = (tick(), Instant::now());
+        let mut first_progress = None;
+        let mut last_progress = None;
+        let mut failed = None;
+        let mut observe = || {
             let p = tick();
             if p != last.0 {
                 last = (p, Instant::now());
-                driven.first_progress.get_or_insert(start.elapsed());
-                driven.last_progress = Some(start.elapsed());
+                first_progress.get_or_insert(start.elapsed());
+                last_progress = Some(start.elapsed());
             }
             last.1.elapsed() > stall
         };
-        loop {
-            let mut d = self.ctx.dispatch(pipe, set, push, [groups, 1, 1])?;
-            driven.dispatches += 1;
-            loop {
-                match d.wait_with(self.fence_wait, slice) {
-                    Ok(_) => break,
-                    Err(gdio::vulkan::Error::Timeout { .. }) => {}
-                    Err(e) => return Err(e.into()),
+        let poll = match self.fence_wait {
+            FenceWait::Spin => Duration::ZERO,
+            FenceWait::Block => Duration::from_millis(100),
+        };
+        let limits = Redispatch::unlimited()
+            .with_fence_wait(self.fence_wait)
+            .with_poll(poll);
+        let ran = self.ctx.dispatch_watched(
+            pipe,
+            set,
+            push,
+            [groups, 1, 1],
+            limits,
+            || {
+                done().unwrap_or_else(|e| {
+                    failed = Some(e);
+                    true
+                })
+            },
+            || {
+                if observe() {
+                    ControlFlow::Break(())
+                } else {
+                    ControlFlow::Continue(())
                 }
-                if observe(&mut driven) {
-                    anyhow::bail!(
-                        "no progress for {stall:?}: the shader is waiting for IO that does not \
-                         complete; check the file is readable and `gdio probe`"
-                    );
-                }
-            }
-            let finished = start.elapsed();
-            if done()? {
-                driven.elapsed = finished;
-                observe(&mut driven);
-                return Ok(driven);
-            }
-            if observe(&mut driven) {
-                anyhow::bail!(
-                    "no progress for {stall:?} over {} dispatches: check that the \
-                     pump is running and `gdio probe`",
-                    driven.dispatches
-                );
-            }
+            },
+        );
+        if let Some(e) = failed {
+            return Err(e);
         }
+        let ran = match ran {
+            Ok(ran) => ran,
+            Err(gdio::vulkan::Error::GaveUp { dispatches }) => anyhow::bail!(
+                "no progress for {stall:?} over {dispatches} dispatch(es): the shader is waiting \
+                 for IO that does not complete; check that the file is readable, that the pump \
+                 runs, and `gdio probe`"
+            ),
+            Err(e) => return Err(e.into()),
+        };
+        observe();
+        Ok(Driven {
+            dispatches: ran.dispatches,
+            elapsed: ran.elapsed,
+            first_progress,
+            last_progress,
+        })
     }
 }
 

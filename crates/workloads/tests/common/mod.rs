@@ -1,10 +1,8 @@
-//! Shared test helpers: a context per test (serialised: spinning shaders and spinning hosts
-//! must not share 2 cores with other tests), and a fake pump that drives a
+//! Shared test helpers: gdio-test-support's serialised context, and a fake pump that drives a
 //! `gdio::protocol::HostQueue` directly, serving READ/WRITE from in-memory files with memcpy.
 #![allow(dead_code)]
 
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Mutex, MutexGuard};
 use std::time::Duration;
 
 use gdio::protocol::codes::{PumpState, ResultCode};
@@ -13,27 +11,7 @@ use gdio::protocol::request::{StaticTables, ValidRequest};
 use gdio::protocol::{Claim, FileAccess, HostQueue, Limits, WindowAccess};
 use gdio::vulkan::{Context, MappedBuffer};
 
-static SERIAL: Mutex<()> = Mutex::new(());
-
-/// Holds the test lock and a context.
-pub struct Gpu {
-    pub ctx: Context,
-    _guard: MutexGuard<'static, ()>,
-}
-
-pub fn gpu() -> Gpu {
-    let guard = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
-    // Both must be set before lavapipe starts; harmless on GPUs.
-    if std::env::var_os("XDG_RUNTIME_DIR").is_none() {
-        std::env::set_var("XDG_RUNTIME_DIR", "/tmp");
-    }
-    let ctx =
-        Context::new().expect("a Vulkan device (lavapipe: apt-get install mesa-vulkan-drivers)");
-    Gpu { ctx, _guard: guard }
-}
-
-/// Dispatch timeout for tests.
-pub const TIMEOUT: Duration = Duration::from_secs(30);
+pub use gdio_test_support::vulkan::{gpu, TIMEOUT};
 
 /// A window the fake pump serves: a byte range of a mapped buffer.
 #[derive(Clone, Copy)]

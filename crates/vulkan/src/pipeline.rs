@@ -1,5 +1,11 @@
 //! Compute pipelines from SPIR-V, with a descriptor set layout of N storage buffers at set 0,
 //! bindings 0..N, and an optional push-constant block.
+//!
+//! A convenience, not a requirement: an application with its own pipelines, layouts and sets
+//! binds gdio's regions and windows as any storage buffer ([`BufferSlice::descriptor_info`]
+//! gives buffer, offset and range), sets `GDIO_SET` and the binding defines before including
+//! `gdio.glsl`, and gives the library's specialization constants 0-2 the values
+//! [`ComputePipeline::new`] gives them (or leaves their defaults on a GPU).
 
 use std::marker::PhantomData;
 
@@ -80,6 +86,58 @@ impl ComputePipeline {
         walker_group: u32,
         walker_invocations: u32,
     ) -> Result<ComputePipeline> {
+        Self::build(
+            ctx,
+            spirv,
+            bindings,
+            push_constant_bytes,
+            [walker_group, walker_invocations],
+            &[],
+        )
+    }
+
+    /// As [`ComputePipeline::new`], with the shader's own specialization constants: `(id,
+    /// value)` pairs of 32-bit constants. Ids 0-2 belong to `gdio.glsl` and the library's
+    /// walkers and are refused; use ids from 3.
+    pub fn with_constants(
+        ctx: &Context,
+        spirv: &[u8],
+        bindings: u32,
+        push_constant_bytes: u32,
+        constants: &[(u32, u32)],
+    ) -> Result<ComputePipeline> {
+        if let Some((id, _)) = constants.iter().find(|(id, _)| *id <= 2) {
+            return Err(Error::Invalid(format!(
+                "specialization constant {id} belongs to gdio.glsl (ids 0-2): give the shader's own constants ids from 3"
+            )));
+        }
+        let mut ids: Vec<u32> = constants.iter().map(|&(id, _)| id).collect();
+        ids.sort_unstable();
+        if let Some(w) = ids.windows(2).find(|w| w[0] == w[1]) {
+            return Err(Error::Invalid(format!(
+                "specialization constant {} is given twice: give each id once",
+                w[0]
+            )));
+        }
+        let group = shaders::walker_lanes_per_group(ctx.info().is_cpu());
+        Self::build(
+            ctx,
+            spirv,
+            bindings,
+            push_constant_bytes,
+            [group, 1],
+            constants,
+        )
+    }
+
+    fn build(
+        ctx: &Context,
+        spirv: &[u8],
+        bindings: u32,
+        push_constant_bytes: u32,
+        [walker_group, walker_invocations]: [u32; 2],
+        constants: &[(u32, u32)],
+    ) -> Result<ComputePipeline> {
         if walker_invocations > 1 && walker_invocations != walker_group {
             return Err(Error::Invalid(format!(
                 "a walker of {walker_invocations} invocations needs a workgroup of as many, got {walker_group}"
@@ -138,28 +196,25 @@ impl ComputePipeline {
             // walk alone (shaders::walker_lanes_per_group). Constant 2: invocations per walker.
             // Shaders without a constant ignore its entry.
             let cpu = ctx.info().is_cpu();
-            let spec_data: Vec<u8> = [
+            let words: Vec<u32> = [
                 u32::from(cpu),
                 walker_group.max(1),
                 walker_invocations.max(1),
             ]
-            .iter()
-            .flat_map(|w| w.to_le_bytes())
+            .into_iter()
+            .chain(constants.iter().map(|&(_, v)| v))
             .collect();
-            let spec_entries = [
-                vk::SpecializationMapEntry::default()
-                    .constant_id(0)
-                    .offset(0)
-                    .size(4),
-                vk::SpecializationMapEntry::default()
-                    .constant_id(1)
-                    .offset(4)
-                    .size(4),
-                vk::SpecializationMapEntry::default()
-                    .constant_id(2)
-                    .offset(8)
-                    .size(4),
-            ];
+            let spec_data: Vec<u8> = words.iter().flat_map(|w| w.to_le_bytes()).collect();
+            let spec_entries: Vec<_> = (0..3u32)
+                .chain(constants.iter().map(|&(id, _)| id))
+                .enumerate()
+                .map(|(i, id)| {
+                    vk::SpecializationMapEntry::default()
+                        .constant_id(id)
+                        .offset(4 * i as u32)
+                        .size(4)
+                })
+                .collect();
             let spec = vk::SpecializationInfo::default()
                 .map_entries(&spec_entries)
                 .data(&spec_data);
@@ -318,6 +373,43 @@ impl<'a> BufferSlice<'a> {
             offset: offset as u64,
             len: len as u64,
         })
+    }
+}
+
+impl BufferSlice<'_> {
+    /// The Vulkan buffer.
+    #[must_use]
+    pub fn buffer(&self) -> vk::Buffer {
+        self.buffer.buffer()
+    }
+
+    /// Where the slice starts in the buffer, in bytes.
+    #[must_use]
+    pub fn offset(&self) -> u64 {
+        self.offset
+    }
+
+    /// Its length in bytes.
+    #[must_use]
+    pub fn len(&self) -> u64 {
+        self.len
+    }
+
+    /// Never: a slice has at least one byte.
+    #[must_use]
+    pub fn is_empty(&self) -> bool {
+        self.len == 0
+    }
+
+    /// Buffer, offset and range, for an application that writes its own descriptor sets (as
+    /// a storage buffer). The slice's borrow of the buffer ends here: the application keeps
+    /// the buffer alive while its sets and dispatches use it.
+    pub fn descriptor_info(&self) -> vk::DescriptorBufferInfo {
+        vk::DescriptorBufferInfo {
+            buffer: self.buffer.buffer(),
+            offset: self.offset,
+            range: self.len,
+        }
     }
 }
 

@@ -1,7 +1,8 @@
 //! gdio-vulkan's one re-dispatch loop (`Context::dispatch_watched`, which `dispatch_until` and
 //! the workloads' `Gpu::drive` are built on) on the default device: how many dispatches it
 //! runs, when it calls its watcher, and how it ends when the watcher gives up or the limit is
-//! reached. The shader is `busy.comp` (arithmetic only), so nothing here waits for IO.
+//! reached; and a pipeline with the shader's own specialization constants. The shader is
+//! `busy.comp` (arithmetic only), so nothing here waits for IO.
 mod common;
 
 use std::ops::ControlFlow;
@@ -90,4 +91,39 @@ fn the_dispatch_limit_ends_the_loop_with_not_finished() {
         other => panic!("expected NotFinished after 2 dispatches, got {other:?}"),
     }
     assert_eq!(done_calls, 2);
+}
+
+#[test]
+fn a_pipeline_takes_the_shaders_own_constants_from_id_3_only() {
+    let g = common::gpu();
+    for bad in [[(0, 1)], [(2, 7)]] {
+        match ComputePipeline::with_constants(&g.ctx, shaders::BUSY, 1, 4, &bad) {
+            Err(Error::Invalid(why)) => assert!(why.contains("belongs to gdio.glsl"), "{why}"),
+            other => panic!("{bad:?}: expected a refusal, got {other:?}"),
+        }
+    }
+    match ComputePipeline::with_constants(&g.ctx, shaders::BUSY, 1, 4, &[(3, 1), (3, 2)]) {
+        Err(Error::Invalid(why)) => assert!(why.contains("twice"), "{why}"),
+        other => panic!("a repeated id: expected a refusal, got {other:?}"),
+    }
+    // busy.comp declares no constant 3: Vulkan ignores an entry for a constant the shader
+    // lacks, so the pipeline builds and runs.
+    let pipe = ComputePipeline::with_constants(&g.ctx, shaders::BUSY, 1, 4, &[(3, 5)]).unwrap();
+    let sink = MappedBuffer::new(&g.ctx, 4, Placement::HostCached).unwrap();
+    let set = pipe.bind(&[BufferSlice::whole(&sink)]).unwrap();
+    let n = g
+        .ctx
+        .dispatch_until(
+            &pipe,
+            &set,
+            &1u32.to_le_bytes(),
+            [1, 1, 1],
+            Redispatch::new(common::TIMEOUT, 1),
+            || true,
+        )
+        .unwrap();
+    assert_eq!(n, 1);
+    let info = BufferSlice::whole(&sink).descriptor_info();
+    assert_eq!((info.offset, info.range), (0, sink.len() as u64));
+    assert_eq!(info.buffer, sink.buffer());
 }

@@ -33,6 +33,9 @@ pub enum Command {
     Probe(ProbeArgs),
     /// Checksum files (CRC-32C) on the GPU, which streams each file through gdio.
     Sum(SumArgs),
+    /// Write a file from the GPU: a shader fills GPU-visible memory with a pattern and writes it
+    /// through gdio, then FSYNCs.
+    Write(WriteArgs),
     /// Look keys up in an on-disk B-tree: each GPU lane walks root to leaf, reading every node
     /// it chose itself.
     Lookup(LookupArgs),
@@ -72,6 +75,38 @@ pub struct SumArgs {
     /// Shader lanes streaming the file, two READs in flight each, 1..=16384 (default 2048 on
     /// GPUs, 8 on lavapipe).
     #[arg(long, value_parser = clap::value_parser!(u32).range(1..=16_384))]
+    pub lanes: Option<u32>,
+}
+
+/// `gdio write`.
+#[derive(Debug, Args)]
+pub struct WriteArgs {
+    /// The file to write (created, or replaced with --force).
+    #[arg(value_name = "FILE")]
+    pub file: PathBuf,
+    /// Bytes to write, e.g. 0, 4096, 2GiB (at most 16 GiB).
+    #[arg(long, value_parser = parse_size)]
+    pub size: u64,
+    /// Reread the file on the CPU and compare it with the pattern; exit with status 3 if it
+    /// differs.
+    #[arg(long)]
+    pub verify: bool,
+    /// Open the file for direct IO (O_DIRECT: no page cache). Writes go in aligned 4 KiB
+    /// multiples; the last is padded and the file cut back to --size.
+    #[arg(long)]
+    pub direct: bool,
+    /// Replace FILE if it exists and is not empty.
+    #[arg(long)]
+    pub force: bool,
+    /// Seed of the pattern.
+    #[arg(long, default_value_t = 1)]
+    pub seed: u32,
+    /// Bytes per WRITE (a multiple of 16, of 4096 with --direct; default 1 MiB on GPUs, 64 KiB
+    /// on lavapipe).
+    #[arg(long, value_parser = parse_size)]
+    pub chunk: Option<u64>,
+    /// Shader lanes, one WRITE in flight each, 1..=4096 (default 256 on GPUs, 8 on lavapipe).
+    #[arg(long, value_parser = clap::value_parser!(u32).range(1..=4096))]
     pub lanes: Option<u32>,
 }
 
@@ -178,8 +213,9 @@ pub struct BenchArgs {
     /// Folder for the generated input files (default: a temporary folder, removed after).
     #[arg(long)]
     pub data_dir: Option<PathBuf>,
-    /// Run only these sections (comma-separated): roundtrip, streaming, random, btree, scaling.
-    #[arg(long, value_delimiter = ',', value_parser = ["roundtrip", "streaming", "random", "btree", "scaling"])]
+    /// Run only these sections (comma-separated): roundtrip, streaming, random, btree, scaling,
+    /// write.
+    #[arg(long, value_delimiter = ',', value_parser = ["roundtrip", "streaming", "random", "btree", "scaling", "write"])]
     pub only: Vec<String>,
     /// Also print the notes under each table (how each row is measured); bench.json has them
     /// either way.

@@ -146,6 +146,64 @@ fn sum_verify_agrees_with_a_cpu_crc_for_every_size() {
     assert!(String::from_utf8_lossy(&out.stdout).starts_with(&format!("{:08x}", crc32c(&data))));
 }
 
+#[test]
+fn write_makes_files_of_every_size_buffered_and_direct() {
+    let _g = lock();
+    // On the repository's file system (direct IO needs one that has it: ext4 on the CI
+    // machine); a packed test binary on another machine uses its working directory.
+    let here = Path::new(env!("CARGO_TARGET_TMPDIR"));
+    let dir = if here.is_dir() {
+        tempfile::tempdir_in(here)
+    } else {
+        tempfile::tempdir_in(".")
+    }
+    .unwrap();
+    for direct in [false, true] {
+        for s in [0u64, 1, 4097, (3 << 20) + 5] {
+            let f = dir.path().join(format!("w{s}-{direct}"));
+            let size = s.to_string();
+            let mut args = vec!["write", p(&f), "--size", &size, "--verify", "--seed", "9"];
+            if direct {
+                args.push("--direct");
+            }
+            let v = json(&args);
+            assert_eq!(v["bytes"], s, "{v}");
+            assert_eq!(v["direct"], direct, "{v}");
+            assert_eq!(v["verified"], true, "{v}");
+            let data = std::fs::read(&f).unwrap();
+            assert!(
+                data == gdio_workloads::patterns::file_bytes(s as usize, 9),
+                "size {s}, direct {direct}: the file is not the pattern"
+            );
+        }
+    }
+    // An existing file is replaced only with --force.
+    let f = dir.path().join("w4097-false");
+    let out = gdio(&["write", p(&f), "--size", "10"]);
+    let (code, err) = status(&out);
+    assert_eq!(code, Some(2), "{err}");
+    assert!(err.contains("--force"), "{err}");
+    assert_eq!(std::fs::metadata(&f).unwrap().len(), 4097, "left as it was");
+    assert!(gdio(&["write", p(&f), "--size", "10", "--force"])
+        .status
+        .success());
+    assert_eq!(std::fs::metadata(&f).unwrap().len(), 10);
+    // Direct IO writes whole 4 KiB blocks: a chunk that is not a multiple is refused.
+    let out = gdio(&[
+        "write",
+        p(&f),
+        "--size",
+        "10",
+        "--force",
+        "--direct",
+        "--chunk",
+        "1000",
+    ]);
+    let (code, err) = status(&out);
+    assert_eq!(code, Some(2), "{err}");
+    assert!(err.contains("--chunk 1000"), "{err}");
+}
+
 /// A 70,000-key B-tree (height 3) in `dir` and `count` keys for it (a fifth absent): the two
 /// paths and `gdio gen keys`'s JSON report.
 fn index_with_keys(dir: &Path, count: u32) -> (PathBuf, PathBuf, serde_json::Value) {
@@ -357,7 +415,14 @@ fn bench_quick_writes_json_and_svg() {
     assert!(out.status.success());
     let v: serde_json::Value =
         serde_json::from_slice(&std::fs::read(dir.path().join("bench.json")).unwrap()).unwrap();
-    for key in ["roundtrip", "streaming", "random", "btree", "scaling"] {
+    for key in [
+        "roundtrip",
+        "streaming",
+        "random",
+        "btree",
+        "scaling",
+        "write",
+    ] {
         assert!(v["sections"][key].is_object(), "{key}: {v}");
         assert!(
             v["sections"][key].get("error").is_none(),
@@ -365,7 +430,13 @@ fn bench_quick_writes_json_and_svg() {
             v["sections"][key]
         );
     }
-    for svg in ["roundtrip.svg", "streaming.svg", "random.svg", "btree.svg"] {
+    for svg in [
+        "roundtrip.svg",
+        "streaming.svg",
+        "random.svg",
+        "btree.svg",
+        "write.svg",
+    ] {
         let s = std::fs::read_to_string(dir.path().join(svg)).unwrap();
         assert!(
             s.starts_with("<svg") && s.trim_end().ends_with("</svg>"),

@@ -116,11 +116,16 @@ pub enum ResultCode {
     /// A WRITE with FLAG_DATA_CHECK whose window bytes never matched its data check.
     #[error("WRITE data never matched its data check: compute it over exactly the bytes written")]
     BadData = -4111,
+    /// A READ or WRITE on a file opened for direct IO (`O_DIRECT`) whose file offset, length or
+    /// window address is not a multiple of the file's direct-IO alignment (the host names it:
+    /// `statx`'s `STATX_DIOALIGN`, 4 KiB covers common devices).
+    #[error("direct-IO request not aligned: make the file offset, length and window offset multiples of the file's direct-IO alignment")]
+    Misaligned = -4112,
 }
 
 impl ResultCode {
     /// Every code, in value order (highest first).
-    pub const ALL: [ResultCode; 15] = [
+    pub const ALL: [ResultCode; 16] = [
         ResultCode::BadOp,
         ResultCode::BadFlags,
         ResultCode::BadFile,
@@ -136,6 +141,7 @@ impl ResultCode {
         ResultCode::Timeout,
         ResultCode::BadDescriptor,
         ResultCode::BadData,
+        ResultCode::Misaligned,
     ];
 
     /// The value stored in a completion's result word.
@@ -169,6 +175,7 @@ impl ResultCode {
             ResultCode::Timeout => "TIMEOUT",
             ResultCode::BadDescriptor => "BAD_DESCRIPTOR",
             ResultCode::BadData => "BAD_DATA",
+            ResultCode::Misaligned => "MISALIGNED",
         }
     }
 }

@@ -29,6 +29,7 @@
 #![deny(missing_docs)]
 
 mod builder;
+mod direct;
 pub mod emulated;
 mod engine;
 mod error;

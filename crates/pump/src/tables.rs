@@ -4,6 +4,7 @@ use std::sync::Arc;
 
 use gdio_protocol::{FileAccess, Tables, WindowAccess};
 
+use crate::direct::DirectAlign;
 use crate::memory::WindowMemory;
 
 pub(crate) struct WindowEntry {
@@ -15,8 +16,15 @@ pub(crate) struct WindowEntry {
 /// Indexed by the uring layer's handles, which are also the protocol's handles.
 #[derive(Default)]
 pub(crate) struct PumpTables {
-    files: Vec<Option<FileAccess>>,
+    files: Vec<Option<FileEntry>>,
     windows: Vec<Option<WindowEntry>>,
+}
+
+#[derive(Clone, Copy)]
+struct FileEntry {
+    access: FileAccess,
+    /// `Some` for a file opened for direct IO.
+    direct: Option<DirectAlign>,
 }
 
 fn put<T>(v: &mut Vec<Option<T>>, i: u32, x: Option<T>) -> Option<T> {
@@ -28,8 +36,33 @@ fn put<T>(v: &mut Vec<Option<T>>, i: u32, x: Option<T>) -> Option<T> {
 }
 
 impl PumpTables {
-    pub(crate) fn set_file(&mut self, handle: u32, access: Option<FileAccess>) {
-        put(&mut self.files, handle, access);
+    pub(crate) fn set_file(
+        &mut self,
+        handle: u32,
+        access: Option<FileAccess>,
+        direct: Option<DirectAlign>,
+    ) {
+        put(
+            &mut self.files,
+            handle,
+            access.map(|access| FileEntry { access, direct }),
+        );
+    }
+
+    /// Whether a validated transfer breaks its file's direct-IO alignment.
+    pub(crate) fn misaligned(&self, t: &gdio_protocol::request::Transfer) -> bool {
+        let Some(Some(FileEntry {
+            direct: Some(align),
+            ..
+        })) = self.files.get(t.file as usize)
+        else {
+            return false;
+        };
+        let Some(Some(w)) = self.windows.get(t.window as usize) else {
+            return false;
+        };
+        let addr = (w.memory.as_ptr() as usize).wrapping_add(t.window_offset as usize);
+        !align.allows(addr, t.file_offset, t.len)
     }
 
     pub(crate) fn set_window(
@@ -53,7 +86,11 @@ impl PumpTables {
 
 impl Tables for PumpTables {
     fn file(&self, handle: u32) -> Option<FileAccess> {
-        self.files.get(handle as usize).copied().flatten()
+        self.files
+            .get(handle as usize)
+            .copied()
+            .flatten()
+            .map(|f| f.access)
     }
     fn window(&self, handle: u32) -> Option<WindowAccess> {
         self.windows

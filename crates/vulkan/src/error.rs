@@ -49,7 +49,7 @@ pub enum Error {
         result: vk::Result,
     },
     /// No memory type of the device suits the placement asked for.
-    #[error("no memory type on {device:?} is {needs} (for placement {placement}): choose another placement (see `gdio probe`)")]
+    #[error("no memory type on {device:?} is {needs} (for placement {placement}): choose another placement (gdio_vulkan::placement::probe reports which placements this device offers)")]
     NoMemoryType {
         /// Device name.
         device: String,

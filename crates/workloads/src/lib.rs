@@ -6,9 +6,9 @@
 //!   they compute, on the CPU;
 //! - [`Gpu`]: a device opened with its [`Settings`], its pumps, and [`Gpu::drive`], the loop
 //!   that re-dispatches a shader until it is done;
-//! - [`sum`] (stream a file and CRC it), [`lookup`] and [`serve`] (B-tree lookups in one
+//! - [`sum`] (stream a file and CRC it), [`write`] (write a file from the GPU), [`lookup`] and [`serve`] (B-tree lookups in one
 //!   dispatch or a resident kernel), [`random`] (random reads over several pumps), [`nop`]
-//!   (round trips), [`orchestrated`] (the CPU-orchestrated baselines), [`fio`] (the fio
+//!   (round trips), [`orchestrated`] and [`orchestrated_write`] (the CPU-orchestrated baselines), [`fio`] (the fio
 //!   baseline);
 //! - [`btree`]: the on-disk B-tree the lookups walk.
 //!
@@ -33,6 +33,7 @@ pub mod lanes;
 pub mod lookup;
 pub mod nop;
 pub mod orchestrated;
+pub mod orchestrated_write;
 pub mod partial;
 pub mod patterns;
 pub mod pumps;
@@ -40,5 +41,6 @@ pub mod random;
 pub mod serve;
 pub mod shaders;
 pub mod sum;
+pub mod write;
 
 pub use gpu::{Driven, Gpu, Settings};

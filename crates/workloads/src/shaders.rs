@@ -44,9 +44,12 @@ pub const REPLAY: &[u8] = include_bytes!("../shaders/spv/replay.spv");
 /// busy.comp: integer arithmetic in every invocation, to raise the GPU's clock before a
 /// latency measurement (bindings: a one-word sink; push constants: iterations).
 pub const BUSY: &[u8] = include_bytes!("../shaders/spv/busy.spv");
+/// fill_pattern.comp: fill a buffer with the test pattern (binding: the buffer; push constants:
+/// base word, words, seed), for the CPU-orchestrated write baseline.
+pub const FILL_PATTERN: &[u8] = include_bytes!("../shaders/spv/fill_pattern.spv");
 
 /// Every embedded shader, by source name (for checks and reports).
-pub const ALL: [(&str, &[u8]); 12] = [
+pub const ALL: [(&str, &[u8]); 13] = [
     ("nop_pingpong", NOP_PINGPONG),
     ("stream_sum", STREAM_SUM),
     ("write_file", WRITE_FILE),
@@ -59,6 +62,7 @@ pub const ALL: [(&str, &[u8]); 12] = [
     ("scaling_read", SCALING_READ),
     ("replay", REPLAY),
     ("busy", BUSY),
+    ("fill_pattern", FILL_PATTERN),
 ];
 
 /// Words of the CRC-32C table buffer (`patterns::crc32c_tables`).

@@ -6,6 +6,7 @@ pub mod gen;
 pub mod lookup;
 pub mod probe;
 pub mod sum;
+pub mod write;
 
 use anyhow::Result;
 
@@ -17,6 +18,7 @@ pub fn run(cli: &Cli) -> Result<i32> {
     match &cli.command {
         Command::Probe(a) => probe::run(a, device, cli.json),
         Command::Sum(a) => sum::run(a, device, cli.json),
+        Command::Write(a) => write::run(a, device, cli.json),
         Command::Lookup(a) => lookup::run(a, device, cli.json),
         Command::Gen(g) => gen::run(g, cli.json),
         Command::Bench(a) => bench::run(a, device, cli.json),

@@ -12,14 +12,16 @@ use gdio_uring::{FileHandle, WindowHandle};
 
 use super::{Engine, Fatal, Pending};
 use crate::builder::{FileSpec, WindowMode, WindowSpec};
+use crate::direct::DirectAlign;
 use crate::handle::{Command, FileId, WindowId};
 use crate::tables::WindowEntry;
 use crate::PumpError;
 
 impl Engine<'_> {
     pub(super) fn add_file(&mut self, spec: FileSpec) -> Result<FileId, PumpError> {
+        let direct = DirectAlign::of(&spec.fd);
         let h = self.ring.register_file(spec.fd)?;
-        self.tables.set_file(h.0, Some(spec.access));
+        self.tables.set_file(h.0, Some(spec.access), direct);
         Ok(FileId(h.0))
     }
 
@@ -76,7 +78,7 @@ impl Engine<'_> {
                 }
                 Command::RemoveFile(id, reply) => {
                     if self.ring.file_registered(FileHandle(id.0)) {
-                        self.tables.set_file(id.0, None);
+                        self.tables.set_file(id.0, None, None);
                         self.pending_removals.push(Pending::File(id, reply));
                     } else {
                         let _ = reply.send(Err(PumpError::NoSuchEntry("file")));

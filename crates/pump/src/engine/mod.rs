@@ -571,6 +571,11 @@ impl<'q> Engine<'q> {
                 });
                 self.release(qi);
             }
+            ValidRequest::Read(t) | ValidRequest::Write(t) if self.tables.misaligned(&t) => {
+                // Rejected as a validation failure: never submitted, never ordered.
+                self.queues[qi].meta[c.slot as usize].op = None;
+                self.complete(qi, c.slot, c.generation, ResultCode::Misaligned.value());
+            }
             ValidRequest::Read(t) | ValidRequest::Write(t) => {
                 let epoch = q.epochs.track();
                 q.meta[c.slot as usize].epoch = Some(epoch);

@@ -9,6 +9,7 @@ mod roundtrip;
 mod scaling;
 mod streaming;
 mod svg;
+mod write;
 
 use std::path::{Path, PathBuf};
 use std::time::Instant;
@@ -51,6 +52,8 @@ pub struct Config {
     pub btree_reps: u32,
     /// Batches the resident lookup kernel serves per tree (the median is reported).
     pub serve_batches: u32,
+    /// Bytes of each file the write section writes.
+    pub write_bytes: u64,
     /// fio binary.
     #[serde(skip)]
     pub fio: PathBuf,
@@ -73,6 +76,7 @@ impl Config {
                 deep_lookups: vec![1, 64],
                 btree_reps: 3,
                 serve_batches: 20,
+                write_bytes: 32 << 20,
                 fio,
             },
             (false, true) => Config {
@@ -89,6 +93,7 @@ impl Config {
                 deep_lookups: vec![1, 64],
                 btree_reps: 5,
                 serve_batches: 50,
+                write_bytes: 256 << 20,
                 fio,
             },
             (false, false) => Config {
@@ -105,6 +110,7 @@ impl Config {
                 deep_lookups: vec![1, 64],
                 btree_reps: 7,
                 serve_batches: 300,
+                write_bytes: 2 << 30,
                 fio,
             },
         }
@@ -300,7 +306,7 @@ pub fn run(args: &BenchArgs, device: Option<&str>, json: bool) -> Result<i32> {
     }
 
     let mut sections = Vec::new();
-    let steps: [Step<'_>; 5] = [
+    let steps: [Step<'_>; 6] = [
         ("roundtrip", "1. Round trip", &|| {
             roundtrip::run(&gpu, &cfg, &data_dir)
         }),
@@ -316,6 +322,7 @@ pub fn run(args: &BenchArgs, device: Option<&str>, json: bool) -> Result<i32> {
         ("scaling", "5. Scaling over pump threads", &|| {
             scaling::run(&gpu, &cfg, &stream_file)
         }),
+        ("write", "6. Writes", &|| write::run(&gpu, &cfg, &data_dir)),
     ];
     for (key, title, f) in steps {
         if !wanted(key) {

@@ -277,7 +277,7 @@ fn gpu(args: &[String]) -> Result<(), String> {
         )
         .map_err(|e| format!("copy gdio: {e}"))?;
     }
-    eprintln!("carry [\".gl\", \"{dir}\"] and run: for f in .gl/*.deb; do dpkg -x $f /; done; ldconfig; bash {dir}/run-h100.sh $OUT");
+    eprintln!("copy {dir} (and .gl, the Vulkan loader's packages, where the machine has no libvulkan1) to the GPU machine and run there: bash {dir}/run-h100.sh OUTDIR");
     Ok(())
 }
 

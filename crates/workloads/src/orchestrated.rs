@@ -47,7 +47,8 @@ fn read_into(
         // which lives as long as `buf`. The kernel writes them through the raw pointer: no Rust
         // reference to mapped memory is formed (rustix's pread takes a slice, hence libc).
         // No dispatch is in flight (every dispatch is waited for before the next read), so the
-        // GPU does not touch these bytes meanwhile; threads of a ReaderPool read disjoint nodes.
+        // GPU does not touch these bytes meanwhile; threads of a ReaderPool read disjoint nodes,
+        // those of pread_ceiling disjoint regions.
         let n = unsafe {
             libc::pread(
                 f.as_raw_fd(),
@@ -86,6 +87,51 @@ fn staging(gpu: &Gpu) -> Placement {
     gpu.settings
         .orchestrated_staging
         .unwrap_or(gpu.plan.read_window)
+}
+
+/// The host's copy ceiling for a stream: `threads` threads pread the whole file in `block`-byte
+/// blocks (thread t reads blocks t, t + threads, ...) into memory of the read-window placement
+/// (ReBAR on NVIDIA: where gdio's READs land), each into its own region, no GPU involved.
+/// Returns the time from the first pread to the last, and the process's CPU time meanwhile.
+pub fn pread_ceiling(
+    gpu: &Gpu,
+    path: &Path,
+    threads: u32,
+    block: u32,
+) -> Result<(Duration, Duration)> {
+    let f = File::open(path).with_context(|| format!("cannot open {}", path.display()))?;
+    let len = f.metadata()?.len();
+    let (threads, block) = (threads.max(1) as usize, block.max(1) as usize);
+    let data = MappedBuffer::new(&gpu.ctx, threads * block, gpu.plan.read_window)?;
+    let blocks = len.div_ceil(block as u64);
+    let cpu0 = crate::write::process_cpu();
+    let start = Instant::now();
+    std::thread::scope(|s| -> Result<()> {
+        let workers: Vec<_> = (0..threads)
+            .map(|t| {
+                let (f, data) = (&f, &data);
+                s.spawn(move || -> Result<()> {
+                    let mut b = t as u64;
+                    while b < blocks {
+                        let at = b * block as u64;
+                        let n = (len - at).min(block as u64) as usize;
+                        read_into(f, data, t * block, n, at)?;
+                        b += threads as u64;
+                    }
+                    Ok(())
+                })
+            })
+            .collect();
+        for w in workers {
+            w.join()
+                .map_err(|_| anyhow::anyhow!("a pread thread panicked"))??;
+        }
+        Ok(())
+    })?;
+    Ok((
+        start.elapsed(),
+        crate::write::process_cpu().saturating_sub(cpu0),
+    ))
 }
 
 /// CRC-32C of a file, CPU-orchestrated. Returns the CRC and the time (first pread to last

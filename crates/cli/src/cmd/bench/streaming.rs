@@ -13,6 +13,7 @@ use crate::report::Table;
 use crate::units::{bytes, bytes_per_sec, per_sec, rate_of, ratio};
 use gdio_vulkan::{Placement, ProbeOptions};
 use gdio_workloads::sum::{cpu_crc32c, StreamShape, Streamer};
+use gdio_workloads::write::process_cpu;
 use gdio_workloads::{fio, orchestrated, random, Gpu};
 
 fn best(v: &[Duration]) -> Duration {
@@ -36,10 +37,14 @@ pub fn run(gpu: &Gpu, cfg: &Config, file: &Path) -> Result<Section> {
     let t = Instant::now();
     let cpu_crc = cpu_crc32c(file)?;
     let cpu_time = t.elapsed();
+    let gb = len as f64 / 1e9;
     let mut streamer = Streamer::new(gpu, shape)?;
     let mut gdio_times = Vec::new();
+    let mut gdio_cpu = Vec::new();
     for _ in 0..cfg.reps {
+        let cpu0 = process_cpu();
         let s = streamer.sum(file, |_, _| {})?;
+        gdio_cpu.push(process_cpu().saturating_sub(cpu0).as_secs_f64() / gb);
         if s.crc32c != cpu_crc {
             anyhow::bail!(
                 "gdio's CRC-32C {:08x} differs from the CPU's {cpu_crc:08x}",
@@ -50,14 +55,26 @@ pub fn run(gpu: &Gpu, cfg: &Config, file: &Path) -> Result<Section> {
     }
     streamer.finish()?;
     let mut orch_times = Vec::new();
+    let mut orch_cpu = Vec::new();
     for _ in 0..cfg.reps {
+        let cpu0 = process_cpu();
         let (c, d) = orchestrated::crc(gpu, file, shape)?;
+        orch_cpu.push(process_cpu().saturating_sub(cpu0).as_secs_f64() / gb);
         if c != cpu_crc {
             anyhow::bail!(
                 "the CPU-orchestrated CRC-32C {c:08x} differs from the CPU's {cpu_crc:08x}"
             );
         }
         orch_times.push(d);
+    }
+    // The host's copy ceiling into the same memory as gdio's READ windows.
+    let threads = std::thread::available_parallelism().map_or(1, |n| n.get() as u32);
+    let mut ceiling_times = Vec::new();
+    let mut ceiling_cpu = Vec::new();
+    for _ in 0..cfg.reps {
+        let (d, cpu) = orchestrated::pread_ceiling(gpu, file, threads, 1 << 20)?;
+        ceiling_times.push(d);
+        ceiling_cpu.push(cpu.as_secs_f64() / gb);
     }
     let fio_args = fio::bench_args(file, "read", "1m", 1, cfg.fio_runtime);
     let fio_r = fio::run(&cfg.fio, &fio_args);
@@ -70,8 +87,15 @@ pub fn run(gpu: &Gpu, cfg: &Config, file: &Path) -> Result<Section> {
             bytes(len),
             cfg.reps
         ),
-        &["method", "throughput", "runs: min–max", "gdio ÷ this"],
+        &[
+            "method",
+            "throughput",
+            "runs: min–max",
+            "CPU s/GB",
+            "gdio ÷ this",
+        ],
     );
+    let cpu_of = |v: &[f64]| format!("{:.2}", Spread::of(v).median);
     let gdio_label = format!(
         "gdio sum: shader streams via pump, CRC-32C ({} lanes × 2 × {})",
         shape.lanes,
@@ -81,6 +105,7 @@ pub fn run(gpu: &Gpu, cfg: &Config, file: &Path) -> Result<Section> {
         gdio_label,
         rate_of(g),
         gs.range(rate_of),
+        cpu_of(&gdio_cpu),
         "1.00×".into(),
     ]);
     gs.warn_if_disagreeing(&mut t, "gdio sum", rate_of);
@@ -95,6 +120,7 @@ pub fn run(gpu: &Gpu, cfg: &Config, file: &Path) -> Result<Section> {
             t.row(vec![
                 "fio io_uring read bs=1m into host memory (no GPU)".into(),
                 rate_of(f.bytes_per_sec),
+                "-".into(),
                 "-".into(),
                 ratio(g, f.bytes_per_sec),
             ]);
@@ -111,6 +137,7 @@ pub fn run(gpu: &Gpu, cfg: &Config, file: &Path) -> Result<Section> {
                 "skipped".into(),
                 "-".into(),
                 "-".into(),
+                "-".into(),
             ]);
             t.note(fio_note(e));
             None
@@ -120,10 +147,28 @@ pub fn run(gpu: &Gpu, cfg: &Config, file: &Path) -> Result<Section> {
         "CPU-orchestrated Vulkan: pread → dispatch CRC → fence, repeat".into(),
         rate_of(o),
         os.range(rate_of),
+        cpu_of(&orch_cpu),
         ratio(g, o),
     ]);
     os.warn_if_disagreeing(&mut t, "the CPU-orchestrated loop", rate_of);
     chart.bar("CPU-orchestrated Vulkan", o, rate_of(o));
+    let cs = rates(len, &ceiling_times);
+    t.row(vec![
+        format!(
+            "host copy ceiling: {threads} threads pread 1 MiB blocks into {} memory (no GPU)",
+            gpu.plan.read_window.name()
+        ),
+        rate_of(cs.median),
+        cs.range(rate_of),
+        cpu_of(&ceiling_cpu),
+        ratio(g, cs.median),
+    ]);
+    cs.warn_if_disagreeing(&mut t, "the copy ceiling", rate_of);
+    chart.bar(
+        &format!("copy ceiling ({threads} threads)"),
+        cs.median,
+        rate_of(cs.median),
+    );
     // Every other window mode, for comparison: the same stream into windows placed elsewhere.
     // A mode that fails the freshness probe on this device shows it here as a wrong CRC.
     let mut modes = Vec::new();
@@ -183,6 +228,7 @@ pub fn run(gpu: &Gpu, cfg: &Config, file: &Path) -> Result<Section> {
                     ),
                     rate_of(bps),
                     ms.range(rate_of),
+                    "-".into(),
                     ratio(g, bps),
                 ]);
                 ms.warn_if_disagreeing(&mut t, &format!("windows in {}", p.name()), rate_of);
@@ -199,6 +245,7 @@ pub fn run(gpu: &Gpu, cfg: &Config, file: &Path) -> Result<Section> {
                     "-".into(),
                     "-".into(),
                     "-".into(),
+                    "-".into(),
                 ]);
                 modes.push(json!({ "placement": p.name(), "error": format!("{e:#}") }));
             }
@@ -212,6 +259,7 @@ pub fn run(gpu: &Gpu, cfg: &Config, file: &Path) -> Result<Section> {
         "CPU only: crc32c crate (SSE4.2), for scale".into(),
         rate_of(c),
         "-".into(),
+        "-".into(),
         ratio(g, c),
     ]);
     chart.bar("CPU CRC-32C (for scale)", c, rate_of(c));
@@ -219,6 +267,7 @@ pub fn run(gpu: &Gpu, cfg: &Config, file: &Path) -> Result<Section> {
         "the plan's gdio CRC-32C and the orchestrated one equal the CPU's: {cpu_crc:08x}; fio: fio {}",
         fio_args.join(" ")
     ));
+    t.note("CPU s/GB: the process's CPU time (every thread, user and system) per GB streamed; with a GPU it includes the thread that spins on the dispatch's fence and a spinning pump (on lavapipe also the shader, which runs on the CPU)");
     t.note(format!(
         "the CPU-orchestrated loop reads {} per dispatch (the same lanes × chunk the gdio shader has in flight) with one thread, no overlap",
         bytes(u64::from(shape.lanes) * u64::from(shape.chunk))
@@ -245,6 +294,15 @@ pub fn run(gpu: &Gpu, cfg: &Config, file: &Path) -> Result<Section> {
             "orchestrated_spread": os,
             "orchestrated_bytes_per_sec_best": bytes_per_sec(len, best(&orch_times)),
             "fio_bytes_per_sec": fio_bps,
+            "ceiling_threads": threads,
+            "ceiling_bytes_per_sec": cs.median,
+            "ceiling_spread": cs,
+            "gdio_over_ceiling": g / cs.median,
+            "cpu_seconds_per_gb": {
+                "gdio": Spread::of(&gdio_cpu).median,
+                "orchestrated": Spread::of(&orch_cpu).median,
+                "ceiling": Spread::of(&ceiling_cpu).median,
+            },
             "fio_args": fio_args,
             "gdio_over_fio": fio_bps.map(|f| g / f),
             "gdio_over_orchestrated": g / o,

@@ -54,6 +54,7 @@ pub fn settings(device: Option<&str>) -> Settings {
         plan: k.placements(PlacementPlan::defaults()),
         subgroup_search: k.subgroup_search,
         async_min: k.async_min,
+        io_wq_workers: k.io_wq_workers,
         fence_wait: k.fence_wait,
         orchestrated_staging: k.orchestrated_staging,
         pumps: k.pumps,

@@ -13,11 +13,12 @@ use crate::error::CliError;
 use crate::units::parse_size;
 
 /// The variables the command reads (GDIO_PLACE_* are [`PLACE_ENV`]).
-pub const KNOWN: [&str; 10] = [
+pub const KNOWN: [&str; 11] = [
     "GDIO_DEVICE",
     "GDIO_PUMPS",
     "GDIO_SEARCH",
     "GDIO_ASYNC_MIN",
+    "GDIO_IOWQ_WORKERS",
     "GDIO_FENCE_WAIT",
     "GDIO_ORCHESTRATED_STAGING",
     PLACE_ENV[0],
@@ -42,6 +43,8 @@ pub struct Knobs {
     pub subgroup_search: Option<bool>,
     /// `GDIO_ASYNC_MIN`: `Some(None)` for `off` (or 0), `Some(Some(bytes))` for a size.
     pub async_min: Option<Option<u32>>,
+    /// `GDIO_IOWQ_WORKERS`: most io-wq workers per pump.
+    pub io_wq_workers: Option<u32>,
     /// `GDIO_FENCE_WAIT`: spin or block.
     pub fence_wait: Option<FenceWait>,
     /// `GDIO_ORCHESTRATED_STAGING`: where the CPU-orchestrated baselines pread.
@@ -139,6 +142,14 @@ impl Knobs {
                     (n > 0).then_some(n)
                 });
             }
+            "GDIO_IOWQ_WORKERS" => {
+                self.io_wq_workers = Some(
+                    v.parse::<u32>()
+                        .ok()
+                        .filter(|n| (1..=4096).contains(n))
+                        .ok_or_else(|| bad(name, raw, "use a count of workers, 1..=4096"))?,
+                );
+            }
             "GDIO_FENCE_WAIT" => {
                 self.fence_wait = Some(match v {
                     "spin" => FenceWait::Spin,
@@ -221,6 +232,15 @@ mod tests {
         assert_eq!(knobs(&[("GDIO_PUMPS", "64")]).unwrap().pumps, Some(64));
         for v in ["0", "65", "four", "-1", "", "4.5"] {
             refused("GDIO_PUMPS", v);
+        }
+    }
+
+    #[test]
+    fn io_wq_workers_is_a_count() {
+        let w = |v: &str| knobs(&[("GDIO_IOWQ_WORKERS", v)]).map(|k| k.io_wq_workers);
+        assert_eq!(w("16").unwrap(), Some(16));
+        for bad in ["0", "-1", "sixteen", "4097"] {
+            assert!(w(bad).is_err(), "{bad}");
         }
     }
 

@@ -48,8 +48,10 @@ pub struct PumpBuilder {
     pub(crate) limits: Limits,
     pub(crate) sqpoll: Option<u32>,
     pub(crate) async_min: Option<u32>,
+    pub(crate) io_wq_workers: Option<u32>,
     pub(crate) data_timeout: std::time::Duration,
     pub(crate) data_check_budget: usize,
+    pub(crate) data_check_threads: usize,
     pub(crate) torn_limit: u32,
     pub(crate) name: String,
 }
@@ -69,8 +71,13 @@ impl Default for PumpBuilder {
             limits: Limits::default(),
             sqpoll: None,
             async_min: None,
+            io_wq_workers: None,
             data_timeout: std::time::Duration::from_secs(1),
             data_check_budget: 16 << 10,
+            // One checker hashes ~1.6-2 GB/s: enough threads for a bulk write stream, never
+            // more than a quarter of the machine.
+            data_check_threads: std::thread::available_parallelism()
+                .map_or(1, |n| (n.get() / 4).clamp(1, 4)),
             torn_limit: gdio_protocol::HostQueue::DEFAULT_TORN_LIMIT,
             name: "gdio-pump".to_string(),
         }
@@ -172,6 +179,15 @@ impl PumpBuilder {
         self
     }
 
+    /// At most `n` io-wq workers copy the async transfers ([`PumpBuilder::async_transfers`]);
+    /// the kernel's default is the ring's size or 4 per CPU, whichever is smaller (see
+    /// `gdio_uring::RingBuilder::io_wq_max_workers`).
+    #[must_use]
+    pub fn io_wq_workers(mut self, n: u32) -> Self {
+        self.io_wq_workers = Some(n);
+        self
+    }
+
     /// How long a WRITE published with `FLAG_DATA_CHECK` may wait for its window bytes to
     /// match their check (the device's writes still reaching host memory) before it is answered
     /// BAD_DATA (default 1 s).
@@ -191,6 +207,15 @@ impl PumpBuilder {
     #[must_use]
     pub fn data_check_budget(mut self, bytes: usize) -> Self {
         self.data_check_budget = bytes;
+        self
+    }
+
+    /// Most checker threads hashing held checked WRITEs (default a quarter of the CPUs, 1 to
+    /// 4; at least 1). One thread hashes about 1.6-2 GB/s, so a stream of large checked
+    /// WRITEs needs several; each starts when the first WRITE given to it needs it.
+    #[must_use]
+    pub fn data_check_threads(mut self, n: usize) -> Self {
+        self.data_check_threads = n.max(1);
         self
     }
 

@@ -365,6 +365,52 @@ fn a_checked_write_waits_for_its_data_and_writes_the_bytes_that_match() {
     );
 }
 
+#[test]
+fn checked_writes_spread_over_several_checker_threads_each_land_once_with_their_bytes() {
+    // Eight WRITEs too large for the pump thread's inline check, their data late, with three
+    // checker threads: each is checked by the thread its id picks, reported once, and written.
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("out");
+    std::fs::File::create(&path).unwrap();
+    let (slots, len) = (8u32, 40_000usize);
+    let queue = Arc::new(HostQueueMemory::new(slots).unwrap());
+    let win = window(slots as usize * len);
+    let b = builder(&queue)
+        .file(open_rw(&path), RW)
+        .data_check_threads(3)
+        .data_timeout(std::time::Duration::from_secs(10));
+    let pump = add_window(b, &win, WindowMode::Auto).spawn().unwrap();
+    let lane = Lane::new(&*queue, 0..slots).unwrap();
+    let dev = lane.queue();
+    let mut meant = vec![0u8; slots as usize * len];
+    rand::RngCore::fill_bytes(&mut rng(12), &mut meant);
+    win.fill(0xEE);
+    let mut gens = Vec::new();
+    for s in 0..slots {
+        let at = s as usize * len;
+        let req = write_req(0, 0, at as u32, at as u64, len as u32);
+        gens.push(
+            dev.publish_checked_write(s, &req, &meant[at..at + len])
+                .unwrap(),
+        );
+    }
+    std::thread::sleep(std::time::Duration::from_millis(20));
+    win.copy_in(0, &meant); // every WRITE's data arrives
+    for (s, g) in gens.into_iter().enumerate() {
+        assert_eq!(
+            dev.wait(s as u32, g, u64::MAX).unwrap(),
+            len as i32,
+            "slot {s}"
+        );
+    }
+    let report = pump.stop().unwrap();
+    assert_eq!(report.op(Op::Write).ok, u64::from(slots));
+    assert!(
+        std::fs::read(&path).unwrap() == meant,
+        "every WRITE wrote its own bytes"
+    );
+}
+
 /// A publication the host answers by itself (BAD_GENERATION, from its scan) breaks the chain of
 /// completion → next claim in that slot: the next claim is not counted as a device turnaround,
 /// which would otherwise include the time the bad publication took.

@@ -27,6 +27,7 @@ pub struct RingBuilder {
     pub(crate) max_backlog: usize,
     pub(crate) async_min: Option<u32>,
     pub(crate) max_in_kernel: Option<usize>,
+    pub(crate) io_wq_max_workers: Option<[u32; 2]>,
 }
 
 impl Default for RingBuilder {
@@ -42,6 +43,7 @@ impl Default for RingBuilder {
             max_backlog: 65536,
             async_min: None,
             max_in_kernel: None,
+            io_wq_max_workers: None,
         }
     }
 }
@@ -65,6 +67,16 @@ impl RingBuilder {
     /// transfers stay inline, where they are fastest. Off by default.
     pub fn async_transfers(mut self, min_bytes: u32) -> Self {
         self.async_min = Some(min_bytes);
+        self
+    }
+
+    /// Most io-wq workers the kernel runs for this ring's async work
+    /// (`IORING_REGISTER_IOWQ_MAX_WORKERS`): `bounded` for regular files and block devices (the
+    /// copies [`RingBuilder::async_transfers`] hands over), `unbounded` for the rest; 0 keeps
+    /// the kernel's value (bounded: the SQ's size or 4 per CPU, whichever is smaller). The
+    /// limit holds for every thread that submits to the ring.
+    pub fn io_wq_max_workers(mut self, bounded: u32, unbounded: u32) -> Self {
+        self.io_wq_max_workers = Some([bounded, unbounded]);
         self
     }
 
@@ -190,6 +202,14 @@ impl RingBuilder {
                     errno,
                 },
             })?;
+        if let Some(mut limits) = self.io_wq_max_workers {
+            ring.submitter()
+                .register_iowq_max_workers(&mut limits)
+                .map_err(|e| Error::Register {
+                    op: "IOWQ_MAX_WORKERS",
+                    errno: errno_of(&e),
+                })?;
+        }
         Ok(Ring::from_parts(ring, &self, features))
     }
 }

@@ -294,6 +294,21 @@ impl Ring {
         self.st.slab.live()
     }
 
+    /// The io-wq worker limits in force for the calling thread's io-wq, `[bounded,
+    /// unbounded]` (`IORING_REGISTER_IOWQ_MAX_WORKERS` with zeros, which reads without
+    /// changing them); see [`RingBuilder::io_wq_max_workers`](crate::RingBuilder::io_wq_max_workers).
+    pub fn io_wq_max_workers(&self) -> Result<[u32; 2], Error> {
+        let mut limits = [0u32; 2];
+        self.ring
+            .submitter()
+            .register_iowq_max_workers(&mut limits)
+            .map_err(|e| Error::Register {
+                op: "IOWQ_MAX_WORKERS",
+                errno: crate::error::errno_of(&e),
+            })?;
+        Ok(limits)
+    }
+
     /// Whether the kernel holds completions in its CQ overflow list (the next
     /// [`reap`](Self::reap) flushes them). Only a ring built with
     /// [`RingBuilder::max_in_kernel`](crate::RingBuilder::max_in_kernel) above the CQ's size

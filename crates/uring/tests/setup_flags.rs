@@ -1,6 +1,6 @@
 //! The ring set-up options a polling pump uses — SQPOLL, COOP_TASKRUN, SINGLE_ISSUER with
 //! DEFER_TASKRUN — each serve reads correctly, and combinations the kernel refuses are typed
-//! errors from `build`.
+//! errors from `build`; io-wq worker limits are set as asked.
 
 mod common;
 
@@ -79,5 +79,25 @@ fn async_transfers_ring_serves_reads() {
     reads_work(
         Ring::builder().entries(16).async_transfers(4096),
         "async_transfers",
+    );
+}
+
+#[test]
+fn io_wq_worker_limits_are_set_and_async_reads_still_work() {
+    let mut ring = Ring::builder().build().unwrap();
+    let default = ring.io_wq_max_workers().unwrap();
+    drop(ring);
+    ring = Ring::builder().io_wq_max_workers(3, 5).build().unwrap();
+    assert_eq!(ring.io_wq_max_workers().unwrap(), [3, 5]);
+    assert_ne!(
+        default,
+        [3, 5],
+        "the kernel's defaults differ from the limits set"
+    );
+    drop(ring);
+    // Async copies with a limit of one worker: every read still lands.
+    reads_work(
+        Ring::builder().io_wq_max_workers(1, 1).async_transfers(1),
+        "one io-wq worker",
     );
 }

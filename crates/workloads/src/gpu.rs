@@ -28,6 +28,8 @@ pub struct Settings {
     /// Transfers of at least this many bytes go to io-wq workers (`Some(None)`: never);
     /// `None`: see [`Gpu::async_min`].
     pub async_min: Option<Option<u32>>,
+    /// Most io-wq workers per pump for its async transfers; `None`: the kernel's default.
+    pub io_wq_workers: Option<u32>,
     /// How dispatches are waited for; `None`: see [`Gpu::fence_wait`].
     pub fence_wait: Option<FenceWait>,
     /// Where the CPU-orchestrated baselines pread; `None`: the read-window placement.
@@ -44,6 +46,7 @@ impl Default for Settings {
             plan: PlacementPlan::defaults(),
             subgroup_search: None,
             async_min: None,
+            io_wq_workers: None,
             fence_wait: None,
             orchestrated_staging: None,
             pumps: None,
@@ -162,6 +165,10 @@ impl Gpu {
     pub fn spawn_pump(&self, make: impl Fn(WindowMode) -> PumpBuilder) -> Result<PumpHandle> {
         let make = |mode| {
             let b = make(mode).idle(self.idle());
+            let b = match self.settings.io_wq_workers {
+                Some(n) => b.io_wq_workers(n),
+                None => b,
+            };
             match self.async_min() {
                 Some(min) => b.async_transfers(min),
                 None => b,

@@ -8,8 +8,10 @@
 //! What the device controls must not control the pump's time: a device can hold every slot
 //! with a 64 MiB WRITE whose data never matches. So the pump thread itself hashes at most
 //! `inline_budget` bytes per turn (a small WRITE's first check, where its data has usually
-//! arrived); every other check runs on a checker thread, started at the first WRITE that
-//! needs it, which hashes the held WRITEs round robin and reports those whose bytes match.
+//! arrived); every other check runs on a checker thread (one of at most `checkers`, each
+//! started at the first WRITE given to it; a WRITE goes to checker `id % checkers`), which
+//! hashes its held WRITEs round robin and reports those whose bytes match. One thread hashes
+//! about 1.6-2 GB/s, so bulk writes need several.
 //! Per turn the pump does O(1) work per held WRITE (its expiry) and per report; there are at
 //! most as many held WRITEs as slots. A WRITE still unmatched after the data timeout is
 //! answered BAD_DATA.
@@ -75,7 +77,8 @@ pub(crate) struct HeldWrites {
     next_id: u64,
     /// Verdicts reached on the pump thread, handed out at the next `advance`.
     ready: Vec<Verdict>,
-    checker: Option<Checker>,
+    /// Checker threads by index (`None`: not started yet).
+    checkers: Vec<Option<Checker>>,
     inline_budget: usize,
     inline_left: usize,
 }
@@ -156,13 +159,14 @@ fn checker_loop(jobs: &Receiver<Msg>, matched: &Sender<u64>) {
 }
 
 impl HeldWrites {
-    /// `inline_budget`: bytes the pump thread itself may hash per turn.
-    pub(crate) fn new(inline_budget: usize) -> HeldWrites {
+    /// `inline_budget`: bytes the pump thread itself may hash per turn; `checkers`: most
+    /// checker threads (at least 1).
+    pub(crate) fn new(inline_budget: usize, checkers: usize) -> HeldWrites {
         HeldWrites {
             held: HashMap::new(),
             next_id: 0,
             ready: Vec::new(),
-            checker: None,
+            checkers: (0..checkers.max(1)).map(|_| None).collect(),
             inline_budget,
             inline_left: inline_budget,
         }
@@ -205,7 +209,7 @@ impl HeldWrites {
             len,
             expected: transfer.data_check,
         };
-        if self.send(Msg::Check(job)) {
+        if self.send(id, Msg::Check(job)) {
             self.held.insert(id, w);
         } else {
             // No checker thread could be started: the WRITE cannot be checked.
@@ -213,9 +217,12 @@ impl HeldWrites {
         }
     }
 
-    /// Sends to the checker, starting it if needed; false if it cannot be started.
-    fn send(&mut self, m: Msg) -> bool {
-        if self.checker.is_none() {
+    /// Sends to the checker of WRITE `id`, starting it if needed; false if it cannot be
+    /// started.
+    fn send(&mut self, id: u64, m: Msg) -> bool {
+        let n = self.checkers.len() as u64;
+        let slot = &mut self.checkers[(id % n) as usize];
+        if slot.is_none() {
             let (jobs, jobs_rx) = mpsc::channel();
             let (matched_tx, matched) = mpsc::channel();
             let thread = std::thread::Builder::new()
@@ -224,15 +231,13 @@ impl HeldWrites {
             let Ok(thread) = thread else {
                 return false;
             };
-            self.checker = Some(Checker {
+            *slot = Some(Checker {
                 jobs,
                 matched,
                 thread: Some(thread),
             });
         }
-        self.checker
-            .as_ref()
-            .is_some_and(|c| c.jobs.send(m).is_ok())
+        slot.as_ref().is_some_and(|c| c.jobs.send(m).is_ok())
     }
 
     /// Whether a held WRITE names window handle `window`.
@@ -249,7 +254,7 @@ impl HeldWrites {
     pub(crate) fn take_all(&mut self) -> Vec<HeldWrite> {
         let ids: Vec<u64> = self.held.keys().copied().collect();
         for id in ids {
-            self.send_if_running(Msg::Forget(id));
+            self.send_if_running(id, Msg::Forget(id));
         }
         let mut out: Vec<HeldWrite> = self.held.drain().map(|(_, w)| w).collect();
         out.extend(self.ready.drain(..).map(|v| match v {
@@ -258,8 +263,9 @@ impl HeldWrites {
         out
     }
 
-    fn send_if_running(&self, m: Msg) {
-        if let Some(c) = &self.checker {
+    fn send_if_running(&self, id: u64, m: Msg) {
+        let slot = &self.checkers[(id % self.checkers.len() as u64) as usize];
+        if let Some(c) = slot {
             let _ = c.jobs.send(m);
         }
     }
@@ -270,7 +276,7 @@ impl HeldWrites {
         self.inline_left = self.inline_budget;
         let before = out.len();
         out.append(&mut self.ready);
-        if let Some(c) = &self.checker {
+        for c in self.checkers.iter().flatten() {
             for id in c.matched.try_iter() {
                 if let Some(w) = self.held.remove(&id) {
                     out.push(Verdict::Arrived(w));
@@ -287,7 +293,7 @@ impl HeldWrites {
                 .collect();
             for id in expired {
                 if let Some(w) = self.held.remove(&id) {
-                    self.send_if_running(Msg::Forget(id));
+                    self.send_if_running(id, Msg::Forget(id));
                     out.push(Verdict::Expired(w));
                 }
             }
@@ -298,13 +304,15 @@ impl HeldWrites {
 
 impl Drop for HeldWrites {
     fn drop(&mut self) {
-        if let Some(mut c) = self.checker.take() {
-            let Checker { jobs, thread, .. } = &mut c;
-            // Closing the channel ends the checker after its current round.
-            drop(std::mem::replace(jobs, mpsc::channel().0));
-            if let Some(t) = thread.take() {
-                let _ = t.join();
-            }
+        // Closing every channel first ends the checkers after their current rounds, together.
+        let mut threads = Vec::new();
+        for c in self.checkers.iter_mut().filter_map(Option::take) {
+            let Checker { jobs, thread, .. } = c;
+            drop(jobs);
+            threads.extend(thread);
+        }
+        for t in threads {
+            let _ = t.join();
         }
     }
 }

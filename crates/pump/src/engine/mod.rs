@@ -239,6 +239,9 @@ impl<'q> Engine<'q> {
         if let Some(min) = cfg.async_min {
             rb = rb.async_transfers(min);
         }
+        if let Some(n) = cfg.io_wq_workers {
+            rb = rb.io_wq_max_workers(n, n);
+        }
         let ring = rb.build()?;
         let mut engine = Engine {
             ring,
@@ -248,7 +251,7 @@ impl<'q> Engine<'q> {
             claims: vec![Claim::default(); cfg.batch].into_boxed_slice(),
             closers: Vec::new(),
             sweep_buf: vec![Claim::default(); cfg.batch].into_boxed_slice(),
-            held: HeldWrites::new(cfg.data_check_budget),
+            held: HeldWrites::new(cfg.data_check_budget, cfg.data_check_threads),
             verdicts: Vec::new(),
             data_timeout: cfg.data_timeout,
             reaped: Vec::with_capacity(1024),

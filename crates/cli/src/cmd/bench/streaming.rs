@@ -165,7 +165,7 @@ pub fn run(gpu: &Gpu, cfg: &Config, file: &Path) -> Result<Section> {
     ]);
     cs.warn_if_disagreeing(&mut t, "the copy ceiling", rate_of);
     chart.bar(
-        &format!("copy ceiling ({threads} threads)"),
+        format!("copy ceiling ({threads} threads)"),
         cs.median,
         rate_of(cs.median),
     );

@@ -6,10 +6,10 @@
 //!   they compute, on the CPU;
 //! - [`Gpu`]: a device opened with its [`Settings`], its pumps, and [`Gpu::drive`], the loop
 //!   that re-dispatches a shader until it is done;
-//! - [`sum`] (stream a file and CRC it), [`write`] (write a file from the GPU), [`lookup`] and [`serve`] (B-tree lookups in one
-//!   dispatch or a resident kernel), [`random`] (random reads over several pumps), [`nop`]
-//!   (round trips), [`orchestrated`] and [`orchestrated_write`] (the CPU-orchestrated baselines), [`fio`] (the fio
-//!   baseline);
+//! - [`sum`] (stream a file and CRC it), [`write`](mod@write) (write a file from the GPU),
+//!   [`lookup`] and [`serve`] (B-tree lookups in one dispatch or a resident kernel),
+//!   [`random`] (random reads over several pumps), [`nop`] (round trips), [`orchestrated`] and
+//!   [`orchestrated_write`] (the CPU-orchestrated baselines), [`fio`] (the fio baseline);
 //! - [`btree`]: the on-disk B-tree the lookups walk.
 //!
 //! ```no_run

@@ -228,8 +228,10 @@ fn a_pump_that_panics_releases_every_waiting_lane() {
         results[..48].iter().all(|r| *r != 0),
         "blocked reads cannot have succeeded"
     );
-    let (state, code) = lane.queue().pump_state();
-    assert_eq!(state, Some(gdio_protocol::PumpState::Failed));
+    wait_until("the header says FAILED", || {
+        lane.queue().pump_state().0 == Some(gdio_protocol::PumpState::Failed)
+    });
+    let (_, code) = lane.queue().pump_state();
     assert_eq!(code, ResultCode::Internal.value());
     match pump.stop() {
         Err(PumpError::Failed { what, code }) => {
@@ -295,8 +297,12 @@ fn a_failing_io_uring_enter_fails_the_pump_and_releases_every_lane() {
         results.iter().all(|&r| r < 0),
         "blocked reads cannot have succeeded: {results:?}"
     );
-    let (state, code) = lane.queue().pump_state();
-    assert_eq!(state, Some(gdio_protocol::PumpState::Failed));
+    // The final state follows the last answers (wind-down answers every slot, then publishes
+    // it): wait for it, boundedly.
+    wait_until("the header says FAILED", || {
+        lane.queue().pump_state().0 == Some(gdio_protocol::PumpState::Failed)
+    });
+    let (_, code) = lane.queue().pump_state();
     assert_eq!(code, -eio, "the header carries -errno of the failed enter");
     match pump.stop() {
         Err(PumpError::Failed { what, code }) => {

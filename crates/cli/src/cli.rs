@@ -214,9 +214,13 @@ pub struct BenchArgs {
     #[arg(long)]
     pub data_dir: Option<PathBuf>,
     /// Run only these sections (comma-separated): roundtrip, streaming, random, btree, scaling,
-    /// write.
-    #[arg(long, value_delimiter = ',', value_parser = ["roundtrip", "streaming", "random", "btree", "scaling", "write"])]
+    /// write, gpus.
+    #[arg(long, value_delimiter = ',', value_parser = ["roundtrip", "streaming", "random", "btree", "scaling", "write", "gpus"])]
     pub only: Vec<String>,
+    /// Devices for section 7 (comma-separated indices from `gdio probe`; repeats open a device
+    /// again). Default: every discrete GPU where there are two or more.
+    #[arg(long, value_delimiter = ',')]
+    pub gpus: Vec<usize>,
     /// Also print the notes under each table (how each row is measured); bench.json has them
     /// either way.
     #[arg(long)]

@@ -471,6 +471,38 @@ fn bench_quick_writes_json_and_svg() {
 }
 
 #[test]
+fn bench_streams_one_file_split_across_devices() {
+    // Device 0 opened twice: the several-GPU path (parts, one thread, queue and pump each, the
+    // parts' CRCs joined and checked) on a machine with one device.
+    let _g = lock();
+    let dir = tempfile::tempdir().unwrap();
+    let out = gdio(&[
+        "bench",
+        "--quick",
+        "--only",
+        "gpus",
+        "--gpus",
+        "0,0",
+        "--out",
+        p(dir.path()),
+    ]);
+    assert!(out.status.success());
+    let v: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(dir.path().join("bench.json")).unwrap()).unwrap();
+    let g = &v["sections"]["gpus"];
+    assert!(
+        g.get("error").is_none() && g.get("skipped").is_none(),
+        "{g}"
+    );
+    let rows = g["rows"].as_array().unwrap();
+    assert_eq!(rows.len(), 2, "{g}");
+    for (k, r) in rows.iter().enumerate() {
+        assert_eq!(r["gpus"], k + 1);
+        assert!(r["bytes_per_sec"].as_f64().unwrap() > 0.0, "{r}");
+    }
+}
+
+#[test]
 fn bad_arguments_fail_with_a_clear_message() {
     let out = gdio(&["sum", "/nonexistent/file"]);
     assert_eq!(out.status.code(), Some(1));

@@ -32,6 +32,7 @@ layout(push_constant) uniform Params {
     uint lanes;       // invocations taking part (<= dispatched invocations)
     uint iter_budget;
     uint wait_budget;
+    uint first_chunk; // the file's chunk index of chunk 0: this run reads a part of the file
 } pc;
 
 const uint DEPTH = 2u;
@@ -68,7 +69,7 @@ void main() {
             uint slot = slot_of(lane, issued);
             uint off_hi;
             uint off_lo;
-            umulExtended(c, pc.chunk, off_hi, off_lo);
+            umulExtended(pc.first_chunk + c, pc.chunk, off_hi, off_lo);
             uint d = issued % DEPTH;
             gens[d] = gdio_publish_after(gens[d], slot, GDIO_OP_READ, pc.file, pc.window,
                                          slot * pc.chunk, off_lo, off_hi, len_of(c), c);

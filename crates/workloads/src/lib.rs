@@ -8,8 +8,9 @@
 //!   that re-dispatches a shader until it is done;
 //! - [`sum`] (stream a file and CRC it), [`write`](mod@write) (write a file from the GPU),
 //!   [`lookup`] and [`serve`] (B-tree lookups in one dispatch or a resident kernel),
-//!   [`random`] (random reads over several pumps), [`nop`] (round trips), [`orchestrated`] and
-//!   [`orchestrated_write`] (the CPU-orchestrated baselines), [`fio`] (the fio baseline);
+//!   [`random`] (random reads over several pumps), [`multi_gpu`] (one file over several GPUs),
+//!   [`nop`] (round trips), [`orchestrated`] and [`orchestrated_write`] (the CPU-orchestrated
+//!   baselines), [`fio`] (the fio baseline);
 //! - [`btree`]: the on-disk B-tree the lookups walk.
 //!
 //! ```no_run
@@ -31,6 +32,7 @@ pub mod fio;
 pub mod gpu;
 pub mod lanes;
 pub mod lookup;
+pub mod multi_gpu;
 pub mod nop;
 pub mod orchestrated;
 pub mod orchestrated_write;

@@ -227,9 +227,42 @@ impl StreamSumParams {
     }
 }
 
-/// Push constants of crc_stream.comp (the same layout as stream_sum.comp's; chunks must be a
-/// multiple of 16 bytes).
-pub type CrcStreamParams = StreamSumParams;
+/// Push constants of crc_stream.comp (chunks a multiple of 16 bytes).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct CrcStreamParams {
+    /// File handle (index in the host's file table).
+    pub file: u32,
+    /// Window handle; slot s uses bytes `s * chunk .. (s + 1) * chunk` of it.
+    pub window: u32,
+    /// The chunks this run reads (a whole file, or a part of it: see `first_chunk`).
+    pub chunks: Chunks,
+    /// Lanes that take part; lane L uses slots 2L and 2L+1.
+    pub lanes: u32,
+    /// Loop budgets.
+    pub budgets: Budgets,
+    /// The file's chunk index of `chunks`' first chunk (0 for a whole file): chunk c is read
+    /// at file offset `(first_chunk + c) * chunk`, its CRC stored at index c.
+    pub first_chunk: u32,
+}
+
+impl CrcStreamParams {
+    /// Push-constant bytes.
+    #[must_use]
+    pub fn to_bytes(&self) -> Vec<u8> {
+        let c = self.chunks;
+        bytes(&[
+            self.file,
+            self.window,
+            c.count,
+            c.last_len,
+            c.chunk,
+            self.lanes,
+            self.budgets.iter_budget,
+            self.budgets.wait_budget,
+            self.first_chunk,
+        ])
+    }
+}
 
 /// Push constants of crc_chunks.comp.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

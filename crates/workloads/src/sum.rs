@@ -116,7 +116,7 @@ impl<'g> Streamer<'g> {
         let tables = MappedBuffer::new(ctx, shaders::CRC_TABLE_WORDS * 4, Placement::HostCached)?;
         tables.write_u32s(0, &crc32c_tables())?;
         let state = lanes::state_buffer(ctx, shape.lanes)?;
-        let pipe = ComputePipeline::new(ctx, shaders::CRC_STREAM, 6, 32)?;
+        let pipe = ComputePipeline::new(ctx, shaders::CRC_STREAM, 6, 36)?;
         let pump = gpu.spawn_pump(|mode| {
             Pump::builder()
                 .queue(queue.clone())
@@ -142,15 +142,37 @@ impl<'g> Streamer<'g> {
 
     /// Checksums one file on the GPU, calling `progress(bytes read, file length)` while it
     /// runs.
-    pub fn sum(&mut self, path: &Path, mut progress: impl FnMut(u64, u64)) -> Result<GpuSum> {
+    pub fn sum(&mut self, path: &Path, progress: impl FnMut(u64, u64)) -> Result<GpuSum> {
+        self.sum_part(path, 0, u64::MAX, progress)
+    }
+
+    /// Checksums bytes `offset .. offset + len` of a file (to its end at most; `offset` a
+    /// multiple of the chunk size) on the GPU, calling `progress(bytes read, part length)`:
+    /// one GPU's share of a file streamed by several.
+    pub fn sum_part(
+        &mut self,
+        path: &Path,
+        offset: u64,
+        len: u64,
+        mut progress: impl FnMut(u64, u64),
+    ) -> Result<GpuSum> {
         let file = File::open(path).with_context(|| format!("cannot open {}", path.display()))?;
-        let len = file
+        let meta = file
             .metadata()
-            .with_context(|| format!("cannot stat {}", path.display()))?
-            .len();
-        if !file.metadata()?.is_file() {
+            .with_context(|| format!("cannot stat {}", path.display()))?;
+        if !meta.is_file() {
             anyhow::bail!("{} is not a regular file", path.display());
         }
+        let chunk = u64::from(self.shape.chunk);
+        if offset % chunk != 0 {
+            anyhow::bail!("a part starting at byte {offset}: start parts at a multiple of the chunk ({chunk} bytes)");
+        }
+        let first_chunk = u32::try_from(offset / chunk).map_err(|_| {
+            anyhow::anyhow!(
+                "a part starting at byte {offset}: too far into the file for {chunk}-byte chunks"
+            )
+        })?;
+        let len = len.min(meta.len().saturating_sub(offset));
         let chunks = Chunks::new(len, self.shape.chunk);
         let ctx = &self.gpu.ctx;
         let crcs = MappedBuffer::new(
@@ -172,6 +194,7 @@ impl<'g> Streamer<'g> {
             chunks,
             lanes,
             budgets: self.gpu.budgets,
+            first_chunk,
         };
         let set = self.pipe.bind(&[
             self.queue.request_slice(),

@@ -5,6 +5,7 @@
 //! `DIR/*.svg` plots each section.
 
 mod btree;
+mod gpus;
 mod roundtrip;
 mod scaling;
 mod streaming;
@@ -289,7 +290,7 @@ pub fn run(args: &BenchArgs, device: Option<&str>, json: bool) -> Result<i32> {
     }
     let wanted = |key: &str| args.only.is_empty() || args.only.iter().any(|k| k == key);
     let stream_file = data_dir.join("stream.bin");
-    if wanted("streaming") || wanted("random") || wanted("scaling") {
+    if wanted("streaming") || wanted("random") || wanted("scaling") || wanted("gpus") {
         crate::cmd::gen::file(&stream_file, cfg.stream_bytes, 1, !json)?;
     }
     let index = data_dir.join("index.btree");
@@ -306,7 +307,7 @@ pub fn run(args: &BenchArgs, device: Option<&str>, json: bool) -> Result<i32> {
     }
 
     let mut sections = Vec::new();
-    let steps: [Step<'_>; 6] = [
+    let steps: [Step<'_>; 7] = [
         ("roundtrip", "1. Round trip", &|| {
             roundtrip::run(&gpu, &cfg, &data_dir)
         }),
@@ -323,6 +324,15 @@ pub fn run(args: &BenchArgs, device: Option<&str>, json: bool) -> Result<i32> {
             scaling::run(&gpu, &cfg, &stream_file)
         }),
         ("write", "6. Writes", &|| write::run(&gpu, &cfg, &data_dir)),
+        ("gpus", "7. Several GPUs", &|| {
+            let devices = gpus::devices(&args.gpus)?;
+            if devices.len() < 2 {
+                return Ok(gpus::skipped(
+                    "fewer than two discrete GPUs here (--gpus 0,0 runs the path on one device twice)",
+                ));
+            }
+            gpus::run(&gpu, &cfg, &stream_file, &devices)
+        }),
     ];
     for (key, title, f) in steps {
         if !wanted(key) {

@@ -52,10 +52,12 @@ pub enum Command {
 /// `gdio probe`.
 #[derive(Debug, Args)]
 pub struct ProbeArgs {
-    /// Freshness rounds per window placement (default: 200 on GPUs, 8 on lavapipe).
-    #[arg(long)]
+    /// Freshness rounds per window placement, 2..=100000 (default: 200 on GPUs, 8 on
+    /// lavapipe; the first round only shows the window's first touch).
+    #[arg(long, value_parser = clap::value_parser!(u32).range(2..=100_000))]
     pub rounds: Option<u32>,
-    /// Window bytes the freshness probe rewrites each round.
+    /// Window bytes the freshness probe rewrites each round: a multiple of 4 from 4 KiB to
+    /// 1 GiB.
     #[arg(long, default_value = "64KiB", value_parser = parse_size)]
     pub window: u64,
 }

@@ -519,6 +519,12 @@ fn bad_arguments_fail_with_a_clear_message() {
     let out = gdio(&["frobnicate"]);
     assert_eq!(out.status.code(), Some(2));
 
+    // Probe sizes out of range are refused, not raised quietly.
+    for args in [["probe", "--rounds", "1"], ["probe", "--window", "100"]] {
+        let out = gdio(&args);
+        assert_eq!(out.status.code(), Some(2), "{args:?}");
+    }
+
     let dir = tempfile::tempdir().unwrap();
     let not_tree = dir.path().join("plain");
     std::fs::write(&not_tree, vec![0u8; 8192]).unwrap();

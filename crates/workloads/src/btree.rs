@@ -313,12 +313,20 @@ pub fn lookup(f: &File, sb: &Superblock, k: u64) -> Result<(Found, u32)> {
 }
 
 /// Parses a keys file: one key per line, decimal or 0x-hex; blank lines and `#` comments skipped.
+/// Reads it line by line (memory holds the keys, not the text).
 pub fn read_keys(path: &Path) -> Result<Vec<u64>> {
-    let text =
-        std::fs::read_to_string(path).with_context(|| format!("cannot read {}", path.display()))?;
+    use std::io::BufRead as _;
+    let f = std::fs::File::open(path).with_context(|| format!("cannot read {}", path.display()))?;
     let mut keys = Vec::new();
-    for (n, line) in text.lines().enumerate() {
-        match parse_key_line(line) {
+    for (n, line) in std::io::BufReader::new(f).lines().enumerate() {
+        let line = line.with_context(|| {
+            format!(
+                "{}:{}: not a line of text (one decimal or 0x-hex key per line)",
+                path.display(),
+                n + 1
+            )
+        })?;
+        match parse_key_line(&line) {
             Ok(Some(k)) => keys.push(k),
             Ok(None) => {}
             Err(t) => anyhow::bail!(

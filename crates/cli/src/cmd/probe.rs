@@ -8,7 +8,7 @@ use gdio_vulkan::{vk, Context, DeviceInfo, Placement, ProbeOptions};
 use serde::Serialize;
 
 use crate::cli::ProbeArgs;
-use crate::error::OK;
+use crate::error::{usage, OK};
 use crate::gpu::{self, DeviceSummary};
 use crate::report;
 use crate::units;
@@ -275,9 +275,15 @@ pub fn run(args: &ProbeArgs, device: Option<&str>, json: bool) -> Result<i32> {
             sections.push(memory_section(g.ctx.info()));
             let mut opts = ProbeOptions::for_device(g.ctx.info());
             if let Some(r) = args.rounds {
-                opts.rounds = r.max(2);
+                opts.rounds = r;
             }
-            opts.window_bytes = (args.window as usize).max(4096);
+            if !(4096..=1 << 30).contains(&args.window) || args.window % 4 != 0 {
+                usage!(
+                    "--window {}: use a multiple of 4 bytes from 4 KiB to 1 GiB",
+                    args.window
+                );
+            }
+            opts.window_bytes = args.window as usize;
             let mut f = Vec::new();
             match probe(&g.ctx, &opts) {
                 Ok(rep) => {

@@ -117,8 +117,8 @@ pub enum ResultCode {
     #[error("WRITE data never matched its data check: compute it over exactly the bytes written")]
     BadData = -4111,
     /// A READ or WRITE on a file opened for direct IO (`O_DIRECT`) whose file offset, length or
-    /// window address is not a multiple of the file's direct-IO alignment (the host names it:
-    /// `statx`'s `STATX_DIOALIGN`, 4 KiB covers common devices).
+    /// window address is not a multiple of the file's direct-IO alignment (as the file system
+    /// reports it: `statx`'s `STATX_DIOALIGN`; 4 KiB covers common devices).
     #[error("direct-IO request not aligned: make the file offset, length and window offset multiples of the file's direct-IO alignment")]
     Misaligned = -4112,
 }

@@ -15,33 +15,25 @@ pub(crate) struct DirectAlign {
     pub offset: u32,
 }
 
-/// Alignment assumed where `statx` does not report one: the logical block size every block
-/// device takes.
-const FALLBACK: u32 = 512;
-
 impl DirectAlign {
-    /// `Some` if `fd` is open with `O_DIRECT`: its alignment from `statx`'s `STATX_DIOALIGN`
-    /// (Linux 6.1+), else [`FALLBACK`].
+    /// `Some` if `fd` is open with `O_DIRECT` and `statx` reports its alignment
+    /// (`STATX_DIOALIGN`, Linux 6.1+, file systems on block devices). Where nothing is reported
+    /// (older kernels; NFS, FUSE and others, some of which take any alignment) nothing is
+    /// checked here and a misaligned request gets the kernel's answer (EINVAL) in its slot.
     pub(crate) fn of(fd: impl AsFd) -> Option<DirectAlign> {
         let flags = fcntl_getfl(&fd).ok()?;
         if !flags.contains(OFlags::DIRECT) {
             return None;
         }
-        let reported = statx(&fd, "", AtFlags::EMPTY_PATH, StatxFlags::DIOALIGN)
+        statx(&fd, "", AtFlags::EMPTY_PATH, StatxFlags::DIOALIGN)
             .ok()
             .filter(|st| {
                 st.stx_mask & StatxFlags::DIOALIGN.bits() != 0 && st.stx_dio_offset_align != 0
-            });
-        Some(match reported {
-            Some(st) => DirectAlign {
+            })
+            .map(|st| DirectAlign {
                 mem: st.stx_dio_mem_align.max(1),
                 offset: st.stx_dio_offset_align,
-            },
-            None => DirectAlign {
-                mem: FALLBACK,
-                offset: FALLBACK,
-            },
-        })
+            })
     }
 
     /// Whether a transfer of `len` bytes at `file_offset`, to or from memory at `addr`, is

@@ -296,7 +296,8 @@ impl Ring {
 
     /// The io-wq worker limits in force for the calling thread's io-wq, `[bounded,
     /// unbounded]` (`IORING_REGISTER_IOWQ_MAX_WORKERS` with zeros, which reads without
-    /// changing them); see [`RingBuilder::io_wq_max_workers`](crate::RingBuilder::io_wq_max_workers).
+    /// changing them); `[0, 0]` when the calling thread has no io-wq (it never submitted to a
+    /// ring). See [`RingBuilder::io_wq_max_workers`](crate::RingBuilder::io_wq_max_workers).
     pub fn io_wq_max_workers(&self) -> Result<[u32; 2], Error> {
         let mut limits = [0u32; 2];
         self.ring

@@ -237,10 +237,26 @@ impl Gpu {
         set: &DescriptorSet<'_>,
         push: &[u8],
         groups: u32,
+        done: impl FnMut() -> Result<bool>,
+        tick: impl FnMut() -> u64,
+    ) -> Result<Driven> {
+        self.drive_with_stall(pipe, set, push, groups, Duration::from_secs(60), done, tick)
+    }
+
+    /// [`Gpu::drive`] with its stall limit: how long `tick` and `done` may show no progress
+    /// before it gives up (60 s there). A job whose last step may take long without a counter
+    /// to show for it (the FSYNC of a large buffered write) gives more.
+    #[allow(clippy::too_many_arguments)] // drive's six and the limit
+    pub fn drive_with_stall(
+        &self,
+        pipe: &ComputePipeline,
+        set: &DescriptorSet<'_>,
+        push: &[u8],
+        groups: u32,
+        stall: Duration,
         mut done: impl FnMut() -> Result<bool>,
         mut tick: impl FnMut() -> u64,
     ) -> Result<Driven> {
-        let stall = Duration::from_secs(60);
         let start = Instant::now();
         let mut last = (tick(), Instant::now());
         let mut first_progress = None;

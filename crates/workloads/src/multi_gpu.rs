@@ -63,14 +63,19 @@ pub fn stream_split(settings: &[Settings], path: &Path, shape: StreamShape) -> R
                 s.spawn(move || -> Result<(u32, Duration, Instant)> {
                     // Every thread reaches the barrier, failed or not, so that none waits for
                     // ever on one that failed.
-                    let opened = Gpu::open(set);
+                    // A panic is caught here too, so that it also reaches the barrier.
+                    let opened = std::panic::catch_unwind(|| Gpu::open(set))
+                        .unwrap_or_else(|_| Err(anyhow::anyhow!("opening the device panicked")));
                     let ready = opened
                         .as_ref()
                         .map_err(|e| anyhow::anyhow!("{e:#}"))
                         .and_then(|gpu| {
-                            let mut st = Streamer::new(gpu, shape)?;
-                            st.sum_part(path, offset, len, |_, _| {})?;
-                            Ok(st)
+                            std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+                                let mut st = Streamer::new(gpu, shape)?;
+                                st.sum_part(path, offset, len, |_, _| {})?;
+                                Ok(st)
+                            }))
+                            .unwrap_or_else(|_| Err(anyhow::anyhow!("the warm-up panicked")))
                         });
                     barrier.wait();
                     let mut st = ready.with_context(|| format!("device {i} ({:?})", set.device))?;

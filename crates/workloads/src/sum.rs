@@ -67,6 +67,15 @@ impl StreamShape {
         if self.lanes == 0 || self.lanes > StreamShape::MAX_LANES {
             anyhow::bail!("{} lanes: use 1..={}", self.lanes, StreamShape::MAX_LANES);
         }
+        // Window offsets are 32-bit, and the window is bound as one storage buffer.
+        let most = u64::from(gpu.ctx.info().max_storage_buffer_range).min(u64::from(u32::MAX));
+        if self.window_bytes() as u64 > most {
+            anyhow::bail!(
+                "{} lanes × 2 × {chunk} bytes make a {}-byte window: at most {most} on this device (fewer lanes or smaller chunks)",
+                self.lanes,
+                self.window_bytes()
+            );
+        }
         Ok(())
     }
 
@@ -173,6 +182,12 @@ impl<'g> Streamer<'g> {
             )
         })?;
         let len = len.min(meta.len().saturating_sub(offset));
+        if u64::from(first_chunk) + len.div_ceil(chunk) > 1 << 32 {
+            anyhow::bail!(
+                "bytes {offset}..{}: more than 2^32 chunks of {chunk} bytes into the file; use larger chunks",
+                offset + len
+            );
+        }
         let chunks = Chunks::new(len, self.shape.chunk);
         let ctx = &self.gpu.ctx;
         let crcs = MappedBuffer::new(

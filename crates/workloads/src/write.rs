@@ -89,6 +89,15 @@ impl WriteShape {
         if self.lanes == 0 || self.lanes > WriteShape::MAX_LANES {
             anyhow::bail!("{} lanes: use 1..={}", self.lanes, WriteShape::MAX_LANES);
         }
+        // Window offsets are 32-bit, and the window is bound as one storage buffer.
+        let most = u64::from(gpu.ctx.info().max_storage_buffer_range).min(u64::from(u32::MAX));
+        if self.window_bytes() as u64 > most {
+            anyhow::bail!(
+                "{} lanes × {chunk} bytes make a {}-byte window: at most {most} on this device (fewer lanes or smaller chunks)",
+                self.lanes,
+                self.window_bytes()
+            );
+        }
         Ok(())
     }
 
@@ -236,20 +245,28 @@ impl<'g> Writer<'g> {
         let base = pump.stats().bytes;
         let state = &self.state;
         let cpu0 = process_cpu();
+        let started = std::time::Instant::now();
+        let done0 = pump.stats().completed;
+        // The lanes' FSYNCs move no bytes, and syncing a large buffered file may take long:
+        // completions count as progress, and the stall limit allows the dirty data to reach
+        // the disk at 20 MB/s.
+        let stall = Duration::from_secs(60).max(Duration::from_secs(written / 20_000_000));
         let driven = if params.lanes == 0 {
             Ok(None)
         } else {
             self.gpu
-                .drive(
+                .drive_with_stall(
                     &self.pipe,
                     &set,
                     &params.to_bytes(),
                     lanes.div_ceil(shaders::LANES_PER_GROUP),
+                    stall,
                     || Ok(lanes::check(state, lanes, "chunk")?.1),
                     || {
-                        let b = (pump.stats().bytes - base).min(len);
+                        let s = pump.stats();
+                        let b = (s.bytes - base).min(len);
                         progress(b, len);
-                        b
+                        b + (s.completed - done0)
                     },
                 )
                 .map(Some)
@@ -280,7 +297,12 @@ impl<'g> Writer<'g> {
         progress(len, len);
         Ok(GpuWrite {
             bytes: len,
-            elapsed: driven.map_or(Duration::ZERO, |d| d.elapsed),
+            // Through the last lane's FSYNC, and the cut and sync of a direct file's padding.
+            elapsed: if driven.is_some() {
+                started.elapsed()
+            } else {
+                Duration::ZERO
+            },
             dispatches: driven.map_or(0, |d| d.dispatches),
             cpu: process_cpu().saturating_sub(cpu0),
         })

@@ -327,9 +327,11 @@ pub fn run(args: &BenchArgs, device: Option<&str>, json: bool) -> Result<i32> {
         ("gpus", "7. Several GPUs", &|| {
             let devices = gpus::devices(&args.gpus)?;
             if devices.len() < 2 {
-                return Ok(gpus::skipped(
-                    "fewer than two discrete GPUs here (--gpus 0,0 runs the path on one device twice)",
-                ));
+                return Ok(gpus::skipped(if args.gpus.is_empty() {
+                    "fewer than two discrete GPUs here (--gpus 0,0 runs the path on one device twice)"
+                } else {
+                    "--gpus names one device: name two or more (repeats open a device again)"
+                }));
             }
             gpus::run(&gpu, &cfg, &stream_file, &devices)
         }),

@@ -71,6 +71,10 @@ pub struct SumArgs {
     /// Also compute the CRC-32C on the CPU; exit with status 3 if they differ.
     #[arg(long)]
     pub verify: bool,
+    /// Open the files for direct IO (O_DIRECT: no page cache). Needs READ windows the kernel
+    /// can pin (not ReBAR: refused on NVIDIA) and a chunk of whole 4 KiB blocks.
+    #[arg(long)]
+    pub direct: bool,
     /// Bytes per READ (a multiple of 16; default 1 MiB on GPUs, 64 KiB on lavapipe).
     #[arg(long, value_parser = parse_size)]
     pub chunk: Option<u64>,

@@ -204,6 +204,51 @@ fn write_makes_files_of_every_size_buffered_and_direct() {
     assert!(err.contains("--chunk 1000"), "{err}");
 }
 
+#[test]
+fn sum_direct_reads_past_the_page_cache_and_agrees_with_the_cpu() {
+    // Direct IO on the repository's file system (ext4 on the CI machine); on a device whose
+    // READ windows are ReBAR (NVIDIA) the command refuses it with the reason.
+    let _g = lock();
+    let here = Path::new(env!("CARGO_TARGET_TMPDIR"));
+    let dir = if here.is_dir() {
+        tempfile::tempdir_in(here)
+    } else {
+        tempfile::tempdir_in(".")
+    }
+    .unwrap();
+    let mut args = vec!["sum".to_string(), "--verify".into(), "--direct".into()];
+    args.extend(["--chunk".into(), "64KiB".into()]);
+    let sizes = [0u64, 1, 4097, (3 << 20) + 5];
+    for s in sizes {
+        let f = dir.path().join(format!("d{s}"));
+        assert!(gdio(&["gen", "file", "--size", &s.to_string(), p(&f)])
+            .status
+            .success());
+        args.push(p(&f).to_string());
+    }
+    let refs: Vec<&str> = args.iter().map(String::as_str).collect();
+    let mut all = vec!["--json"];
+    all.extend_from_slice(&refs);
+    let out = gdio(&all);
+    if out.status.success() {
+        let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+        for (f, s) in v["files"].as_array().unwrap().iter().zip(sizes) {
+            let data = std::fs::read(f["path"].as_str().unwrap()).unwrap();
+            assert_eq!(f["bytes"], s);
+            assert_eq!(
+                f["crc32c"].as_str().unwrap(),
+                format!("{:08x}", crc32c(&data))
+            );
+            assert_eq!(f["verified"], true);
+        }
+    } else {
+        // Only a device whose READ windows are in ReBAR may refuse, and it says why.
+        let (code, err) = status(&out);
+        assert_eq!(code, Some(1), "{err}");
+        assert!(err.contains("ReBAR") && !on_cpu_device(), "{err}");
+    }
+}
+
 /// A 70,000-key B-tree (height 3) in `dir` and `count` keys for it (a fifth absent): the two
 /// paths and `gdio gen keys`'s JSON report.
 fn index_with_keys(dir: &Path, count: u32) -> (PathBuf, PathBuf, serde_json::Value) {

@@ -33,6 +33,8 @@ layout(push_constant) uniform Params {
     uint iter_budget;
     uint wait_budget;
     uint first_chunk; // the file's chunk index of chunk 0: this run reads a part of the file
+    uint read_last;   // bytes the last chunk's READ asks for: last_len, or last_len rounded up
+                      // to the direct-IO block (the READ then returns last_len, the file's end)
 } pc;
 
 const uint DEPTH = 2u;
@@ -40,6 +42,7 @@ const uint DEPTH = 2u;
 uint chunk_of(uint lane, uint j) { return lane + j * pc.lanes; }
 uint slot_of(uint lane, uint j) { return lane * DEPTH + (j % DEPTH); }
 uint len_of(uint c) { return c + 1u == pc.nchunks ? pc.last_len : pc.chunk; }
+uint read_len_of(uint c) { return c + 1u == pc.nchunks ? pc.read_last : pc.chunk; }
 
 void main() {
     uint table_iters = crc32c_load_tables();
@@ -72,7 +75,7 @@ void main() {
             umulExtended(pc.first_chunk + c, pc.chunk, off_hi, off_lo);
             uint d = issued % DEPTH;
             gens[d] = gdio_publish_after(gens[d], slot, GDIO_OP_READ, pc.file, pc.window,
-                                         slot * pc.chunk, off_lo, off_hi, len_of(c), c);
+                                         slot * pc.chunk, off_lo, off_hi, read_len_of(c), c);
             issued += 1u;
             gdio_iters += 1u;
         }

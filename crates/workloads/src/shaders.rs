@@ -243,6 +243,9 @@ pub struct CrcStreamParams {
     /// The file's chunk index of `chunks`' first chunk (0 for a whole file): chunk c is read
     /// at file offset `(first_chunk + c) * chunk`, its CRC stored at index c.
     pub first_chunk: u32,
+    /// Bytes the last chunk's READ asks for: `chunks.last_len`, or for a file opened for
+    /// direct IO that rounded up to the direct-IO block (the READ stops at the file's end).
+    pub read_last: u32,
 }
 
 impl CrcStreamParams {
@@ -260,6 +263,7 @@ impl CrcStreamParams {
             self.budgets.iter_budget,
             self.budgets.wait_budget,
             self.first_chunk,
+            self.read_last,
         ])
     }
 }

@@ -12,6 +12,7 @@ use crate::shaders::{self, Chunks, CrcStreamParams};
 use anyhow::{Context as _, Result};
 use gdio::protocol::FileAccess;
 use gdio::pump::{Pump, PumpHandle};
+use gdio::vulkan::placement::Registration;
 use gdio::vulkan::{BufferSlice, ComputePipeline, MappedBuffer, Placement, QueueBuffers};
 use gdio::{PumpQueue, PumpWindow};
 
@@ -110,6 +111,7 @@ pub struct Streamer<'g> {
     pipe: ComputePipeline,
     pump: Option<PumpHandle>,
     warmed: bool,
+    direct: bool,
 }
 
 impl<'g> Streamer<'g> {
@@ -125,7 +127,7 @@ impl<'g> Streamer<'g> {
         let tables = MappedBuffer::new(ctx, shaders::CRC_TABLE_WORDS * 4, Placement::HostCached)?;
         tables.write_u32s(0, &crc32c_tables())?;
         let state = lanes::state_buffer(ctx, shape.lanes)?;
-        let pipe = ComputePipeline::new(ctx, shaders::CRC_STREAM, 6, 36)?;
+        let pipe = ComputePipeline::new(ctx, shaders::CRC_STREAM, 6, 40)?;
         let pump = gpu.spawn_pump(|mode| {
             Pump::builder()
                 .queue(queue.clone())
@@ -142,7 +144,35 @@ impl<'g> Streamer<'g> {
             pipe,
             pump: Some(pump),
             warmed: false,
+            direct: false,
         })
+    }
+
+    /// Opens the files it streams for direct IO (`O_DIRECT`: no page cache) from now on, or
+    /// not. Direct READs need windows the kernel can pin (registered host memory: lavapipe, and
+    /// devices where the freshness probe passes for host memory) and chunks of whole 4 KiB
+    /// blocks; ReBAR windows (NVIDIA) cannot take them, and this says so.
+    pub fn set_direct(&mut self, on: bool) -> Result<()> {
+        if on {
+            // Direct READs pin the window's pages as registration does: ask the kernel.
+            if let Registration::Refused(why) | Registration::NoRing(why) =
+                gdio::registration_of(self.window.buffer())
+            {
+                anyhow::bail!(
+                    "direct IO reads into memory the kernel can pin, and it cannot pin this device's READ windows ({} memory: {why}; on NVIDIA they are in ReBAR): stream through the page cache (without --direct)",
+                    self.gpu.plan.read_window.name()
+                );
+            }
+            if self.shape.chunk % crate::write::DIRECT_ALIGN != 0 {
+                anyhow::bail!(
+                    "a chunk of {} bytes: direct IO needs a multiple of {} bytes",
+                    self.shape.chunk,
+                    crate::write::DIRECT_ALIGN
+                );
+            }
+        }
+        self.direct = on;
+        Ok(())
     }
 
     fn pump(&self) -> &PumpHandle {
@@ -165,7 +195,21 @@ impl<'g> Streamer<'g> {
         len: u64,
         mut progress: impl FnMut(u64, u64),
     ) -> Result<GpuSum> {
-        let file = File::open(path).with_context(|| format!("cannot open {}", path.display()))?;
+        let mut open = std::fs::OpenOptions::new();
+        open.read(true);
+        if self.direct {
+            std::os::unix::fs::OpenOptionsExt::custom_flags(&mut open, libc::O_DIRECT);
+        }
+        let file = open.open(path).with_context(|| {
+            if self.direct {
+                format!(
+                    "cannot open {} for direct IO (O_DIRECT; tmpfs and some file systems have none)",
+                    path.display()
+                )
+            } else {
+                format!("cannot open {}", path.display())
+            }
+        })?;
         let meta = file
             .metadata()
             .with_context(|| format!("cannot stat {}", path.display()))?;
@@ -210,6 +254,11 @@ impl<'g> Streamer<'g> {
             lanes,
             budgets: self.gpu.budgets,
             first_chunk,
+            read_last: if self.direct {
+                chunks.last_len.next_multiple_of(crate::write::DIRECT_ALIGN)
+            } else {
+                chunks.last_len
+            },
         };
         let set = self.pipe.bind(&[
             self.queue.request_slice(),

@@ -65,7 +65,7 @@ pub fn run(args: &DemoArgs, device: Option<&str>, json: bool) -> Result<i32> {
     ));
 
     let shape = StreamShape::defaults(&gpu);
-    let sum = sum_files(&gpu, shape, std::slice::from_ref(&data), true, !json)?
+    let sum = sum_files(&gpu, shape, std::slice::from_ref(&data), true, false, !json)?
         .pop()
         .context("no result")?;
     let sum_ok = sum.verified == Some(true);

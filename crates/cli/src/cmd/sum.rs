@@ -49,9 +49,11 @@ pub fn sum_files(
     shape: StreamShape,
     paths: &[std::path::PathBuf],
     verify: bool,
+    direct: bool,
     progress: bool,
 ) -> Result<Vec<FileSum>> {
     let mut streamer = Streamer::new(gpu, shape)?;
+    streamer.set_direct(direct)?;
     let mut out = Vec::new();
     for path in paths {
         let mut bar = Reported::new("checksum", true, progress);
@@ -109,7 +111,7 @@ pub fn run(args: &SumArgs, device: Option<&str>, json: bool) -> Result<i32> {
     }
     let gpu = gpu::open(device)?;
     let shape = shape(&gpu, args.chunk, args.lanes)?;
-    let files = sum_files(&gpu, shape, &args.files, args.verify, !json)?;
+    let files = sum_files(&gpu, shape, &args.files, args.verify, args.direct, !json)?;
     if json {
         report::json(&SumReport {
             device: gpu::summary(&gpu),

@@ -152,6 +152,79 @@ pub fn run(gpu: &Gpu, cfg: &Config, file: &Path) -> Result<Section> {
     ]);
     os.warn_if_disagreeing(&mut t, "the CPU-orchestrated loop", rate_of);
     chart.bar("CPU-orchestrated Vulkan", o, rate_of(o));
+    // Direct IO, where the device's READ windows can be pinned: gdio against fio --direct=1.
+    let direct_shape = StreamShape {
+        chunk: shape.chunk.next_multiple_of(4096),
+        ..shape
+    };
+    let direct = (|| -> Result<(Vec<Duration>, Vec<f64>)> {
+        let mut st = Streamer::new(gpu, direct_shape)?;
+        st.set_direct(true)?;
+        let (mut times, mut cpu) = (Vec::new(), Vec::new());
+        for _ in 0..cfg.reps {
+            let cpu0 = process_cpu();
+            let s = st.sum(file, |_, _| {})?;
+            cpu.push(process_cpu().saturating_sub(cpu0).as_secs_f64() / gb);
+            if s.crc32c != cpu_crc {
+                anyhow::bail!(
+                    "the O_DIRECT stream's CRC-32C {:08x} differs from the CPU's",
+                    s.crc32c
+                );
+            }
+            times.push(s.elapsed);
+        }
+        st.finish()?;
+        Ok((times, cpu))
+    })();
+    let mut direct_fio_args = fio::bench_args(file, "read", "1m", 1, cfg.fio_runtime);
+    direct_fio_args.push("--direct=1".into());
+    let direct_data = match direct {
+        Ok((times, cpu)) => {
+            let ds = rates(len, &times);
+            t.row(vec![
+                format!(
+                    "gdio sum, O_DIRECT ({} lanes × 2 × {})",
+                    direct_shape.lanes,
+                    bytes(u64::from(direct_shape.chunk))
+                ),
+                rate_of(ds.median),
+                ds.range(rate_of),
+                cpu_of(&cpu),
+                ratio(g, ds.median),
+            ]);
+            chart.bar("gdio sum, O_DIRECT", ds.median, rate_of(ds.median));
+            let fio_direct = fio::run(&cfg.fio, &direct_fio_args).ok();
+            if let Some(f) = &fio_direct {
+                t.row(vec![
+                    "fio io_uring read bs=1m --direct=1 (no GPU)".into(),
+                    rate_of(f.bytes_per_sec),
+                    "-".into(),
+                    "-".into(),
+                    ratio(g, f.bytes_per_sec),
+                ]);
+                chart.bar(
+                    "fio read 1m, direct",
+                    f.bytes_per_sec,
+                    rate_of(f.bytes_per_sec),
+                );
+                t.note(format!(
+                    "O_DIRECT: gdio sum ÷ fio --direct=1 = {}",
+                    ratio(ds.median, f.bytes_per_sec)
+                ));
+            }
+            json!({ "bytes_per_sec": ds.median, "spread": ds, "fio_bytes_per_sec": fio_direct.map(|f| f.bytes_per_sec), "fio_args": direct_fio_args })
+        }
+        Err(e) => {
+            t.row(vec![
+                format!("gdio sum, O_DIRECT: not offered here: {e:#}"),
+                "-".into(),
+                "-".into(),
+                "-".into(),
+                "-".into(),
+            ]);
+            json!({ "error": format!("{e:#}") })
+        }
+    };
     let cs = rates(len, &ceiling_times);
     t.row(vec![
         format!(
@@ -294,6 +367,7 @@ pub fn run(gpu: &Gpu, cfg: &Config, file: &Path) -> Result<Section> {
             "orchestrated_spread": os,
             "orchestrated_bytes_per_sec_best": bytes_per_sec(len, best(&orch_times)),
             "fio_bytes_per_sec": fio_bps,
+            "direct": direct_data,
             "ceiling_threads": threads,
             "ceiling_bytes_per_sec": cs.median,
             "ceiling_spread": cs,

@@ -155,11 +155,11 @@ impl<'g> Streamer<'g> {
     pub fn set_direct(&mut self, on: bool) -> Result<()> {
         if on {
             // Direct READs pin the window's pages as registration does: ask the kernel.
-            if let Registration::Refused(why) | Registration::NoRing(why) =
+            if let Registration::Refused(_) | Registration::NoRing(_) =
                 gdio::registration_of(self.window.buffer())
             {
                 anyhow::bail!(
-                    "direct IO reads into memory the kernel can pin, and it cannot pin this device's READ windows ({} memory: {why}; on NVIDIA they are in ReBAR): stream through the page cache (without --direct)",
+                    "direct IO needs READ windows the kernel can pin, and it cannot pin this device's ({} memory; on NVIDIA, ReBAR): stream through the page cache (without --direct)",
                     self.gpu.plan.read_window.name()
                 );
             }

@@ -146,18 +146,25 @@ fn sum_verify_agrees_with_a_cpu_crc_for_every_size() {
     assert!(String::from_utf8_lossy(&out.stdout).starts_with(&format!("{:08x}", crc32c(&data))));
 }
 
+/// A temporary folder on a file system with direct IO: under the build's target folder (the
+/// repository's file system, ext4 on the CI machine), or for a packed test binary on another
+/// machine its working directory.
+fn direct_io_dir() -> tempfile::TempDir {
+    let here = Path::new(env!("CARGO_TARGET_TMPDIR"));
+    if here.is_dir() {
+        tempfile::tempdir_in(here)
+    } else {
+        tempfile::tempdir_in(".")
+    }
+    .unwrap()
+}
+
 #[test]
 fn write_makes_files_of_every_size_buffered_and_direct() {
     let _g = lock();
     // On the repository's file system (direct IO needs one that has it: ext4 on the CI
     // machine); a packed test binary on another machine uses its working directory.
-    let here = Path::new(env!("CARGO_TARGET_TMPDIR"));
-    let dir = if here.is_dir() {
-        tempfile::tempdir_in(here)
-    } else {
-        tempfile::tempdir_in(".")
-    }
-    .unwrap();
+    let dir = direct_io_dir();
     for direct in [false, true] {
         for s in [0u64, 1, 4097, (3 << 20) + 5] {
             let f = dir.path().join(format!("w{s}-{direct}"));
@@ -209,13 +216,7 @@ fn sum_direct_reads_past_the_page_cache_and_agrees_with_the_cpu() {
     // Direct IO on the repository's file system (ext4 on the CI machine); on a device whose
     // READ windows are ReBAR (NVIDIA) the command refuses it with the reason.
     let _g = lock();
-    let here = Path::new(env!("CARGO_TARGET_TMPDIR"));
-    let dir = if here.is_dir() {
-        tempfile::tempdir_in(here)
-    } else {
-        tempfile::tempdir_in(".")
-    }
-    .unwrap();
+    let dir = direct_io_dir();
     let mut args = vec!["sum".to_string(), "--verify".into(), "--direct".into()];
     args.extend(["--chunk".into(), "64KiB".into()]);
     let sizes = [0u64, 1, 4097, (3 << 20) + 5];

@@ -116,6 +116,18 @@ impl Gpu {
         Ok(d.wait_with(self.fence_wait, timeout)?)
     }
 
+    /// Fails unless a window of `bytes` fits one storage-buffer binding and 32-bit window
+    /// offsets; `shape` says how it was made ("4096 lanes × 2 × 524288 bytes").
+    pub fn check_window(&self, bytes: usize, shape: &str) -> Result<()> {
+        let most = u64::from(self.ctx.info().max_storage_buffer_range).min(u64::from(u32::MAX));
+        if bytes as u64 > most {
+            anyhow::bail!(
+                "{shape} make a {bytes}-byte window: at most {most} on this device (fewer lanes or smaller chunks)"
+            );
+        }
+        Ok(())
+    }
+
     /// True on lavapipe.
     #[must_use]
     pub fn is_cpu(&self) -> bool {

@@ -89,16 +89,10 @@ impl WriteShape {
         if self.lanes == 0 || self.lanes > WriteShape::MAX_LANES {
             anyhow::bail!("{} lanes: use 1..={}", self.lanes, WriteShape::MAX_LANES);
         }
-        // Window offsets are 32-bit, and the window is bound as one storage buffer.
-        let most = u64::from(gpu.ctx.info().max_storage_buffer_range).min(u64::from(u32::MAX));
-        if self.window_bytes() as u64 > most {
-            anyhow::bail!(
-                "{} lanes × {chunk} bytes make a {}-byte window: at most {most} on this device (fewer lanes or smaller chunks)",
-                self.lanes,
-                self.window_bytes()
-            );
-        }
-        Ok(())
+        gpu.check_window(
+            self.window_bytes(),
+            &format!("{} lanes × {chunk} bytes", self.lanes),
+        )
     }
 
     /// Window bytes: one chunk per lane.

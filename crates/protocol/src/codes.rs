@@ -121,11 +121,19 @@ pub enum ResultCode {
     /// reports it: `statx`'s `STATX_DIOALIGN`; 4 KiB covers common devices).
     #[error("direct-IO request not aligned: make the file offset, length and window offset multiples of the file's direct-IO alignment")]
     Misaligned = -4112,
+    /// Device-side only (the page cache): the page starts at or past the end of its file (its
+    /// READ returned no bytes); the page is not cached.
+    #[error("page starts at or past the end of the file: ask for pages below the file's size")]
+    PastEnd = -4113,
+    /// Device-side only (the page cache): the cache's metadata does not describe a cache its
+    /// bound buffers hold, or a slot word holds a value no cache writes; nothing was read.
+    #[error("page cache metadata is not a gdio cache: bind the buffers PageCache::new made, and reset it with PageCache::clear")]
+    CacheBad = -4114,
 }
 
 impl ResultCode {
     /// Every code, in value order (highest first).
-    pub const ALL: [ResultCode; 16] = [
+    pub const ALL: [ResultCode; 18] = [
         ResultCode::BadOp,
         ResultCode::BadFlags,
         ResultCode::BadFile,
@@ -142,6 +150,8 @@ impl ResultCode {
         ResultCode::BadDescriptor,
         ResultCode::BadData,
         ResultCode::Misaligned,
+        ResultCode::PastEnd,
+        ResultCode::CacheBad,
     ];
 
     /// The value stored in a completion's result word.
@@ -176,6 +186,8 @@ impl ResultCode {
             ResultCode::BadDescriptor => "BAD_DESCRIPTOR",
             ResultCode::BadData => "BAD_DATA",
             ResultCode::Misaligned => "MISALIGNED",
+            ResultCode::PastEnd => "PAST_END",
+            ResultCode::CacheBad => "CACHE_BAD",
         }
     }
 }

@@ -4,6 +4,7 @@
 //! Vulkan. It owns what every byte of a queue means (`docs/protocol.md` is the same contract
 //! in prose and must match it byte for byte):
 //!
+//! - [`cache`]: the GPU page cache's words and state machine, which the GLSL library runs;
 //! - [`layout`]: where the header, publish words, descriptors and completions live;
 //! - [`codes`]: op codes, result codes and pump states;
 //! - [`generation`]: slot generations and how they wrap;
@@ -33,6 +34,7 @@
 #![deny(unsafe_code)]
 #![deny(missing_docs)]
 
+pub mod cache;
 pub mod codes;
 pub mod device;
 pub mod generation;

@@ -4,7 +4,7 @@
 //! the real orderings of [`crate::host`] and [`crate::device`]; otherwise they are `core`'s.
 
 #[cfg(loom)]
-pub use loom::sync::atomic::{fence, AtomicU32, Ordering};
+pub use loom::sync::atomic::{fence, AtomicU32, AtomicU64, Ordering};
 
 #[cfg(not(loom))]
-pub use core::sync::atomic::{fence, AtomicU32, Ordering};
+pub use core::sync::atomic::{fence, AtomicU32, AtomicU64, Ordering};

@@ -77,6 +77,9 @@ const int GDIO_TIMEOUT = -4109;
 const int GDIO_BAD_DESCRIPTOR = -4110;
 const int GDIO_BAD_DATA = -4111;
 const int GDIO_MISALIGNED = -4112;
+// Device-side only, from the page cache (gdio_cache.glsl).
+const int GDIO_PAST_END = -4113;
+const int GDIO_CACHE_BAD = -4114;
 // Op-word flag (WRITE only): descriptor word 10 holds the data check of the bytes to write.
 const uint GDIO_FLAG_DATA_CHECK = 0x100u;
 const uint GDIO_DATA_CHECK_SEED = 0x6A09E667u;

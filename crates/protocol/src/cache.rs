@@ -233,7 +233,13 @@ pub enum CacheLayoutError {
     /// Sets outside 1..=2^20.
     #[error("{0} sets: use 1 to 1048576 (fewer ways or a larger page for more bytes)")]
     Sets(u64),
+    /// The pages would pass 4 GiB, the most a READ's 32-bit window offset reaches.
+    #[error("{0} B of pages: a cache holds at most 4 GiB (a READ's window offset is 32 bits)")]
+    TooLarge(u64),
 }
+
+/// The most bytes of pages a cache holds: a READ's window offset is 32 bits.
+pub const MAX_PAGES_BYTES: u64 = 1 << 32;
 
 /// Where every word of a cache's metadata lives, and the pages' size.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -267,11 +273,15 @@ impl CacheLayout {
         if sets > u64::from(MAX_SETS) {
             return Err(CacheLayoutError::Sets(sets));
         }
-        Ok(CacheLayout {
+        let layout = CacheLayout {
             page_shift: page_bytes.trailing_zeros(),
             sets: sets as u32,
             ways,
-        })
+        };
+        if layout.pages_bytes() > MAX_PAGES_BYTES {
+            return Err(CacheLayoutError::TooLarge(layout.pages_bytes()));
+        }
+        Ok(layout)
     }
 
     /// Bytes per page.
@@ -350,7 +360,8 @@ impl CacheLayout {
             && (1..=MAX_SETS).contains(&l.sets)
             && h[..HEADER_WORDS] == l.header_words()[..]
             && l.total_words() <= meta_words
-            && l.pages_bytes() <= pages_bytes;
+            && l.pages_bytes() <= pages_bytes
+            && l.pages_bytes() <= MAX_PAGES_BYTES;
         ok.then_some(l)
     }
 }

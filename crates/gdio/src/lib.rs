@@ -10,6 +10,7 @@
 //! - [`pump`] (`gdio-pump`): the host thread that claims, validates, submits and completes;
 //! - [`bridge`]: [`PumpQueue`] and [`PumpWindow`], which hand gdio-vulkan's queue buffers and
 //!   windows to the pump, and keep them alive until it has drained;
+//! - [`cache`]: [`PumpCache`], a GPU page cache (`gdio_cache.glsl`) whose pages the pump fills;
 //! - [`register`]: whether io_uring can register a buffer (fixed READ) or must use plain READ,
 //!   and [`probe`], the placement probe with that check;
 //! - [`protocol`] (`gdio-protocol`) and [`uring`] (`gdio-uring`), re-exported.
@@ -36,9 +37,11 @@
 #![deny(missing_docs)]
 
 pub mod bridge;
+pub mod cache;
 pub mod register;
 
 pub use bridge::{PumpGroupQueue, PumpQueue, PumpWindow};
+pub use cache::PumpCache;
 pub use register::{probe, registration_of};
 
 pub use gdio_protocol as protocol;

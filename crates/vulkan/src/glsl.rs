@@ -12,6 +12,9 @@ pub const INCLUDE_DIR: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/shaders");
 /// The text of `gdio.glsl`.
 pub const GDIO_GLSL: &str = include_str!("../shaders/gdio.glsl");
 
+/// The text of `gdio_cache.glsl`, the page cache (include it after `gdio.glsl`).
+pub const GDIO_CACHE_GLSL: &str = include_str!("../shaders/gdio_cache.glsl");
+
 /// Loop budgets for a shader that waits on gdio requests: how many loop iterations a dispatch
 /// may run and how many one `gdio_wait` may spin before the shader saves its progress, ends,
 /// and is dispatched again ([`crate::Context::dispatch_until`]).

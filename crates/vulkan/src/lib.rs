@@ -14,7 +14,8 @@
 //!   and a host-side timeout, and re-dispatch for shaders that end early; [`RecordedDispatch`]:
 //!   one recorded dispatch submitted again and again;
 //! - [`shaders`]: the freshness probe's SPIR-V and the walker shapes ([`glsl`]: the GLSL library and its loop budgets);
-//! - [`QueueBuffers`]: a queue's two regions allocated where the plan says.
+//! - [`QueueBuffers`]: a queue's two regions allocated where the plan says;
+//! - [`PageCache`]: a GPU page cache's metadata (`shaders/gdio_cache.glsl`, `docs/cache.md`).
 //!
 //! This crate is the driver side only: it does no IO and depends on `gdio-protocol` alone.
 //! The composing crate `gdio` hands its queues and windows to the host pump (`gdio-pump`),
@@ -35,6 +36,7 @@
 //! ```
 
 pub mod adopt;
+pub mod cache;
 pub mod context;
 pub mod dispatch;
 pub mod error;
@@ -47,6 +49,7 @@ pub mod queue;
 pub mod shaders;
 
 pub use adopt::{EnabledFeatures, ExternalDevice, Requirements};
+pub use cache::{CacheCounters, PageCache};
 pub use context::{
     Context, DeviceInfo, DeviceSelector, MemoryHeapInfo, MemoryTypeInfo, DEVICE_ENV,
 };

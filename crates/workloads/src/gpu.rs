@@ -76,6 +76,12 @@ impl Gpu {
     /// Opens the device `settings` select.
     pub fn open(settings: &Settings) -> Result<Gpu> {
         let ctx = Context::with_selector(&settings.device).context("opening the Vulkan device")?;
+        Gpu::with_context(ctx, settings)
+    }
+
+    /// A device already opened (an application's, or a test's), with `settings`' other choices
+    /// (its `device` is not looked at).
+    pub fn with_context(ctx: Context, settings: &Settings) -> Result<Gpu> {
         let budgets = Budgets::for_device(ctx.info());
         let fence_wait = settings
             .fence_wait

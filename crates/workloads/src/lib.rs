@@ -28,6 +28,7 @@
 #![deny(missing_docs)]
 
 pub mod btree;
+pub mod cache;
 pub mod fio;
 pub mod gpu;
 pub mod lanes;

@@ -48,8 +48,13 @@ pub const BUSY: &[u8] = include_bytes!("../shaders/spv/busy.spv");
 /// base word, words, seed), for the CPU-orchestrated write baseline.
 pub const FILL_PATTERN: &[u8] = include_bytes!("../shaders/spv/fill_pattern.spv");
 
+/// cache_pages.comp: lanes ask the page cache (`gdio_cache.glsl`) for pages of a test file and
+/// check every word (bindings: requests, completions, cache metadata, cache pages, asks, out,
+/// state; push constants: [`CachePagesParams`]).
+pub const CACHE_PAGES: &[u8] = include_bytes!("../shaders/spv/cache_pages.spv");
+
 /// Every embedded shader, by source name (for checks and reports).
-pub const ALL: [(&str, &[u8]); 13] = [
+pub const ALL: [(&str, &[u8]); 14] = [
     ("nop_pingpong", NOP_PINGPONG),
     ("stream_sum", STREAM_SUM),
     ("write_file", WRITE_FILE),
@@ -63,6 +68,7 @@ pub const ALL: [(&str, &[u8]); 13] = [
     ("replay", REPLAY),
     ("busy", BUSY),
     ("fill_pattern", FILL_PATTERN),
+    ("cache_pages", CACHE_PAGES),
 ];
 
 /// Words of the CRC-32C table buffer (`patterns::crc32c_tables`).
@@ -118,6 +124,48 @@ pub use gdio::vulkan::glsl::Budgets;
 
 fn bytes(words: &[u32]) -> Vec<u8> {
     words.iter().flat_map(|w| w.to_le_bytes()).collect()
+}
+
+/// Push constants of cache_pages.comp.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct CachePagesParams {
+    /// Pump file index the lanes ask pages of.
+    pub file: u32,
+    /// Pump window index of the cache's pages.
+    pub window: u32,
+    /// Lanes that take part.
+    pub lanes: u32,
+    /// Asks per lane.
+    pub per_lane: u32,
+    /// The test file's pattern seed.
+    pub seed: u32,
+    /// Loop iterations per dispatch.
+    pub iter_budget: u32,
+    /// Cache steps per `gdio_cache_get`.
+    pub step_budget: u32,
+    /// Queues: lane L uses queue L % queues and its slot L / queues.
+    pub queues: u32,
+    /// Words between the queues' request regions and between their completion regions.
+    pub queues_at: (u32, u32),
+}
+
+impl CachePagesParams {
+    /// Push-constant bytes.
+    #[must_use]
+    pub fn to_bytes(&self) -> Vec<u8> {
+        bytes(&[
+            self.file,
+            self.window,
+            self.lanes,
+            self.per_lane,
+            self.seed,
+            self.iter_budget,
+            self.step_budget,
+            self.queues,
+            self.queues_at.0,
+            self.queues_at.1,
+        ])
+    }
 }
 
 /// Push constants of nop_pingpong.comp.

@@ -29,6 +29,7 @@ layout(push_constant) uniform Params {
     uint queues;      // lane L uses queue L % queues, slot L / queues
     uint req_stride;
     uint cmp_stride;
+    uint check;       // 0: read one word of each page instead of checking all (hit-cost runs)
 } pc;
 
 void main() {
@@ -60,7 +61,7 @@ void main() {
                 int len = gdio_cache_len(slot);
                 uint base = gdio_cache_page_word(slot);
                 uint first = r.page << (gdio_cache_shift - 2u);
-                uint words = uint(max(len, 0)) / 4u;
+                uint words = pc.check != 0u ? uint(max(len, 0)) / 4u : min(uint(max(len, 0)) / 4u, 1u);
                 for (uint i = 0u; i < words; i++) {
                     if (gdio_cache_pages[base + i] != gdio_file_word(first + i, pc.seed)) {
                         bad += 1u;

@@ -380,6 +380,113 @@ pub fn key_stream(
     })
 }
 
+/// How lookup keys are drawn from a tree's keys.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum KeyDist {
+    /// Every key equally likely.
+    Uniform,
+    /// Zipf with exponent `s` over key ranks (rank 1 the most popular), the ranks scattered
+    /// over the tree by a hash (YCSB's scrambled Zipfian), so that popular keys do not share
+    /// leaves by construction.
+    Zipf(f64),
+}
+
+impl KeyDist {
+    /// Parses `uniform`, `zipf` (s = 0.99) or `zipf:S`.
+    #[must_use]
+    pub fn parse(s: &str) -> Option<KeyDist> {
+        match s {
+            "uniform" => Some(KeyDist::Uniform),
+            "zipf" => Some(KeyDist::Zipf(0.99)),
+            _ => s
+                .strip_prefix("zipf:")
+                .and_then(|v| v.parse::<f64>().ok())
+                .filter(|v| *v > 0.0 && v.is_finite())
+                .map(KeyDist::Zipf),
+        }
+    }
+
+    /// A short name for reports (`uniform`, `zipf 0.99`).
+    #[must_use]
+    pub fn name(&self) -> String {
+        match self {
+            KeyDist::Uniform => "uniform".into(),
+            KeyDist::Zipf(s) => format!("zipf {s}"),
+        }
+    }
+}
+
+/// A uniform draw in [0, 1) from a counter and a seed (53 bits of a well-mixed hash).
+fn unit(j: u64, seed: u64) -> f64 {
+    (mix64(j ^ seed.wrapping_mul(0x9E37_79B9_7F4A_7C15)) >> 11) as f64 / (1u64 << 53) as f64
+}
+
+/// Zipf ranks 1..=n with exponent s by rejection-inversion (Hörmann and Derflinger), with
+/// uniform draws from [`unit`].
+struct ZipfRanks {
+    n: f64,
+    s: f64,
+    t: f64,
+}
+
+impl ZipfRanks {
+    fn new(n: u64, s: f64) -> ZipfRanks {
+        let n = n.max(1) as f64;
+        let t = if (s - 1.0).abs() > 1e-12 {
+            (n.powf(1.0 - s) - s) / (1.0 - s)
+        } else {
+            1.0 + n.ln()
+        };
+        ZipfRanks { n, s, t }
+    }
+
+    fn inv_cdf(&self, p: f64) -> f64 {
+        let pt = p * self.t;
+        if pt <= 1.0 {
+            pt
+        } else if (self.s - 1.0).abs() > 1e-12 {
+            (pt * (1.0 - self.s) + self.s).powf(1.0 / (1.0 - self.s))
+        } else {
+            (pt - 1.0).exp()
+        }
+    }
+
+    /// Rank of draw `j`.
+    fn rank(&self, j: u64, seed: u64) -> u64 {
+        let mut i = 0u64;
+        loop {
+            let inv_b = self.inv_cdf(unit(2 * (j * 64 + i), seed));
+            let x = (inv_b + 1.0).floor().min(self.n);
+            let mut ratio = x.powf(-self.s);
+            if x > 1.0 {
+                ratio *= inv_b.powf(self.s);
+            }
+            if unit(2 * (j * 64 + i) + 1, seed) < ratio || i == 63 {
+                return x as u64;
+            }
+            i += 1;
+        }
+    }
+}
+
+/// Makes `count` keys, all present, of a tree of `keys` keys made with `tree_seed`, drawn as
+/// `dist` says ([`make_keys`] with no absent keys for [`KeyDist::Uniform`]).
+#[must_use]
+pub fn make_keys_dist(keys: u64, tree_seed: u64, count: u64, dist: KeyDist, seed: u64) -> Vec<u64> {
+    match dist {
+        KeyDist::Uniform => make_keys(keys, tree_seed, count, 0.0, seed),
+        KeyDist::Zipf(s) => {
+            let z = ZipfRanks::new(keys, s);
+            (0..count)
+                .map(|j| {
+                    let r = z.rank(j, seed);
+                    key(mix64(r ^ 0x5C4A_B1ED) % keys.max(1), tree_seed)
+                })
+                .collect()
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -391,6 +498,33 @@ mod tests {
             assert_eq!(key(i, 7) & 1, 0);
             assert_eq!(absent_key(i) & 1, 1);
         }
+    }
+
+    #[test]
+    fn zipf_keys_are_skewed_and_uniform_keys_are_not() {
+        let count = |d: KeyDist| {
+            let mut m = std::collections::HashMap::new();
+            for k in make_keys_dist(1_000_000, 3, 100_000, d, 9) {
+                *m.entry(k).or_insert(0u32) += 1;
+            }
+            let mut v: Vec<u32> = m.into_values().collect();
+            v.sort_unstable_by(|a, b| b.cmp(a));
+            v
+        };
+        let z = count(KeyDist::Zipf(0.99));
+        let u = count(KeyDist::Uniform);
+        // With s = 0.99 over 10^6 ranks the top rank takes ~7% of draws; uniform keys repeat
+        // rarely.
+        assert!(z[0] > 4_000 && z[0] < 10_000, "top zipf key {}", z[0]);
+        assert!(z.len() < 60_000, "distinct zipf keys {}", z.len());
+        assert!(u[0] < 10, "top uniform key {}", u[0]);
+        assert_eq!(KeyDist::parse("zipf"), Some(KeyDist::Zipf(0.99)));
+        assert_eq!(KeyDist::parse("zipf:1.2"), Some(KeyDist::Zipf(1.2)));
+        assert_eq!(KeyDist::parse("zipf:-1"), None);
+        assert_eq!(
+            make_keys_dist(10, 1, 5, KeyDist::Zipf(0.99), 2),
+            make_keys_dist(10, 1, 5, KeyDist::Zipf(0.99), 2)
+        );
     }
 
     #[test]

@@ -50,6 +50,8 @@ pub struct Asks<'a> {
     pub pages: &'a [u32],
     /// The test pattern's seed (`gdio gen file --seed`).
     pub seed: u32,
+    /// Check every word of every page (false: read one word of each, to time hits).
+    pub check: bool,
 }
 
 /// Runs cache_pages.comp: `asks.lanes` lanes ask `cache` for their pages in turn (each lane's
@@ -95,6 +97,7 @@ pub fn cache_pages(
         step_budget: step_budget(gpu),
         queues,
         queues_at: group.strides(),
+        check: asks.check,
     };
     let pipe = ComputePipeline::new(ctx, shaders::CACHE_PAGES, 7, p.to_bytes().len() as u32)?;
     let set = pipe.bind(&[

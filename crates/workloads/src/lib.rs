@@ -29,6 +29,7 @@
 
 pub mod btree;
 pub mod cache;
+pub mod cached_lookup;
 pub mod fio;
 pub mod gpu;
 pub mod lanes;

@@ -26,7 +26,7 @@ use crate::sum::StreamShape;
 /// preads `len` bytes of `f` at `file_offset` straight into `buf` at `offset` (one copy, as a
 /// user would read into mapped memory), as `read_exact_at` does: again after a short read or
 /// EINTR, an error at the end of the file.
-fn read_into(
+pub(crate) fn read_into(
     f: &File,
     buf: &MappedBuffer,
     offset: usize,

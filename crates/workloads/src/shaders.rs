@@ -54,7 +54,17 @@ pub const FILL_PATTERN: &[u8] = include_bytes!("../shaders/spv/fill_pattern.spv"
 pub const CACHE_PAGES: &[u8] = include_bytes!("../shaders/spv/cache_pages.spv");
 
 /// Every embedded shader, by source name (for checks and reports).
-pub const ALL: [(&str, &[u8]); 14] = [
+/// btree_cached.comp: B-tree lookups through the page cache (bindings: requests, completions,
+/// cache metadata, cache pages, state, keys, results, saved cache requests of 4 words per lane;
+/// push constants: [`btree_cached_bytes`]).
+pub const BTREE_CACHED: &[u8] = include_bytes!("../shaders/spv/btree_cached.spv");
+/// btree_step_cached.comp: one level (or group) of the CPU-orchestrated lookup over a page
+/// cache the host manages (bindings: pages, keys, results, each key's node word index; push
+/// constants: [`BtreeStepParams`]).
+pub const BTREE_STEP_CACHED: &[u8] = include_bytes!("../shaders/spv/btree_step_cached.spv");
+
+/// Every embedded shader, by source name (for checks and reports).
+pub const ALL: [(&str, &[u8]); 16] = [
     ("nop_pingpong", NOP_PINGPONG),
     ("stream_sum", STREAM_SUM),
     ("write_file", WRITE_FILE),
@@ -69,6 +79,8 @@ pub const ALL: [(&str, &[u8]); 14] = [
     ("busy", BUSY),
     ("fill_pattern", FILL_PATTERN),
     ("cache_pages", CACHE_PAGES),
+    ("btree_cached", BTREE_CACHED),
+    ("btree_step_cached", BTREE_STEP_CACHED),
 ];
 
 /// Words of the CRC-32C table buffer (`patterns::crc32c_tables`).
@@ -147,6 +159,8 @@ pub struct CachePagesParams {
     pub queues: u32,
     /// Words between the queues' request regions and between their completion regions.
     pub queues_at: (u32, u32),
+    /// Check every word of each page (false: read one word, for hit-cost runs).
+    pub check: bool,
 }
 
 impl CachePagesParams {
@@ -164,8 +178,28 @@ impl CachePagesParams {
             self.queues,
             self.queues_at.0,
             self.queues_at.1,
+            u32::from(self.check),
         ])
     }
+}
+
+/// Push constants of btree_cached.comp: [`BtreeLookupParams`]' words with `step_budget` (cache
+/// steps per `gdio_cache_get`) in place of the wait budget, and `window` the cache's pages.
+#[must_use]
+pub fn btree_cached_bytes(p: &BtreeLookupParams, step_budget: u32) -> Vec<u8> {
+    bytes(&[
+        p.file,
+        p.window,
+        p.nkeys,
+        p.lanes,
+        p.root as u32,
+        (p.root >> 32) as u32,
+        p.budgets.iter_budget,
+        step_budget,
+        p.queues,
+        p.queues_at.0,
+        p.queues_at.1,
+    ])
 }
 
 /// Push constants of nop_pingpong.comp.

@@ -52,6 +52,7 @@ fn run(w: &World, c: &PumpCache, file: u32, lanes: u32, pages: &[u32]) -> PagesR
         per_lane: pages.len() as u32 / lanes,
         pages,
         seed: SEED,
+        check: true,
     };
     cache_pages(&w.gpu, c, &f, &asks, 2).unwrap()
 }
@@ -209,4 +210,45 @@ fn garbage_slot_words_end_every_ask_without_a_hang() {
         .outcomes
         .iter()
         .any(|o| o.result == PAGE as i32 && o.mismatches == 0));
+}
+
+/// B-tree lookups through the cache (the GPU's and the host-managed one of the orchestrated
+/// loop) find what the CPU finds, with the tree ten times the cache and Zipf keys.
+#[test]
+fn cached_lookups_agree_with_the_cpu() {
+    use gdio_workloads::btree::{self, KeyDist};
+    use gdio_workloads::cached_lookup::{self, OrchestratedCache};
+    let w = world(1);
+    let path = w.path.with_file_name("index");
+    let sb = btree::build(&path, 70_000, 5, 255, |_| {}).unwrap();
+    let (f, sb2) = btree::open(&path).unwrap();
+    assert_eq!((sb.height, sb.nodes), (sb2.height, sb2.nodes));
+    // 16 slots of 4 KiB against ~280 nodes.
+    let c = cache(&w, 16, 4);
+    assert!(sb.nodes >= 10 * 16);
+    for (dist, n) in [(KeyDist::Zipf(0.99), 600u64), (KeyDist::Uniform, 300)] {
+        let keys = btree::make_keys_dist(sb.keys, sb.seed, n, dist, 4);
+        let got = cached_lookup::lookup(&w.gpu, &f, &sb, &keys, 32, 2, &c, |_, _| {}).unwrap();
+        let mut orch = OrchestratedCache::new(&w.gpu, &f, &sb, 16, 4096, keys.len(), 2).unwrap();
+        let o = orch.lookup(&keys).unwrap();
+        for (i, k) in keys.iter().enumerate() {
+            let (cpu, nodes) = btree::lookup(&f, &sb, *k).unwrap();
+            assert_eq!(got.lookups.results[i].found, cpu, "{dist:?} key {k}");
+            assert_eq!(got.lookups.results[i].nodes, nodes, "{dist:?} key {k}");
+            assert_eq!(o.results[i].found, cpu, "{dist:?} key {k} (orchestrated)");
+        }
+        let k = got.counters;
+        assert_eq!(k.reads, k.misses, "{k:?}");
+        assert_eq!(got.lookups.reads, k.reads, "{k:?}");
+        assert_eq!(k.requests(), n * u64::from(sb.height), "{k:?}");
+        assert!(
+            k.hits > 0,
+            "{dist:?}: the root alone is asked {n} times: {k:?}"
+        );
+        let (reads, hits) = orch.page_counts();
+        assert!(
+            reads < n * u64::from(sb.height) && hits > 0,
+            "{reads} {hits}"
+        );
+    }
 }

@@ -5,6 +5,12 @@ use std::path::PathBuf;
 use clap::{Args, Parser, Subcommand};
 
 use crate::units::parse_size;
+use gdio_workloads::btree;
+
+/// Parses `--dist`.
+fn parse_dist(s: &str) -> Result<btree::KeyDist, String> {
+    btree::KeyDist::parse(s).ok_or_else(|| format!("{s}: use uniform, zipf or zipf:S (S > 0)"))
+}
 
 /// GPU-directed file IO for Vulkan: a running compute shader asks for file data, a host pump
 /// serves it with io_uring straight into GPU-visible memory, and the shader goes on.
@@ -142,6 +148,14 @@ pub struct LookupArgs {
     /// fed batch after batch), and report the median batch time.
     #[arg(long, value_parser = clap::value_parser!(u32).range(1..))]
     pub batch: Option<u32>,
+    /// Look the keys up through a GPU page cache of this size (e.g. 64MiB; gdio_cache.glsl):
+    /// hot nodes are read once, concurrent misses on one node issue one READ. Reports the
+    /// cache's hits, misses and READs.
+    #[arg(long, value_parser = parse_size, conflicts_with = "batch")]
+    pub cache: Option<u64>,
+    /// The cache's page size: a power of two from 4KiB to 64KiB.
+    #[arg(long, value_parser = parse_size, default_value = "4KiB")]
+    pub cache_page: u64,
 }
 
 /// `gdio gen`.
@@ -189,9 +203,13 @@ pub enum GenCommand {
         /// Number of keys.
         #[arg(long)]
         count: u64,
-        /// Fraction of keys that are not in the index.
+        /// Fraction of keys that are not in the index (uniform keys only).
         #[arg(long, default_value_t = 0.1)]
         absent: f64,
+        /// How keys are drawn: `uniform`, `zipf` (s = 0.99: a few keys asked very often, as
+        /// in key-value workloads) or `zipf:S`. Zipf keys are all present.
+        #[arg(long, default_value = "uniform", value_parser = parse_dist)]
+        dist: btree::KeyDist,
         /// Seed of the choice.
         #[arg(long, default_value_t = 2)]
         seed: u64,

@@ -863,3 +863,60 @@ fn a_failed_write_leaves_no_partial_file() {
         assert!(!out.exists(), "{a:?}: the partial file is removed");
     }
 }
+
+#[test]
+fn lookup_through_the_page_cache_with_zipf_keys_matches_the_cpu() {
+    let _g = lock();
+    let dir = tempfile::tempdir().unwrap();
+    let (idx, _, _) = index_with_keys(dir.path(), 10);
+    let keys = dir.path().join("zipf.keys");
+    let g = json(&[
+        "gen",
+        "keys",
+        "--index",
+        p(&idx),
+        "--count",
+        "2000",
+        "--dist",
+        "zipf",
+        p(&keys),
+    ]);
+    assert_eq!(g["absent_keys"], 0, "{g}");
+    // 64 KiB of 4 KiB pages against a tree of ~300 nodes: hits and evictions both.
+    let v = json(&["lookup", "--verify", "--cache", "64KiB", p(&idx), p(&keys)]);
+    let s = &v["summary"];
+    assert_eq!(s["mismatches"], 0, "{v}");
+    assert_eq!(s["found"], 2000, "{v}");
+    let c = &s["cache"];
+    assert_eq!(c["bytes"], 65536, "{v}");
+    let (hits, misses, coalesced) = (
+        c["hits"].as_u64().unwrap(),
+        c["misses"].as_u64().unwrap(),
+        c["coalesced"].as_u64().unwrap(),
+    );
+    assert_eq!(
+        hits + misses + coalesced,
+        2000 * 3,
+        "every node ask counted once: {v}"
+    );
+    assert_eq!(c["reads"].as_u64().unwrap(), misses, "{v}");
+    assert_eq!(
+        s["reads"].as_u64().unwrap(),
+        misses,
+        "the pumps' READs: {v}"
+    );
+    assert!(hits > 2000, "the root and hot leaves are hits: {v}");
+    assert!(c["evictions"].as_u64().unwrap() > 0, "{v}");
+    // A page size the cache cannot take is refused before anything runs.
+    let bad = gdio(&[
+        "lookup",
+        "--cache",
+        "64KiB",
+        "--cache-page",
+        "3000",
+        p(&idx),
+        p(&keys),
+    ]);
+    assert_eq!(bad.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&bad.stderr).contains("power of two"));
+}

@@ -71,7 +71,14 @@ fn key_line_bytes(tree_keys: u64, absent: f64) -> u64 {
 
 /// Writes `count` keys for the index at `index`, one per line, as they are made (any count);
 /// checks the free disk space first and removes the file if writing fails.
-pub fn keys(index: &Path, out: &Path, count: u64, absent: f64, seed: u64) -> Result<(u64, u64)> {
+pub fn keys(
+    index: &Path,
+    out: &Path,
+    count: u64,
+    absent: f64,
+    dist: btree::KeyDist,
+    seed: u64,
+) -> Result<(u64, u64)> {
     if !(0.0..=1.0).contains(&absent) {
         usage!("--absent {absent}: use a fraction between 0 and 1");
     }
@@ -86,7 +93,13 @@ pub fn keys(index: &Path, out: &Path, count: u64, absent: f64, seed: u64) -> Res
     let partial = Partial::new(out, &file);
     let mut w = BufWriter::new(file);
     let mut odd = 0;
-    for k in btree::key_stream(sb.keys, sb.seed, count, absent, seed) {
+    let drawn: Box<dyn Iterator<Item = u64>> = match dist {
+        btree::KeyDist::Uniform => {
+            Box::new(btree::key_stream(sb.keys, sb.seed, count, absent, seed))
+        }
+        zipf => Box::new(btree::make_keys_dist(sb.keys, sb.seed, count, zipf, seed).into_iter()),
+    };
+    for k in drawn {
         writeln!(w, "{k}").with_context(|| format!("writing {}", out.display()))?;
         odd += k & 1;
     }
@@ -236,12 +249,18 @@ pub fn run(g: &GenCommand, json: bool) -> Result<i32> {
             index,
             count,
             absent,
+            dist,
             seed,
             out,
             force,
         } => {
             may_overwrite(out, Made::Keys, *force)?;
-            let split = keys(index, out, *count, *absent, *seed)?;
+            let absent = if *dist == btree::KeyDist::Uniform {
+                *absent
+            } else {
+                0.0
+            };
+            let split = keys(index, out, *count, absent, *dist, *seed)?;
             (out, None, Some(split))
         }
     };

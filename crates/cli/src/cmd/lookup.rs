@@ -9,7 +9,10 @@ use crate::gpu::{self, DeviceSummary};
 use crate::progress::Reported;
 use crate::report;
 use crate::units;
+use gdio::protocol::cache::CacheLayout;
+use gdio::PumpCache;
 use gdio_workloads::btree::{self, Found};
+use gdio_workloads::cached_lookup;
 use gdio_workloads::lookup::{self, Lookups};
 use gdio_workloads::{pumps, serve, Gpu};
 
@@ -54,6 +57,46 @@ pub struct LookupSummary {
     /// With `--batch`: invocations per lane of the resident kernel (more than one: a subgroup
     /// that searches each node together; `GDIO_SEARCH`).
     pub invocations_per_lane: Option<u32>,
+    /// With `--cache`: the cache's bytes, page size and counters over the run.
+    pub cache: Option<CacheSummary>,
+}
+
+/// What the page cache did during a `--cache` run.
+#[derive(Debug, Clone, Serialize)]
+pub struct CacheSummary {
+    /// Bytes of pages.
+    pub bytes: u64,
+    /// Bytes per page.
+    pub page_bytes: u64,
+    /// Asks answered from a cached page.
+    pub hits: u64,
+    /// Asks that took a slot and READ their page.
+    pub misses: u64,
+    /// Asks that waited for another lane's READ of their page.
+    pub coalesced: u64,
+    /// Cached pages replaced.
+    pub evictions: u64,
+    /// READs issued.
+    pub reads: u64,
+}
+
+impl CacheSummary {
+    /// From a cache's layout and counters.
+    #[must_use]
+    pub fn of(
+        layout: &gdio::protocol::cache::CacheLayout,
+        k: &gdio::vulkan::CacheCounters,
+    ) -> CacheSummary {
+        CacheSummary {
+            bytes: layout.pages_bytes(),
+            page_bytes: layout.page_bytes(),
+            hits: k.hits,
+            misses: k.misses,
+            coalesced: k.coalesced,
+            evictions: k.evictions,
+            reads: k.reads,
+        }
+    }
 }
 
 #[derive(Serialize)]
@@ -96,6 +139,8 @@ pub struct LookupShape {
     pub pumps: u32,
     /// `Some(n)`: through one resident kernel, `n` keys per batch.
     pub batch: Option<u32>,
+    /// `Some((bytes, page))`: through a GPU page cache of `bytes` in pages of `page` bytes.
+    pub cache: Option<(u64, u64)>,
 }
 
 impl LookupShape {
@@ -107,6 +152,7 @@ impl LookupShape {
             lanes,
             pumps: pumps::default_pumps(gpu, lanes),
             batch: None,
+            cache: None,
         }
     }
 }
@@ -124,9 +170,26 @@ pub fn run_lookups(
         lanes,
         pumps,
         batch,
+        cache,
     } = shape;
     let (f, sb) = btree::open(index)?;
+    let mut cache_summary = None;
     let (got, batch) = match batch {
+        None if cache.is_some() => {
+            let (bytes, page) = cache.expect("checked");
+            let layout = CacheLayout::new(bytes, page, 8).map_err(|e| {
+                CliError::Usage(format!("--cache {bytes} --cache-page {page}: {e}"))
+            })?;
+            let c = PumpCache::new(&gpu.ctx, layout, &gpu.plan)?;
+            let mut bar = Reported::new("lookup", false, progress);
+            let got = cached_lookup::lookup(gpu, &f, &sb, keys, lanes, pumps, &c, |k, n| {
+                bar.set(k, n);
+            });
+            bar.finish();
+            let got = got?;
+            cache_summary = Some(CacheSummary::of(&layout, &got.counters));
+            (got.lookups, None)
+        }
         None => {
             let mut bar = Reported::new("lookup", false, progress);
             let got = lookup::lookup(gpu, f.try_clone()?, &sb, keys, lanes, pumps, |k, n| {
@@ -181,6 +244,7 @@ pub fn run_lookups(
             invocations_per_lane: batch.map(|(b, _)| {
                 serve::walker_shape(gpu, serve::lanes_for(gpu, lanes.min(b))).per_lane
             }),
+            cache: cache_summary,
         },
         lines,
     ))
@@ -211,6 +275,18 @@ pub fn print_summary(s: &LookupSummary) {
             }
         );
     }
+    if let Some(c) = &s.cache {
+        println!(
+            "page cache {} in {} pages: {} hits, {} misses ({} READs), {} coalesced waits, {} evictions",
+            units::bytes(c.bytes),
+            units::bytes(c.page_bytes),
+            c.hits,
+            c.misses,
+            c.reads,
+            c.coalesced,
+            c.evictions
+        );
+    }
     if let Some(m) = s.mismatches {
         if m == 0 {
             println!("verified: every result equals the CPU's lookup");
@@ -234,6 +310,7 @@ pub fn run(args: &LookupArgs, device: Option<&str>, json: bool) -> Result<i32> {
         shape.pumps = p;
     }
     shape.batch = args.batch;
+    shape.cache = args.cache.map(|c| (c, args.cache_page));
     let (s, lines) = run_lookups(&gpu, &args.index, &keys, shape, args.verify, !json)?;
     if json {
         report::json(&LookupReport {

@@ -238,8 +238,8 @@ pub struct BenchArgs {
     #[arg(long)]
     pub data_dir: Option<PathBuf>,
     /// Run only these sections (comma-separated): roundtrip, streaming, random, btree, scaling,
-    /// write, gpus.
-    #[arg(long, value_delimiter = ',', value_parser = ["roundtrip", "streaming", "random", "btree", "scaling", "write", "gpus"])]
+    /// write, gpus, cache.
+    #[arg(long, value_delimiter = ',', value_parser = ["roundtrip", "streaming", "random", "btree", "scaling", "write", "gpus", "cache"])]
     pub only: Vec<String>,
     /// Devices for section 7 (comma-separated indices from `gdio probe`; repeats open a device
     /// again). Default: every discrete GPU where there are two or more.

@@ -5,6 +5,7 @@
 //! `DIR/*.svg` plots each section.
 
 mod btree;
+mod cache;
 mod gpus;
 mod roundtrip;
 mod scaling;
@@ -55,6 +56,8 @@ pub struct Config {
     pub serve_batches: u32,
     /// Bytes of each file the write section writes.
     pub write_bytes: u64,
+    /// Lookup batches of the page-cache section.
+    pub cache_lookups: Vec<u64>,
     /// fio binary.
     #[serde(skip)]
     pub fio: PathBuf,
@@ -78,6 +81,7 @@ impl Config {
                 btree_reps: 3,
                 serve_batches: 20,
                 write_bytes: 32 << 20,
+                cache_lookups: vec![64, 2048],
                 fio,
             },
             (false, true) => Config {
@@ -95,6 +99,7 @@ impl Config {
                 btree_reps: 5,
                 serve_batches: 50,
                 write_bytes: 256 << 20,
+                cache_lookups: vec![64, 4096],
                 fio,
             },
             (false, false) => Config {
@@ -112,6 +117,7 @@ impl Config {
                 btree_reps: 7,
                 serve_batches: 300,
                 write_bytes: 2 << 30,
+                cache_lookups: vec![64, 4096, 65_536],
                 fio,
             },
         }
@@ -290,12 +296,17 @@ pub fn run(args: &BenchArgs, device: Option<&str>, json: bool) -> Result<i32> {
     }
     let wanted = |key: &str| args.only.is_empty() || args.only.iter().any(|k| k == key);
     let stream_file = data_dir.join("stream.bin");
-    if wanted("streaming") || wanted("random") || wanted("scaling") || wanted("gpus") {
+    if wanted("streaming")
+        || wanted("random")
+        || wanted("scaling")
+        || wanted("gpus")
+        || wanted("cache")
+    {
         crate::cmd::gen::file(&stream_file, cfg.stream_bytes, 1, !json)?;
     }
     let index = data_dir.join("index.btree");
     let deep = data_dir.join("deep.btree");
-    if wanted("btree") {
+    if wanted("btree") || wanted("cache") {
         crate::capacity::build_btree(
             &index,
             cfg.btree_keys,
@@ -307,7 +318,7 @@ pub fn run(args: &BenchArgs, device: Option<&str>, json: bool) -> Result<i32> {
     }
 
     let mut sections = Vec::new();
-    let steps: [Step<'_>; 7] = [
+    let steps: [Step<'_>; 8] = [
         ("roundtrip", "1. Round trip", &|| {
             roundtrip::run(&gpu, &cfg, &data_dir)
         }),
@@ -334,6 +345,9 @@ pub fn run(args: &BenchArgs, device: Option<&str>, json: bool) -> Result<i32> {
                 }));
             }
             gpus::run(&gpu, &cfg, &stream_file, &devices)
+        }),
+        ("cache", "8. GPU page cache", &|| {
+            cache::run(&gpu, &cfg, &index, &stream_file)
         }),
     ];
     for (key, title, f) in steps {

@@ -537,11 +537,8 @@ impl<'a> CacheView<'a> {
             Some(SlotState::Valid) if old.tag() == want => {
                 self.count(stripe, Counter::Hits);
                 req.result = slot as i32;
-                // The clock's reference bit: a plain store, only when it is clear.
-                let r = &self.words.aux[2 * slot as usize];
-                if r.load(Ordering::Relaxed) == 0 {
-                    r.store(1, Ordering::Relaxed);
-                }
+                // The clock's reference word: a plain store (the GPU does not wait for it).
+                self.words.aux[2 * slot as usize].store(1, Ordering::Relaxed);
                 Some(Phase::Done)
             }
             Some(SlotState::Filling) if old.tag() == want => {
@@ -561,8 +558,7 @@ impl<'a> CacheView<'a> {
             .map(|w| set * self.layout.ways + w)
             .find(|&s| {
                 let v = SlotWord(self.slot_word(s).load(Ordering::Relaxed));
-                v.tag() == want
-                    && matches!(v.state(), Some(SlotState::Valid | SlotState::Filling))
+                v.tag() == want && matches!(v.state(), Some(SlotState::Valid | SlotState::Filling))
             })
     }
 
@@ -622,7 +618,8 @@ impl<'a> CacheView<'a> {
                 if let IoPoll::Done(r) = io(req.slot, req.file, req.page, started) {
                     let word = self.slot_word(req.slot);
                     if r > 0 {
-                        self.words.aux[2 * req.slot as usize + 1].store(r as u32, Ordering::Relaxed);
+                        self.words.aux[2 * req.slot as usize + 1]
+                            .store(r as u32, Ordering::Relaxed);
                         self.words.aux[2 * req.slot as usize].store(1, Ordering::Relaxed);
                         word.fetch_add(
                             transition(SlotState::Filling, SlotState::Valid),
@@ -630,7 +627,11 @@ impl<'a> CacheView<'a> {
                         );
                         req.result = req.slot as i32;
                     } else {
-                        let code = if r == 0 { ResultCode::PastEnd.value() } else { r };
+                        let code = if r == 0 {
+                            ResultCode::PastEnd.value()
+                        } else {
+                            r
+                        };
                         self.words.aux[2 * req.slot as usize + 1]
                             .store(code as u32, Ordering::Relaxed);
                         self.count(stripe, Counter::Failed);

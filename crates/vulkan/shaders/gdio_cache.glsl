@@ -202,12 +202,10 @@ uint gdio_cache_pin(inout GdioCacheReq r, uint s) {
     if (mine && st == GDIO_CACHE_VALID) {
         gdio_cache_count(GDIO_CACHE_HITS);
         r.result = int(s);
-        uint ref_word = gdio_cache_aux_base + 2u * s;
-        if (atomicLoad(gdio_cache_meta[ref_word], gl_ScopeDevice, gl_StorageSemanticsBuffer,
-                       gl_SemanticsRelaxed) == 0u) {
-            atomicStore(gdio_cache_meta[ref_word], 1u, gl_ScopeDevice, gl_StorageSemanticsBuffer,
-                        gl_SemanticsRelaxed);
-        }
+        // The clock's reference word: a store the lane does not wait for (loading it first to
+        // skip the store would put one more round trip on every hit).
+        atomicStore(gdio_cache_meta[gdio_cache_aux_base + 2u * s], 1u, gl_ScopeDevice,
+                    gl_StorageSemanticsBuffer, gl_SemanticsRelaxed);
         return GDIO_CACHE_DONE;
     }
     if (mine && st == GDIO_CACHE_FILLING) {

@@ -17,7 +17,7 @@ use gdio::PumpCache;
 use gdio_workloads::btree::{self, KeyDist};
 use gdio_workloads::cache::{cache_pages, Asks};
 use gdio_workloads::cached_lookup::{self, OrchestratedCache};
-use gdio_workloads::{lookup, pumps, Gpu};
+use gdio_workloads::{lookup, nop, pumps, Gpu};
 
 /// The tree is this many times the cache.
 pub const TREE_OVER_CACHE: u64 = 16;
@@ -46,7 +46,7 @@ pub fn run(gpu: &Gpu, cfg: &Config, index: &Path, file: &Path) -> Result<Section
             "keys",
             "lookups",
             "gdio + cache",
-            "hit rate (READs)",
+            "hit rate (READs per lookup, rate)",
             "gdio, no cache",
             "orchestrated + same cache",
             "vs no cache",
@@ -67,8 +67,15 @@ pub fn run(gpu: &Gpu, cfg: &Config, index: &Path, file: &Path) -> Result<Section
         // batch to batch (as a server keeps it); the orchestrated loop keeps its own the same
         // way, warmed by the same batch.
         let cache = PumpCache::new(&gpu.ctx, layout, &gpu.plan)?;
-        let mut orch =
-            OrchestratedCache::new(gpu, &f, &sb, layout.slots(), PAGE as u32, biggest, 4)?;
+        let mut orch = OrchestratedCache::new(
+            gpu,
+            &f,
+            &sb,
+            layout.slots(),
+            PAGE as u32,
+            biggest,
+            pumps::default_pumps(gpu, lanes_max.min(biggest as u32)),
+        )?;
         let warm = btree::make_keys_dist(sb.keys, sb.seed, biggest as u64, dist, 99);
         let lanes = lanes_max.min(biggest as u32);
         cached_lookup::lookup(
@@ -135,9 +142,10 @@ pub fn run(gpu: &Gpu, cfg: &Config, index: &Path, file: &Path) -> Result<Section
                 },
                 time(c),
                 format!(
-                    "{:.1}% ({} per lookup)",
+                    "{:.1}% ({} per lookup, {} READs/s)",
                     100.0 * counters.hit_rate(),
-                    fmt_per(counters.reads, n * u64::from(reps))
+                    fmt_per(counters.reads, n * u64::from(reps)),
+                    per_sec(counters.reads as f64 / cs.iter().sum::<f64>().max(1e-9))
                 ),
                 time(p),
                 format!(
@@ -183,6 +191,7 @@ pub fn run(gpu: &Gpu, cfg: &Config, index: &Path, file: &Path) -> Result<Section
                 "cache_coalesced": counters.coalesced,
                 "cache_evictions": counters.evictions,
                 "cache_reads": counters.reads,
+                "cache_read_rate_per_second": counters.reads as f64 / cs.iter().sum::<f64>().max(1e-9),
                 "uncached_reads": plain_reads,
                 "orchestrated_reads": orch_reads,
                 "orchestrated_dispatches": orch_dispatches,
@@ -190,6 +199,12 @@ pub fn run(gpu: &Gpu, cfg: &Config, index: &Path, file: &Path) -> Result<Section
         }
     }
     let (hit, one_page) = hits_and_coalescing(gpu, cfg, file)?;
+    // What every one-dispatch row pays before its first node: the floor under small batches.
+    let floor = nop::empty_dispatch(gpu, 200, gpu.fence_wait, nop::Launch::Record)?;
+    t.note(format!(
+        "an empty dispatch, submit → fence noticed, p50 {} (200 dispatches): every gdio row above includes one, the orchestrated rows one per level or group",
+        nanos(floor.p50_ns as f64)
+    ));
     t.note(format!(
         "one lane asking a cached page {} times (cache_pages.comp, one word read per ask): {} per hit, the lane's whole loop included (host-timed dispatch ÷ asks)",
         hit.1,
@@ -201,7 +216,8 @@ pub fn run(gpu: &Gpu, cfg: &Config, index: &Path, file: &Path) -> Result<Section
     ));
     t.note("gdio + cache: btree_cached.comp, one dispatch; each node is asked of the cache (hits never reach the host; a miss READs the page through the lane's own slot; concurrent misses on one page issue one READ); the cache is warmed by one batch of the largest size and kept from batch to batch; hit rate = hits ÷ node asks, READs per lookup from the cache's counters");
     t.note("gdio, no cache: btree_lookup.comp (section 4's kernel), every node a READ");
-    t.note("orchestrated + same cache: the host keeps a cache of the same pages in GPU-visible memory (page → slot map, clock eviction), per level reads each missing distinct page once (4 reader threads when there are at least 8 reads) and dispatches one search (btree_step_cached.comp); a level whose pages do not fit runs in groups; kept set up and warmed like gdio's");
+    t.note(format!("both gdio kernels use {} lanes at most and the default pump threads (one per 16 lanes, up to 4 on a GPU); the orchestrated loop reads with as many threads", lanes_max));
+    t.note("orchestrated + same cache: the host keeps a cache of the same pages in GPU-visible memory (page → slot map, clock eviction), per level reads each missing distinct page once (split over reader threads when there are at least two reads each) and dispatches one search (btree_step_cached.comp); a level whose pages do not fit runs in groups; kept set up and warmed like gdio's");
     t.note("vs = the other's time ÷ gdio + cache's time (above 1: the cache is faster); results of all three equal, the first 256 of each batch checked against the CPU's own lookup");
     Ok(Section {
         key: "cache",
@@ -215,6 +231,7 @@ pub fn run(gpu: &Gpu, cfg: &Config, index: &Path, file: &Path) -> Result<Section
             "height": sb.height,
             "runs": rows,
             "hit_seconds": hit.0,
+            "empty_dispatch_seconds_p50": floor.p50_ns as f64 / 1e9,
             "hit_asks": hit.1,
             "one_page_1024_lanes": {
                 "reads": one_page.reads, "hits": one_page.hits, "coalesced": one_page.coalesced,

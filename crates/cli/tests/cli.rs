@@ -546,6 +546,15 @@ fn bench_streams_one_file_split_across_devices() {
         assert_eq!(r["gpus"], k + 1);
         assert!(r["bytes_per_sec"].as_f64().unwrap() > 0.0, "{r}");
     }
+    // Random reads (every word checked) and lookups (checked against the CPU) on one and two.
+    for (what, rate) in [("random", "reads_per_sec"), ("lookups", "lookups_per_sec")] {
+        let rows = g[what].as_array().unwrap();
+        assert_eq!(rows.len(), 2, "{g}");
+        for (k, r) in rows.iter().enumerate() {
+            assert_eq!(r["gpus"], k + 1);
+            assert!(r[rate].as_f64().unwrap() > 0.0, "{r}");
+        }
+    }
 }
 
 #[test]

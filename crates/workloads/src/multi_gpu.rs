@@ -120,3 +120,138 @@ pub fn stream_split(settings: &[Settings], path: &Path, shape: StreamShape) -> R
         parts,
     })
 }
+
+/// What a job run on several devices at once did: each device's result and the time from when
+/// every device was ready to the last one's end.
+#[derive(Debug, Clone)]
+pub struct OnEach<T> {
+    /// Per device, in order.
+    pub results: Vec<T>,
+    /// From the moment every device was ready (warmed) to the last device's end.
+    pub elapsed: Duration,
+}
+
+/// Opens each device `settings` names in its own thread, runs `warm(i, gpu)` there, waits until
+/// every device is warm, then runs `timed(i, gpu)` on all of them at once. A device that fails
+/// to open or warm still reaches the barrier (none waits for ever) and fails the run.
+pub fn on_each<T: Send>(
+    settings: &[Settings],
+    warm: &(dyn Fn(usize, &Gpu) -> Result<()> + Sync),
+    timed: &(dyn Fn(usize, &Gpu) -> Result<T> + Sync),
+) -> Result<OnEach<T>> {
+    anyhow::ensure!(!settings.is_empty(), "no devices: name at least one");
+    let barrier = Barrier::new(settings.len());
+    let start = Mutex::new(None::<Instant>);
+    let results: Vec<Result<(T, Instant)>> = std::thread::scope(|s| {
+        let handles: Vec<_> = settings
+            .iter()
+            .enumerate()
+            .map(|(i, set)| {
+                let (barrier, start) = (&barrier, &start);
+                s.spawn(move || -> Result<(T, Instant)> {
+                    let ready = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+                        let gpu = Gpu::open(set)?;
+                        warm(i, &gpu)?;
+                        Ok(gpu)
+                    }))
+                    .unwrap_or_else(|_| Err(anyhow::anyhow!("the warm-up panicked")));
+                    barrier.wait();
+                    let gpu = ready.with_context(|| format!("device {i} ({:?})", set.device))?;
+                    start
+                        .lock()
+                        .map_err(|_| anyhow::anyhow!("start lock poisoned"))?
+                        .get_or_insert_with(Instant::now);
+                    let r = timed(i, &gpu).with_context(|| format!("device {i}"))?;
+                    Ok((r, Instant::now()))
+                })
+            })
+            .collect();
+        handles
+            .into_iter()
+            .map(|h| {
+                h.join()
+                    .map_err(|_| anyhow::anyhow!("a device thread panicked"))?
+            })
+            .collect()
+    });
+    let mut out = Vec::with_capacity(results.len());
+    let mut last = None;
+    for r in results {
+        let (v, end) = r?;
+        out.push(v);
+        last = last.max(Some(end));
+    }
+    let began = start
+        .lock()
+        .map_err(|_| anyhow::anyhow!("start lock poisoned"))?
+        .ok_or_else(|| anyhow::anyhow!("no device started"))?;
+    Ok(OnEach {
+        results: out,
+        elapsed: last.map_or(Duration::ZERO, |e| e.duration_since(began)),
+    })
+}
+
+/// Random 4 KiB reads on every device at once ([`crate::random::run_queues`] on each: `lanes`
+/// lanes, `reads` READs each, over `queues` pumps per device, every word checked): the READs
+/// done and their words that mismatched, summed, and the longest device's dispatch time (the
+/// devices start together; each one's pump start and pipeline set-up are not IO, so they are
+/// left out as in the one-device measurement).
+pub fn random_split(
+    settings: &[Settings],
+    path: &Path,
+    seed: u32,
+    lanes: u32,
+    reads: u32,
+    queues: u32,
+) -> Result<(u64, u64, Duration)> {
+    let run = |gpu: &Gpu, reads: u32| {
+        crate::random::run_queues(gpu, path, seed, lanes, reads, 4096, queues)
+    };
+    let r = on_each(
+        settings,
+        &|_, gpu| run(gpu, reads.min(8)).map(|_| ()),
+        &|_, gpu| run(gpu, reads),
+    )?;
+    let done = r.results.iter().map(|x| x.reads).sum();
+    let bad = r.results.iter().map(|x| x.mismatches).sum();
+    let longest = r
+        .results
+        .iter()
+        .map(|x| x.elapsed)
+        .max()
+        .unwrap_or_default();
+    Ok((done, bad, longest))
+}
+
+/// B-tree lookups split over every device at once: device i looks up the i-th contiguous share
+/// of `keys` ([`crate::lookup::lookup`], `lanes` lanes and `pumps` pumps each); the results in
+/// key order and the longest device's dispatch time (as [`random_split`]).
+pub fn lookup_split(
+    settings: &[Settings],
+    index: &Path,
+    keys: &[u64],
+    lanes: u32,
+    pumps: u32,
+) -> Result<(Vec<crate::lookup::KeyResult>, Duration)> {
+    let n = settings.len().max(1);
+    let share = |i: usize| &keys[i * keys.len() / n..(i + 1) * keys.len() / n];
+    let run = |gpu: &Gpu, keys: &[u64]| {
+        let (f, sb) = crate::btree::open(index)?;
+        crate::lookup::lookup(gpu, f, &sb, keys, lanes, pumps, |_, _| {})
+    };
+    let r = on_each(
+        settings,
+        &|i, gpu| run(gpu, &share(i)[..share(i).len().min(64)]).map(|_| ()),
+        &|i, gpu| run(gpu, share(i)),
+    )?;
+    let longest = r
+        .results
+        .iter()
+        .map(|l| l.elapsed)
+        .max()
+        .unwrap_or_default();
+    Ok((
+        r.results.into_iter().flat_map(|l| l.results).collect(),
+        longest,
+    ))
+}

@@ -306,7 +306,7 @@ pub fn run(args: &BenchArgs, device: Option<&str>, json: bool) -> Result<i32> {
     }
     let index = data_dir.join("index.btree");
     let deep = data_dir.join("deep.btree");
-    if wanted("btree") || wanted("cache") {
+    if wanted("btree") || wanted("cache") || wanted("gpus") {
         crate::capacity::build_btree(
             &index,
             cfg.btree_keys,
@@ -344,7 +344,7 @@ pub fn run(args: &BenchArgs, device: Option<&str>, json: bool) -> Result<i32> {
                     "--gpus names one device: name two or more (repeats open a device again)"
                 }));
             }
-            gpus::run(&gpu, &cfg, &stream_file, &devices)
+            gpus::run(&gpu, &cfg, &stream_file, &index, &devices)
         }),
         ("cache", "8. GPU page cache", &|| {
             cache::run(&gpu, &cfg, &index, &stream_file)

@@ -3,7 +3,7 @@ fn main() {
     let include =
         std::env::var("DEP_GDIO_GLSL_INCLUDE").expect("gdio-vulkan exports its GLSL folder");
     let out = std::env::var("OUT_DIR").expect("cargo sets OUT_DIR");
-    for name in ["read_file", "write_file"] {
+    for name in ["read_file", "write_file", "cached_reads"] {
         let src = format!("shaders/{name}.comp");
         println!("cargo:rerun-if-changed={src}");
         let status = std::process::Command::new("glslc")
@@ -14,4 +14,5 @@ fn main() {
         assert!(status.success(), "glslc failed on {src}");
     }
     println!("cargo:rerun-if-changed={include}/gdio.glsl");
+    println!("cargo:rerun-if-changed={include}/gdio_cache.glsl");
 }

@@ -132,7 +132,7 @@ fn test(_args: &[String]) -> Result<(), String> {
             ),
     )?;
     // The examples a user starts from, run as a user would (lavapipe where no GPU exists).
-    for example in ["read_file", "write_file", "own_device"] {
+    for example in ["read_file", "write_file", "cached_reads", "own_device"] {
         run(
             &format!("example {example} (examples/{example}.rs) on the default device"),
             cargo()

@@ -32,6 +32,7 @@ pub mod cache;
 pub mod cached_lookup;
 pub mod fio;
 pub mod gpu;
+pub mod graph;
 pub mod lanes;
 pub mod lookup;
 pub mod multi_gpu;

@@ -207,7 +207,11 @@ pub fn generate_needs(p: &GenParams) -> Option<(u64, u64)> {
 /// Quadrant thresholds of one R-MAT step as 32-bit fractions: a, a + b, a + b + c.
 fn thresholds() -> [u32; 3] {
     let f = |p: f64| (p * 4_294_967_296.0) as u32;
-    [f(RMAT[0]), f(RMAT[0] + RMAT[1]), f(RMAT[0] + RMAT[1] + RMAT[2])]
+    [
+        f(RMAT[0]),
+        f(RMAT[0] + RMAT[1]),
+        f(RMAT[0] + RMAT[1] + RMAT[2]),
+    ]
 }
 
 /// Drawn edge `i` before renaming: `scale` R-MAT steps, each choosing one bit of both ends with
@@ -671,7 +675,10 @@ pub fn load(path: &Path) -> Result<Csr> {
     let n = usize::try_from(header.edges).context("too many edges for this machine")?;
     let adjacency = read_u32s(&f, header.adjacency_offset, n)
         .with_context(|| format!("reading the adjacency array of {}", path.display()))?;
-    if let Some(e) = adjacency.iter().position(|&u| u64::from(u) >= header.vertices) {
+    if let Some(e) = adjacency
+        .iter()
+        .position(|&u| u64::from(u) >= header.vertices)
+    {
         let v = rows.partition_point(|&r| r <= e as u64) - 1;
         return Err(corrupt(
             path,
@@ -730,7 +737,9 @@ pub fn cpu_bfs(g: &Csr, source: u32) -> Result<Vec<u32>> {
 pub fn cpu_bfs_parallel(g: &Csr, source: u32, threads: usize) -> Result<Vec<u32>> {
     check_source(u64::from(source), u64::from(g.vertices()))?;
     let threads = threads.max(1);
-    let levels: Vec<AtomicU32> = (0..g.vertices()).map(|_| AtomicU32::new(UNREACHED)).collect();
+    let levels: Vec<AtomicU32> = (0..g.vertices())
+        .map(|_| AtomicU32::new(UNREACHED))
+        .collect();
     levels[source as usize].store(0, Ordering::Relaxed);
     let mut frontier = vec![source];
     let mut level = 0;
@@ -896,7 +905,10 @@ mod tests {
         }
         assert_eq!(drawn, pairs);
         // Skewed degrees: the largest far above the mean.
-        let max = (0..g.vertices()).map(|v| g.neighbours(v).len()).max().unwrap();
+        let max = (0..g.vertices())
+            .map(|v| g.neighbours(v).len())
+            .max()
+            .unwrap();
         assert!(max as u64 > 8 * h.edges / h.vertices, "max degree {max}");
     }
 

@@ -27,6 +27,7 @@
 //! ```
 #![deny(missing_docs)]
 
+pub mod bfs;
 pub mod btree;
 pub mod cache;
 pub mod cached_lookup;

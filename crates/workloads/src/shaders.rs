@@ -62,9 +62,19 @@ pub const BTREE_CACHED: &[u8] = include_bytes!("../shaders/spv/btree_cached.spv"
 /// cache the host manages (bindings: pages, keys, results, each key's node word index; push
 /// constants: [`BtreeStepParams`]).
 pub const BTREE_STEP_CACHED: &[u8] = include_bytes!("../shaders/spv/btree_step_cached.spv");
+/// bfs_cached.comp: one BFS level through the page cache (bindings: requests, completions,
+/// cache metadata, cache pages, levels, frontier, control words, piece queue, lane state; push
+/// constants: `crate::bfs`'s).
+pub const BFS_CACHED: &[u8] = include_bytes!("../shaders/spv/bfs_cached.spv");
+/// bfs_expand.comp: one batch of a BFS level of the CPU-orchestrated baseline over adjacency
+/// lists the host read (bindings: lists, descriptors, levels, next frontier, control words).
+pub const BFS_EXPAND: &[u8] = include_bytes!("../shaders/spv/bfs_expand.spv");
+/// copy_words.comp: copy words between buffers (bindings: source, destination; push constants:
+/// words), to read back what lives in device-local memory.
+pub const COPY_WORDS: &[u8] = include_bytes!("../shaders/spv/copy_words.spv");
 
 /// Every embedded shader, by source name (for checks and reports).
-pub const ALL: [(&str, &[u8]); 16] = [
+pub const ALL: [(&str, &[u8]); 19] = [
     ("nop_pingpong", NOP_PINGPONG),
     ("stream_sum", STREAM_SUM),
     ("write_file", WRITE_FILE),
@@ -81,6 +91,9 @@ pub const ALL: [(&str, &[u8]); 16] = [
     ("cache_pages", CACHE_PAGES),
     ("btree_cached", BTREE_CACHED),
     ("btree_step_cached", BTREE_STEP_CACHED),
+    ("bfs_cached", BFS_CACHED),
+    ("bfs_expand", BFS_EXPAND),
+    ("copy_words", COPY_WORDS),
 ];
 
 /// Words of the CRC-32C table buffer (`patterns::crc32c_tables`).

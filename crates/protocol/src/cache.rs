@@ -488,14 +488,13 @@ impl<'a> CacheView<'a> {
             .iter()
             .map(|w| w.load(Ordering::Relaxed))
             .collect();
-        let layout = CacheLayout {
-            page_shift: h.get(header::PAGE_SHIFT).copied()?,
-            sets: words.sets.len() as u32,
-            ways: h.get(header::WAYS).copied()?,
-        };
-        // The model's words are sized by the layout; the GPU checks against its buffers.
-        (CacheLayout::from_header(&h, layout.total_words(), layout.pages_bytes()) == Some(layout)
-            && words.slots.len() == layout.slots() as usize)
+        // The header is checked before any size is computed from it; then the model's words
+        // must be the ones it describes (the GPU checks the sizes against its buffers).
+        let layout = CacheLayout::from_header(&h, usize::MAX, u64::MAX)?;
+        (words.sets.len() == layout.sets as usize
+            && words.slots.len() == layout.slots() as usize
+            && words.aux.len() == 2 * layout.slots() as usize
+            && words.counters.len() == STRIPES * COUNTERS)
             .then_some(CacheView { words, layout })
     }
 
@@ -654,7 +653,12 @@ impl<'a> CacheView<'a> {
                         req.phase = Phase::Done;
                     }
                     Some(SlotState::Failed) if v.tag() == want => {
-                        req.result = self.len(req.slot);
+                        // A failure's code is negative: a length here is garbage, and the
+                        // result must never look like a slot this lane holds.
+                        req.result = match self.len(req.slot) {
+                            code if code < 0 => code,
+                            _ => ResultCode::CacheBad.value(),
+                        };
                         self.release(req.slot);
                         req.phase = Phase::Done;
                     }

@@ -1,7 +1,7 @@
 //! `cargo xtask`: the project's one front door (after wgpu's xtask).
 //!
 //! - `test` — format check, clippy `-D warnings`, committed SPIR-V vs. a fresh build, the whole
-//!   test suite (lavapipe carries the Vulkan tests where no GPU exists), the loom model, 10 M
+//!   test suite (lavapipe carries the Vulkan tests where no GPU exists), the loom models, 10 M
 //!   protocol fuzz inputs and 1 M pump fuzz steps (fixed seeds plus a random one), and a build
 //!   of the libFuzzer targets. This is what CI runs.
 //! - `fuzz [--inputs N] [--steps N] [--seed S]` — random-input fuzzing of the protocol and pump
@@ -167,7 +167,7 @@ fn test(_args: &[String]) -> Result<(), String> {
         eprintln!("\n==> NOT RUN: the needs_root_* tests (not root); run `cargo xtask test` as root for them");
     }
     run(
-        "loom model of the slot protocol",
+        "loom models of the slot protocol and the page cache",
         cargo()
             .args([
                 "test",
@@ -175,6 +175,8 @@ fn test(_args: &[String]) -> Result<(), String> {
                 "gdio-protocol",
                 "--test",
                 "loom",
+                "--test",
+                "cache_loom",
                 "--release",
                 "--target-dir",
                 "target/loom",

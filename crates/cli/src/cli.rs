@@ -45,7 +45,10 @@ pub enum Command {
     /// Look keys up in an on-disk B-tree: each GPU lane walks root to leaf, reading every node
     /// it chose itself.
     Lookup(LookupArgs),
-    /// Generate inputs: test files, B-tree indexes, key lists.
+    /// Breadth-first search of an on-disk graph (from `gdio gen graph`) on the GPU, every read
+    /// through the GPU page cache.
+    Bfs(BfsArgs),
+    /// Generate inputs: test files, B-tree indexes, key lists, graphs.
     #[command(subcommand)]
     Gen(GenCommand),
     /// Run the benchmark suite; write JSON and SVG plots into a folder.
@@ -158,6 +161,34 @@ pub struct LookupArgs {
     pub cache_page: u64,
 }
 
+/// `gdio bfs`.
+#[derive(Debug, Args)]
+pub struct BfsArgs {
+    /// The graph (from `gdio gen graph`).
+    pub file: PathBuf,
+    /// The vertex the search starts from.
+    #[arg(long)]
+    pub source: u64,
+    /// Also search on the CPU; exit with status 3 if any vertex's level differs.
+    #[arg(long)]
+    pub verify: bool,
+    /// Bytes of the GPU page cache every read goes through, e.g. 64MiB (default: 256 MiB, or
+    /// the whole graph where it is smaller).
+    #[arg(long, value_parser = parse_size)]
+    pub cache: Option<u64>,
+    /// The cache's page size: a power of two from 4KiB to 64KiB.
+    #[arg(long, value_parser = parse_size, default_value = "4KiB")]
+    pub page: u64,
+    /// Shader lanes, one page ask in flight each, 1..=1048576 (default 8192 on GPUs, 32 on
+    /// lavapipe).
+    #[arg(long, value_parser = clap::value_parser!(u32).range(1..=1_048_576))]
+    pub lanes: Option<u32>,
+    /// Pump threads (queues) serving the cache's READs (default: 1 on lavapipe, 4 on a GPU;
+    /// `GDIO_PUMPS` also sets it).
+    #[arg(long, value_parser = clap::value_parser!(u32).range(1..=64))]
+    pub pumps: Option<u32>,
+}
+
 /// `gdio gen`.
 #[derive(Debug, Subcommand)]
 pub enum GenCommand {
@@ -188,6 +219,25 @@ pub enum GenCommand {
         /// tree of the same 4 KiB nodes: more dependent reads per lookup.
         #[arg(long, default_value_t = 255)]
         fanout: u32,
+        /// Overwrite OUT even when it is not a file this subcommand makes (gen refuses to,
+        /// without it).
+        #[arg(long)]
+        force: bool,
+        /// Where to write it.
+        out: PathBuf,
+    },
+    /// An undirected R-MAT graph of 2^scale vertices (Graph500's Kronecker parameters) as an
+    /// on-disk CSR file: rows of u64, adjacency of u32, duplicate edges and self loops dropped.
+    Graph {
+        /// log2 of the vertex count, 1..=31.
+        #[arg(long, value_parser = clap::value_parser!(u32).range(1..=31))]
+        scale: u32,
+        /// Undirected edges drawn per vertex.
+        #[arg(long, default_value_t = 16, value_parser = clap::value_parser!(u32).range(1..))]
+        edge_factor: u32,
+        /// Seed of the edges and of the vertex numbering.
+        #[arg(long, default_value_t = 1)]
+        seed: u64,
         /// Overwrite OUT even when it is not a file this subcommand makes (gen refuses to,
         /// without it).
         #[arg(long)]

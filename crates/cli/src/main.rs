@@ -1,8 +1,9 @@
 //! `gdio`: GPU-directed file IO for Vulkan, from the command line.
 //!
 //! `gdio probe` checks the machine, `gdio sum` checksums files on the GPU, `gdio lookup` walks
-//! an on-disk B-tree from shader lanes, `gdio gen` makes inputs, `gdio bench` runs the benchmark
-//! suite and `gdio demo` shows it all end to end. Every command takes `--json`.
+//! an on-disk B-tree from shader lanes, `gdio bfs` searches an on-disk graph through the GPU
+//! page cache, `gdio gen` makes inputs, `gdio bench` runs the benchmark suite and `gdio demo`
+//! shows it all end to end. Every command takes `--json`.
 
 mod capacity;
 mod cli;

@@ -929,3 +929,101 @@ fn lookup_through_the_page_cache_with_zipf_keys_matches_the_cpu() {
     assert_eq!(bad.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&bad.stderr).contains("power of two"));
 }
+
+/// The vertex of the most neighbours of a graph file from `gdio gen graph`, read here from its
+/// rows array (u64 at byte 4096, the vertex count at byte 16).
+fn busiest_vertex(graph: &Path) -> u64 {
+    let b = std::fs::read(graph).unwrap();
+    let u64at = |at: usize| u64::from_le_bytes(b[at..at + 8].try_into().unwrap());
+    let vertices = u64at(16);
+    (0..vertices)
+        .max_by_key(|&v| u64at(4096 + 8 * v as usize + 8) - u64at(4096 + 8 * v as usize))
+        .unwrap()
+}
+
+#[test]
+fn bfs_through_a_small_cache_matches_the_cpu_and_names_what_is_wrong() {
+    let _g = lock();
+    let dir = tempfile::tempdir().unwrap();
+    let graph = dir.path().join("rmat.graph");
+    let g = json(&["gen", "graph", "--scale", "11", "--seed", "4", p(&graph)]);
+    let h = &g["graph"];
+    assert_eq!(h["vertices"], 2048, "{g}");
+    assert_eq!(h["edge_factor"], 16, "{g}");
+    assert_eq!(h["drawn"], 2048 * 16, "{g}");
+    let bytes = std::fs::read(&graph).unwrap();
+    assert_eq!(g["bytes"].as_u64().unwrap(), bytes.len() as u64);
+    // Made again, the same bytes; a graph is rewritten without --force, another file is not.
+    json(&["gen", "graph", "--scale", "11", "--seed", "4", p(&graph)]);
+    assert_eq!(std::fs::read(&graph).unwrap(), bytes);
+    let notes = dir.path().join("notes");
+    std::fs::write(&notes, "mine\n").unwrap();
+    let (code, err) = status(&gdio(&["gen", "graph", "--scale", "4", p(&notes)]));
+    assert_eq!(code, Some(2), "{err}");
+    assert!(err.contains("--force"), "{err}");
+
+    // 32 KiB of cache against a graph of ~50 pages: pages evicted and read again.
+    let source = busiest_vertex(&graph).to_string();
+    let v = json(&[
+        "bfs",
+        p(&graph),
+        "--source",
+        &source,
+        "--verify",
+        "--cache",
+        "32KiB",
+    ]);
+    let s = &v["summary"];
+    assert_eq!(s["mismatches"], 0, "{v}");
+    assert!(s["first_mismatch"].is_null(), "{v}");
+    assert!(s["levels"].as_u64().unwrap() >= 3, "{v}");
+    assert!(s["reached"].as_u64().unwrap() > 1000, "{v}");
+    let frontiers: u64 = s["frontiers"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| f.as_u64().unwrap())
+        .sum();
+    assert_eq!(frontiers, s["reached"].as_u64().unwrap(), "{v}");
+    let c = &s["cache"];
+    assert_eq!(c["bytes"], 32768, "{v}");
+    assert!(c["evictions"].as_u64().unwrap() > 0, "{v}");
+    assert_eq!(c["reads"], c["misses"], "{v}");
+    assert_eq!(s["pump_reads"], c["misses"], "{v}");
+    // Text: the levels and the verdict.
+    let out = gdio(&["bfs", p(&graph), "--source", &source, "--verify"]);
+    assert!(out.status.success());
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(text.contains("vertices per level: 1, "), "{text}");
+    assert!(
+        text.contains("verified: every vertex's level equals the CPU search's"),
+        "{text}"
+    );
+
+    // A source outside the graph, a page size the cache cannot take: exit 2.
+    for args in [
+        vec!["bfs", p(&graph), "--source", "2048"],
+        vec!["bfs", p(&graph), "--source", "1", "--page", "3000"],
+    ] {
+        let (code, err) = status(&gdio(&args));
+        assert_eq!(code, Some(2), "{args:?}: {err}");
+    }
+    let (_, err) = status(&gdio(&["bfs", p(&graph), "--source", "2048"]));
+    assert!(err.contains("it has 2048 vertices, ids 0..=2047"), "{err}");
+    // Not a graph, and a graph whose source row points past the adjacency array: exit 1 with
+    // the reason.
+    let (code, err) = status(&gdio(&["bfs", p(&notes), "--source", "0"]));
+    assert_eq!(code, Some(1), "{err}");
+    assert!(err.contains("is not a gdio graph"), "{err}");
+    let mut damaged = bytes.clone();
+    let at = 4096 + 8 * (busiest_vertex(&graph) as usize + 1);
+    damaged[at..at + 8].copy_from_slice(&u64::MAX.to_le_bytes());
+    std::fs::write(&graph, &damaged).unwrap();
+    let (code, err) = status(&gdio(&["bfs", p(&graph), "--source", &source]));
+    assert_eq!(code, Some(1), "{err}");
+    assert!(
+        err.contains(&format!("the rows array is corrupt at vertex {source}")),
+        "{err}"
+    );
+    assert!(err.contains("gdio gen graph"), "{err}");
+}

@@ -1,4 +1,4 @@
-//! `gdio gen`: test files, B-tree indexes and key lists, of any size.
+//! `gdio gen`: test files, B-tree indexes, key lists and graphs, of any size.
 
 use std::fs::File;
 use std::io::{BufWriter, Read as _, Write};
@@ -6,13 +6,14 @@ use std::path::Path;
 
 use anyhow::{Context as _, Result};
 use gdio_workloads::btree;
+use gdio_workloads::graph::{self, GenParams, GraphHeader};
 use gdio_workloads::patterns::file_word;
 use serde::Serialize;
 
 use crate::capacity::{self, Partial};
 use crate::cli::GenCommand;
 use crate::error::{usage, OK};
-use crate::progress::Progress;
+use crate::progress::{Progress, Reported};
 use crate::report;
 use crate::units;
 
@@ -118,6 +119,8 @@ enum Made {
     Btree,
     /// A keys file.
     Keys,
+    /// A graph.
+    Graph,
 }
 
 impl Made {
@@ -126,6 +129,7 @@ impl Made {
             Made::File(_) => "a test file of that seed from `gdio gen file`",
             Made::Btree => "a B-tree from `gdio gen btree`",
             Made::Keys => "a keys file (one key a line)",
+            Made::Graph => "a graph from `gdio gen graph`",
         }
     }
 
@@ -139,6 +143,7 @@ impl Made {
                 want[..head.len()] == *head
             }
             Made::Btree => head.len() >= 4 && head[..4] == btree::MAGIC.to_le_bytes(),
+            Made::Graph => head.len() >= 4 && head[..4] == graph::MAGIC.to_le_bytes(),
             Made::Keys => {
                 // Whole lines only: the last one may go on past the first 4 KiB.
                 let lines = if (head.len() as u64) < len {
@@ -196,6 +201,8 @@ struct Generated {
     #[serde(skip_serializing_if = "Option::is_none")]
     btree: Option<btree::Superblock>,
     #[serde(skip_serializing_if = "Option::is_none")]
+    graph: Option<GraphHeader>,
+    #[serde(skip_serializing_if = "Option::is_none")]
     present_keys: Option<u64>,
     #[serde(skip_serializing_if = "Option::is_none")]
     absent_keys: Option<u64>,
@@ -218,8 +225,24 @@ pub fn check_btree_args(keys: u64, fanout: u32) -> Result<()> {
     Ok(())
 }
 
+/// Refuses (exit 2) graph parameters [`graph::generate`] cannot take, and fails before anything
+/// is written when the graph does not fit in the available memory or the free disk at `out`.
+pub fn check_graph(out: &Path, p: &GenParams) -> Result<()> {
+    if let Err(e) = p.check() {
+        usage!("{e}");
+    }
+    let (memory, file) = graph::generate_needs(p).unzip();
+    let what = format!(
+        "a graph of scale {} and edge factor {}",
+        p.scale, p.edge_factor
+    );
+    capacity::check_memory(memory, &what)?;
+    capacity::check_disk(out, file, &what)
+}
+
 /// Runs `gdio gen`.
 pub fn run(g: &GenCommand, json: bool) -> Result<i32> {
+    let mut graph_header = None;
     let (path, btree, split) = match g {
         GenCommand::File {
             size,
@@ -245,6 +268,26 @@ pub fn run(g: &GenCommand, json: bool) -> Result<i32> {
             bar.finish();
             (out, Some(sb), None)
         }
+        GenCommand::Graph {
+            scale,
+            edge_factor,
+            seed,
+            force,
+            out,
+        } => {
+            let p = GenParams {
+                scale: *scale,
+                edge_factor: *edge_factor,
+                seed: *seed,
+            };
+            check_graph(out, &p)?;
+            may_overwrite(out, Made::Graph, *force)?;
+            let mut bar = Reported::new("generate", false, !json);
+            let h = graph::generate(out, &p, |d, t| bar.set(d, t));
+            bar.finish();
+            graph_header = Some(h?);
+            (out, None, None)
+        }
         GenCommand::Keys {
             index,
             count,
@@ -269,6 +312,7 @@ pub fn run(g: &GenCommand, json: bool) -> Result<i32> {
         path: path.display().to_string(),
         bytes,
         btree,
+        graph: graph_header,
         present_keys: split.map(|s| s.0),
         absent_keys: split.map(|s| s.1),
     };
@@ -280,6 +324,18 @@ pub fn run(g: &GenCommand, json: bool) -> Result<i32> {
             line.push_str(&format!(
                 ": B-tree of {} keys, height {}, {} nodes of 4 KiB",
                 sb.keys, sb.height, sb.nodes
+            ));
+        }
+        if let Some(h) = graph_header {
+            line.push_str(&format!(
+                ": graph of {} vertices (scale {}), {} adjacency entries ({} undirected edges of {} \
+                 drawn), seed {}",
+                h.vertices,
+                h.scale,
+                h.edges,
+                h.edges / 2,
+                h.drawn,
+                h.seed
             ));
         }
         if let Some((p, a)) = split {

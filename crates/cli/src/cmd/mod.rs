@@ -1,6 +1,7 @@
 //! One module per subcommand.
 
 pub mod bench;
+pub mod bfs;
 pub mod demo;
 pub mod gen;
 pub mod lookup;
@@ -20,6 +21,7 @@ pub fn run(cli: &Cli) -> Result<i32> {
         Command::Sum(a) => sum::run(a, device, cli.json),
         Command::Write(a) => write::run(a, device, cli.json),
         Command::Lookup(a) => lookup::run(a, device, cli.json),
+        Command::Bfs(a) => bfs::run(a, device, cli.json),
         Command::Gen(g) => gen::run(g, cli.json),
         Command::Bench(a) => bench::run(a, device, cli.json),
         Command::Demo(a) => demo::run(a, device, cli.json),

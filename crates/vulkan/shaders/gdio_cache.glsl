@@ -360,7 +360,10 @@ bool gdio_cache_step(inout GdioCacheReq r, uint qslot) {
             r.result = int(r.slot);
             r.phase = GDIO_CACHE_DONE;
         } else if (st == GDIO_CACHE_FAILED_STATE && mine) {
-            r.result = gdio_cache_len(r.slot);
+            // The filler stores a negative code; anything else is a damaged word, and
+            // must never reach the caller as a number that reads like a length or slot.
+            int code = gdio_cache_len(r.slot);
+            r.result = code < 0 ? code : GDIO_CACHE_BAD;
             gdio_cache_release(r.slot);
             r.phase = GDIO_CACHE_DONE;
         } else {

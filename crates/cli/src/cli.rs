@@ -288,8 +288,8 @@ pub struct BenchArgs {
     #[arg(long)]
     pub data_dir: Option<PathBuf>,
     /// Run only these sections (comma-separated): roundtrip, streaming, random, btree, scaling,
-    /// write, gpus, cache.
-    #[arg(long, value_delimiter = ',', value_parser = ["roundtrip", "streaming", "random", "btree", "scaling", "write", "gpus", "cache"])]
+    /// write, gpus, cache, bfs.
+    #[arg(long, value_delimiter = ',', value_parser = ["roundtrip", "streaming", "random", "btree", "scaling", "write", "gpus", "cache", "bfs"])]
     pub only: Vec<String>,
     /// Devices for section 7 (comma-separated indices from `gdio probe`; repeats open a device
     /// again). Default: every discrete GPU where there are two or more.

@@ -468,6 +468,8 @@ fn bench_quick_writes_json_and_svg() {
         "btree",
         "scaling",
         "write",
+        "cache",
+        "bfs",
     ] {
         assert!(v["sections"][key].is_object(), "{key}: {v}");
         assert!(
@@ -482,6 +484,8 @@ fn bench_quick_writes_json_and_svg() {
         "random.svg",
         "btree.svg",
         "write.svg",
+        "cache.svg",
+        "bfs.svg",
     ] {
         let s = std::fs::read_to_string(dir.path().join(svg)).unwrap();
         assert!(
@@ -501,6 +505,16 @@ fn bench_quick_writes_json_and_svg() {
     for part in ["service_p50_ns", "turnaround_p50_ns"] {
         assert!(read[part].as_u64().unwrap() > 0, "{part}: {read}");
     }
+    // Section 9 searched the graph through the cache, every vertex checked (or it would have
+    // failed above), and the cache read pages and hit some.
+    let bfs = &v["sections"]["bfs"];
+    assert!(bfs["graph_bytes"].as_u64().unwrap() > bfs["cache_bytes"].as_u64().unwrap());
+    for r in bfs["runs"].as_array().unwrap() {
+        assert!(r["cache_reads"].as_u64().unwrap() > 0, "{r}");
+        assert!(r["cache_hits"].as_u64().unwrap() > 0, "{r}");
+        assert!(r["reached"].as_u64().unwrap() > 1, "{r}");
+    }
+    assert!(!bfs["runs"].as_array().unwrap().is_empty(), "{bfs}");
     let resident: Vec<_> = v["sections"]["btree"]["runs"]
         .as_array()
         .unwrap()

@@ -142,7 +142,7 @@ pub fn run(gpu: &Gpu, cfg: &Config, index: &Path, file: &Path) -> Result<Section
                 },
                 time(c),
                 format!(
-                    "{:.1}% ({} per lookup, {} READs/s)",
+                    "{:.1}% ({} per lookup, READs at {})",
                     100.0 * counters.hit_rate(),
                     fmt_per(counters.reads, n * u64::from(reps)),
                     per_sec(counters.reads as f64 / cs.iter().sum::<f64>().max(1e-9))

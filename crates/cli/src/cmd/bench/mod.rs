@@ -4,6 +4,7 @@
 //! how each row is measured; `DIR/bench.json` holds everything (notes included) and
 //! `DIR/*.svg` plots each section.
 
+mod bfs;
 mod btree;
 mod cache;
 mod gpus;
@@ -317,8 +318,14 @@ pub fn run(args: &BenchArgs, device: Option<&str>, json: bool) -> Result<i32> {
         crate::capacity::build_btree(&deep, cfg.deep_keys, 2, btree::DEEP_FANOUT, |_| {})?;
     }
 
+    let graph_file = if wanted("bfs") {
+        Some(bfs::graph_file(&data_dir, &cfg, &gpu))
+    } else {
+        None
+    };
+
     let mut sections = Vec::new();
-    let steps: [Step<'_>; 8] = [
+    let steps: [Step<'_>; 9] = [
         ("roundtrip", "1. Round trip", &|| {
             roundtrip::run(&gpu, &cfg, &data_dir)
         }),
@@ -349,6 +356,15 @@ pub fn run(args: &BenchArgs, device: Option<&str>, json: bool) -> Result<i32> {
         ("cache", "8. GPU page cache", &|| {
             cache::run(&gpu, &cfg, &index, &stream_file)
         }),
+        (
+            "bfs",
+            "9. BFS through the page cache",
+            &|| match &graph_file {
+                Some(Ok(g)) => bfs::run(&gpu, &cfg, g),
+                Some(Err(e)) => Err(anyhow::anyhow!("the graph: {e:#}")),
+                None => Err(anyhow::anyhow!("the graph was not written")),
+            },
+        ),
     ];
     for (key, title, f) in steps {
         if !wanted(key) {

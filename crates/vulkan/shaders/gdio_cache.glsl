@@ -91,6 +91,9 @@ struct GdioCacheReq {
 };
 
 bool gdio_cache_ok = false;
+// Set by a step whose victim search found every way of the set pinned or FILLING: only lanes
+// that release pins can end that, so gdio_cache_get stops stepping (see there).
+bool gdio_cache_starved = false;
 uint gdio_cache_shift = 12u;
 uint gdio_cache_sets = 1u;
 uint gdio_cache_ways = 1u;
@@ -308,6 +311,7 @@ bool gdio_cache_step(inout GdioCacheReq r, uint qslot) {
                     r.phase = GDIO_CACHE_FILL;
                 } else {
                     gdio_cache_count(GDIO_CACHE_NO_VICTIM);
+                    gdio_cache_starved = true;
                 }
             }
             atomicStore(gdio_cache_meta[lock], (hand & 0xFFu) << 8, gl_ScopeDevice,
@@ -384,10 +388,18 @@ bool gdio_cache_step(inout GdioCacheReq r, uint qslot) {
 // Steps `r` until it is done or `budget` steps have run: the slot (pinned: read its page, then
 // gdio_cache_release it), a negative code, or GDIO_TIMEOUT (still in progress: call again,
 // possibly in a later dispatch with the saved request).
+//
+// It also returns GDIO_TIMEOUT at once when every way of the page's set is pinned or FILLING.
+// Spinning there would wait on pins that other lanes release only after their own
+// gdio_cache_get returns, and lanes of one subgroup that left this loop wait at its end for
+// the lanes still in it: on a GPU the pins of a whole subgroup would stay held for the
+// spinner's full budget. The caller goes on with its loop (releasing what it holds) and calls
+// again.
 int gdio_cache_get(inout GdioCacheReq r, uint qslot, uint budget) {
     uint i = 0u;
     bool done = r.phase == GDIO_CACHE_DONE;
-    while (!done && i < budget) {
+    gdio_cache_starved = false;
+    while (!done && !gdio_cache_starved && i < budget) {
         done = gdio_cache_step(r, qslot);
         i += 1u;
     }

@@ -255,10 +255,16 @@ void main() {
             // K_ROWS or K_PIECE: one page through the cache.
             int got = gdio_cache_get(r, qslot, pc.step_budget);
             if (got == GDIO_TIMEOUT) {
-                go = false;
+                // Still in progress (a READ in flight, or every way of the page's set held):
+                // ask again next iteration, letting this subgroup's other lanes on, or end the
+                // dispatch after idle_polls tries (at once on lavapipe, whose workgroups run
+                // in turn: the pins' holders may not run until this one ends).
+                idle += 1u;
+                go = idle <= pc.idle_polls;
             } else if (got < 0) {
                 fail(ERR_READ, v, got, r.page, 0ul, 0ul);
             } else {
+                idle = 0u;
                 uint slot = uint(got);
                 int len = gdio_cache_len(slot);
                 uint base = gdio_cache_page_word(slot);

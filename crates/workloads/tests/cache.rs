@@ -252,3 +252,46 @@ fn cached_lookups_agree_with_the_cpu() {
         );
     }
 }
+
+/// A set whose every way is held: `gdio_cache_get` returns after one victim search that finds
+/// nothing, rather than stepping on (lanes holding pins release them only once back in their
+/// own loop, and on a GPU a subgroup's lanes wait at the loop's end for the one still in it).
+/// The asks finish once the ways are let go.
+#[test]
+fn a_full_set_ends_the_ask_after_one_victim_search() {
+    use std::sync::atomic::Ordering::Relaxed;
+    let w = world(8);
+    // One set of 4 ways, each pinned with a page no lane asks for, as lanes holding pages do.
+    let c = cache(&w, 4, 4);
+    let layout = c.layout();
+    assert_eq!(layout.slots(), 4);
+    let words64 = c.meta().words64();
+    let base = layout.slot_base() / 2;
+    let held = |pins| {
+        for s in 0..4u64 {
+            words64[base + s as usize]
+                .store(SlotWord::new(100 + s, SlotState::Valid, pins).0, Relaxed);
+        }
+    };
+    held(1);
+    let lanes = 8u32;
+    let asks: Vec<u32> = (0..lanes).collect();
+    let r = std::thread::scope(|scope| {
+        scope.spawn(|| {
+            std::thread::sleep(std::time::Duration::from_millis(300));
+            held(0);
+        });
+        run(&w, &c, 0, lanes, &asks)
+    });
+    assert_all_read(&r);
+    let k = r.counters;
+    assert!(k.no_victim > 0, "{k:?}");
+    // One victim search per lane per dispatch at most (the shader ends its dispatch on
+    // TIMEOUT); stepping on would search up to the step budget (500 on lavapipe) each time.
+    assert!(
+        k.no_victim <= u64::from(r.dispatches) * u64::from(lanes),
+        "{} fruitless victim searches in {} dispatches of {lanes} lanes",
+        k.no_victim,
+        r.dispatches
+    );
+}

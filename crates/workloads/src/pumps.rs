@@ -144,3 +144,19 @@ pub fn default_pumps(gpu: &Gpu, lanes: u32) -> u32 {
         (lanes / 16).clamp(1, 4)
     }
 }
+
+/// Lanes and pumps from a command's `--lanes` and `--pumps` over a workload's defaults: given
+/// lanes without pumps, the pumps follow the lanes ([`default_pumps`]); given pumps, they win.
+#[must_use]
+pub fn lanes_and_pumps(
+    gpu: &Gpu,
+    defaults: (u32, u32),
+    lanes: Option<u32>,
+    pumps: Option<u32>,
+) -> (u32, u32) {
+    let (lanes, derived) = match lanes {
+        Some(l) => (l, default_pumps(gpu, l)),
+        None => defaults,
+    };
+    (lanes, pumps.unwrap_or(derived))
+}

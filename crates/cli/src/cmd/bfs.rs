@@ -133,13 +133,8 @@ pub fn run(args: &BfsArgs, device: Option<&str>, json: bool) -> Result<i32> {
         .map_err(|e| CliError::Usage(format!("--cache {bytes} --page {}: {e}", args.page)))?;
     let gpu = gpu::open(device)?;
     let mut shape = BfsShape::defaults(&gpu);
-    if let Some(l) = args.lanes {
-        shape.lanes = l;
-        shape.pumps = pumps::default_pumps(&gpu, l);
-    }
-    if let Some(p) = args.pumps {
-        shape.pumps = p;
-    }
+    (shape.lanes, shape.pumps) =
+        pumps::lanes_and_pumps(&gpu, (shape.lanes, shape.pumps), args.lanes, args.pumps);
     let cache = PumpCache::new(&gpu.ctx, layout, &gpu.plan)?;
     let run = bfs::bfs_cached(&gpu, &args.file, args.source, &cache, shape)?;
     let (mismatches, first_mismatch) = if args.verify {

@@ -302,13 +302,8 @@ pub fn run(args: &LookupArgs, device: Option<&str>, json: bool) -> Result<i32> {
     let keys = btree::read_keys(&args.keys)?;
     let gpu = gpu::open(device)?;
     let mut shape = LookupShape::defaults(&gpu);
-    if let Some(l) = args.lanes {
-        shape.lanes = l;
-        shape.pumps = pumps::default_pumps(&gpu, l);
-    }
-    if let Some(p) = args.pumps {
-        shape.pumps = p;
-    }
+    (shape.lanes, shape.pumps) =
+        pumps::lanes_and_pumps(&gpu, (shape.lanes, shape.pumps), args.lanes, args.pumps);
     shape.batch = args.batch;
     shape.cache = args.cache.map(|c| (c, args.cache_page));
     let (s, lines) = run_lookups(&gpu, &args.index, &keys, shape, args.verify, !json)?;

@@ -8,6 +8,7 @@ use gdio_protocol::{FileAccess, Limits, WindowAccess};
 use crate::handle::PumpHandle;
 use crate::idle::IdlePolicy;
 use crate::memory::{QueueMemory, WindowMemory};
+use crate::staging::CopyEngine;
 use crate::PumpError;
 
 /// How a window is given to the kernel.
@@ -24,9 +25,19 @@ pub enum WindowMode {
 }
 
 pub(crate) struct WindowSpec {
-    pub memory: Arc<dyn WindowMemory>,
-    pub mode: WindowMode,
+    pub source: WindowSource,
     pub access: WindowAccess,
+}
+
+/// What a window is made of.
+pub(crate) enum WindowSource {
+    /// Host-addressable memory, given to the ring as `mode` says.
+    Host {
+        memory: Arc<dyn WindowMemory>,
+        mode: WindowMode,
+    },
+    /// Target `target` of the copy engine (see [`crate::staging`]).
+    Staged { target: u32 },
 }
 
 pub(crate) struct FileSpec {
@@ -54,6 +65,7 @@ pub struct PumpBuilder {
     pub(crate) data_check_threads: usize,
     pub(crate) torn_limit: u32,
     pub(crate) name: String,
+    pub(crate) copy_engine: Option<(Box<dyn CopyEngine>, u32)>,
 }
 
 impl Default for PumpBuilder {
@@ -80,6 +92,7 @@ impl Default for PumpBuilder {
                 .map_or(1, |n| (n.get() / 4).clamp(1, 4)),
             torn_limit: gdio_protocol::HostQueue::DEFAULT_TORN_LIMIT,
             name: "gdio-pump".to_string(),
+            copy_engine: None,
         }
     }
 }
@@ -113,8 +126,29 @@ impl PumpBuilder {
         access: WindowAccess,
     ) -> Self {
         self.windows.push(WindowSpec {
-            memory,
-            mode,
+            source: WindowSource::Host { memory, mode },
+            access,
+        });
+        self
+    }
+
+    /// The copy engine that serves staged windows, and the size of the staging chunks it is
+    /// given (a multiple of 4096 bytes, at most the staging memory's length): each request
+    /// on a staged window takes one chunk while it is served, so a staged request is at most
+    /// `chunk` bytes long (longer ones are answered `TOO_LONG`), and `staging length ÷ chunk`
+    /// requests are served at once (the rest wait, in claim order). See [`crate::staging`].
+    #[must_use]
+    pub fn copy_engine(mut self, engine: Box<dyn CopyEngine>, chunk: u32) -> Self {
+        self.copy_engine = Some((engine, chunk));
+        self
+    }
+
+    /// Adds a staged window: target `target` of the copy engine, which the host cannot map.
+    /// It takes the next window handle, as [`PumpBuilder::window`] does.
+    #[must_use]
+    pub fn staged_window(mut self, target: u32, access: WindowAccess) -> Self {
+        self.windows.push(WindowSpec {
+            source: WindowSource::Staged { target },
             access,
         });
         self

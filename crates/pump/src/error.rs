@@ -43,4 +43,18 @@ pub enum PumpError {
     /// A handle given to the pump names nothing it has.
     #[error("no such {0} in the pump's table: use the id returned when it was added")]
     NoSuchEntry(&'static str),
+    /// A staged window was added to a pump without a copy engine.
+    #[error("a staged window needs a copy engine: call PumpBuilder::copy_engine")]
+    NoCopyEngine,
+    /// The copy engine has no target with this number.
+    #[error("the copy engine has no target {0}: add the target to the engine before the window")]
+    NoSuchTarget(u32),
+    /// The copy engine's staging chunk size is unusable.
+    #[error("staging chunk of {chunk} bytes with {staging} bytes of staging memory: use a multiple of 4096 bytes, at most the staging memory's length")]
+    BadStagingChunk {
+        /// The chunk size asked for.
+        chunk: u32,
+        /// The staging memory's length.
+        staging: u64,
+    },
 }

@@ -4,7 +4,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{mpsc, Arc};
 use std::thread::JoinHandle;
 
-use crate::builder::{FileSpec, PumpBuilder, WindowMode, WindowSpec};
+use crate::builder::{FileSpec, PumpBuilder, WindowMode, WindowSource, WindowSpec};
 use crate::engine;
 use crate::memory::WindowMemory;
 use crate::stats::{LiveCounters, LiveStats, PumpReport};
@@ -106,8 +106,21 @@ impl PumpHandle {
         access: WindowAccess,
     ) -> Result<WindowId, PumpError> {
         let spec = WindowSpec {
-            memory,
-            mode,
+            source: WindowSource::Host { memory, mode },
+            access,
+        };
+        self.call(|r| Command::AddWindow(spec, r))
+    }
+
+    /// Adds a staged window while running: target `target` of the pump's copy engine
+    /// ([`crate::PumpBuilder::copy_engine`]). Returns the handle devices name.
+    pub fn add_staged_window(
+        &self,
+        target: u32,
+        access: WindowAccess,
+    ) -> Result<WindowId, PumpError> {
+        let spec = WindowSpec {
+            source: WindowSource::Staged { target },
             access,
         };
         self.call(|r| Command::AddWindow(spec, r))

@@ -39,6 +39,7 @@ mod handle;
 mod idle;
 pub mod memory;
 mod ordering;
+pub mod staging;
 mod stats;
 mod tables;
 
@@ -47,6 +48,7 @@ pub use error::PumpError;
 pub use handle::{FileId, PumpHandle, WindowId};
 pub use idle::IdlePolicy;
 pub use memory::{HostQueueMemory, HostWindow, QueueMemory, WindowMemory};
+pub use staging::{CopyEngine, HostCopyEngine};
 pub use stats::{LiveStats, OpCounts, PumpReport};
 
 /// Marker for the pump namespace: `Pump::builder()` reads well at call sites.

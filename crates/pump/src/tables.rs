@@ -9,8 +9,16 @@ use crate::memory::WindowMemory;
 
 pub(crate) struct WindowEntry {
     pub access: WindowAccess,
-    /// Keeps the memory alive while the ring may use it.
-    pub memory: Arc<dyn WindowMemory>,
+    pub backing: Backing,
+}
+
+/// Where a window's bytes are.
+pub(crate) enum Backing {
+    /// Host-addressable memory the ring reads into and writes from; the `Arc` keeps it alive
+    /// while the ring may use it.
+    Host(Arc<dyn WindowMemory>),
+    /// Memory only the copy engine reaches: its target `target` (see `crate::staging`).
+    Staged { target: u32 },
 }
 
 /// Indexed by the uring layer's handles, which are also the protocol's handles.
@@ -61,7 +69,14 @@ impl PumpTables {
         let Some(Some(w)) = self.windows.get(t.window as usize) else {
             return false;
         };
-        let addr = (w.memory.as_ptr() as usize).wrapping_add(t.window_offset as usize);
+        let addr = match &w.backing {
+            Backing::Host(memory) => {
+                (memory.as_ptr() as usize).wrapping_add(t.window_offset as usize)
+            }
+            // The kernel reads into a staging chunk, whose address is chunk-aligned; the copy
+            // engine places the bytes at any window offset.
+            Backing::Staged { .. } => 0,
+        };
         !align.allows(addr, t.file_offset, t.len)
     }
 
@@ -75,12 +90,21 @@ impl PumpTables {
 }
 
 impl PumpTables {
-    /// The memory of window `handle`, if registered (a reference that keeps it alive).
+    /// The host memory of window `handle`, if registered and host-addressable (a reference
+    /// that keeps it alive).
     pub(crate) fn window_arc(&self, handle: u32) -> Option<Arc<dyn WindowMemory>> {
-        self.windows
-            .get(handle as usize)?
-            .as_ref()
-            .map(|w| w.memory.clone())
+        match &self.windows.get(handle as usize)?.as_ref()?.backing {
+            Backing::Host(memory) => Some(memory.clone()),
+            Backing::Staged { .. } => None,
+        }
+    }
+
+    /// The copy-engine target of window `handle`, if it is a staged window.
+    pub(crate) fn staged_target(&self, handle: u32) -> Option<u32> {
+        match self.windows.get(handle as usize)?.as_ref()?.backing {
+            Backing::Staged { target } => Some(target),
+            Backing::Host(_) => None,
+        }
     }
 }
 

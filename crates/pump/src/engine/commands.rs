@@ -11,10 +11,10 @@ use std::sync::mpsc;
 use gdio_uring::{FileHandle, WindowHandle};
 
 use super::{Engine, Fatal, Pending};
-use crate::builder::{FileSpec, WindowMode, WindowSpec};
+use crate::builder::{FileSpec, WindowMode, WindowSource, WindowSpec};
 use crate::direct::DirectAlign;
 use crate::handle::{Command, FileId, WindowId};
-use crate::tables::WindowEntry;
+use crate::tables::{Backing, WindowEntry};
 use crate::PumpError;
 
 impl Engine<'_> {
@@ -26,7 +26,11 @@ impl Engine<'_> {
     }
 
     pub(super) fn add_window(&mut self, spec: WindowSpec) -> Result<WindowId, PumpError> {
-        let (ptr, len) = (spec.memory.as_ptr(), spec.memory.len());
+        let (memory, mode) = match spec.source {
+            WindowSource::Host { memory, mode } => (memory, mode),
+            WindowSource::Staged { target } => return self.add_staged_window(target, spec.access),
+        };
+        let (ptr, len) = (memory.as_ptr(), memory.len());
         // Validation bounds every request by the declared length; the memory must hold it.
         if spec.access.len > len as u64 {
             return Err(PumpError::WindowLongerThanMemory {
@@ -38,7 +42,7 @@ impl Engine<'_> {
         // stored in `tables` (or `pending_removals`, or a held WRITE) until the ring no longer
         // uses the window, and the ring is dropped (drained) before all of them.
         let h = unsafe {
-            match spec.mode {
+            match mode {
                 WindowMode::Registered => self.ring.register_window(ptr, len)?,
                 WindowMode::Unregistered => self.ring.add_unregistered_window(ptr, len)?,
                 WindowMode::Auto => match self.ring.register_window(ptr, len) {
@@ -56,7 +60,43 @@ impl Engine<'_> {
             h.0,
             Some(WindowEntry {
                 access: spec.access,
-                memory: spec.memory,
+                backing: Backing::Host(memory),
+            }),
+        );
+        Ok(WindowId(h.0))
+    }
+
+    /// A staged window takes a handle from the ring's window table like any other, so the
+    /// handle space stays the ring's: its entry there is the staging memory, unregistered,
+    /// which no op ever names (the pump reads into and writes from staging chunks through the
+    /// staging memory's own registration).
+    fn add_staged_window(
+        &mut self,
+        target: u32,
+        access: gdio_protocol::WindowAccess,
+    ) -> Result<WindowId, PumpError> {
+        let staged = self.staged.as_ref().ok_or(PumpError::NoCopyEngine)?;
+        let target_len = staged
+            .target_len(target)
+            .ok_or(PumpError::NoSuchTarget(target))?;
+        if access.len > target_len {
+            return Err(PumpError::WindowLongerThanMemory {
+                declared: access.len,
+                memory: target_len,
+            });
+        }
+        let staging = staged.staging_memory();
+        // SAFETY: the staging memory lives in `self.staged`, which is dropped after the ring
+        // (field order), and no op is ever pushed with this handle.
+        let h = unsafe {
+            self.ring
+                .add_unregistered_window(staging.as_ptr(), staging.len())?
+        };
+        self.tables.set_window(
+            h.0,
+            Some(WindowEntry {
+                access,
+                backing: Backing::Staged { target },
             }),
         );
         Ok(WindowId(h.0))
@@ -111,10 +151,16 @@ impl Engine<'_> {
         let mut done = false;
         for p in self.pending_removals.drain(..) {
             match p {
-                Pending::File(id, reply) if self.held.uses_file(id.0) => {
+                Pending::File(id, reply)
+                    if self.held.uses_file(id.0)
+                        || self.staged.as_ref().is_some_and(|s| s.uses_file(id.0)) =>
+                {
                     still.push(Pending::File(id, reply))
                 }
-                Pending::Window(id, entry, reply) if self.held.uses_window(id.0) => {
+                Pending::Window(id, entry, reply)
+                    if self.held.uses_window(id.0)
+                        || self.staged.as_ref().is_some_and(|s| s.uses_window(id.0)) =>
+                {
                     still.push(Pending::Window(id, entry, reply))
                 }
                 Pending::File(id, reply) => match self.ring.unregister_file(FileHandle(id.0)) {

@@ -87,7 +87,12 @@ pub(crate) struct HeldWrites {
 const PIECE: usize = 64 << 10;
 
 /// The check over `len` bytes at `start` of `memory`, read piece by piece into `scratch`.
-fn check_of(memory: &dyn WindowMemory, start: usize, len: usize, scratch: &mut [u8]) -> u32 {
+pub(super) fn check_of(
+    memory: &dyn WindowMemory,
+    start: usize,
+    len: usize,
+    scratch: &mut [u8],
+) -> u32 {
     let mut check = DataCheck::new();
     let mut off = 0;
     while off < len {

@@ -7,6 +7,7 @@
 
 mod commands;
 mod held;
+mod staged;
 mod wind_down;
 
 use std::collections::VecDeque;
@@ -21,6 +22,7 @@ use gdio_protocol::{
 use gdio_uring::{errno_code, Completion, FileHandle, OpKind, Ring, Transfer, WindowHandle};
 
 use self::held::{HeldWrites, Verdict};
+use self::staged::{Staged, STAGED_QUEUE};
 use crate::builder::PumpBuilder;
 use crate::handle::{Command, FileId, Reply, WindowId};
 use crate::idle::{Backoff, Idle, IdlePolicy};
@@ -108,6 +110,9 @@ struct Engine<'q> {
     // Field order is drop order: the ring (which drains on drop) goes before the tables and
     // pending removals that keep window memory alive.
     ring: Ring,
+    /// Staged windows' state, with the copy engine and the staging memory: after the ring, so
+    /// the staging memory outlives the ring's drain.
+    staged: Option<Staged>,
     queues: Vec<QueueState<'q>>,
     tables: PumpTables,
     pending_removals: Vec<Pending>,
@@ -243,8 +248,13 @@ impl<'q> Engine<'q> {
             rb = rb.io_wq_max_workers(n, n);
         }
         let ring = rb.build()?;
+        let staged = match cfg.copy_engine {
+            Some((copies, chunk)) => Some(Staged::new(copies, chunk)?),
+            None => None,
+        };
         let mut engine = Engine {
             ring,
+            staged,
             queues: Vec::with_capacity(queues.len()),
             tables: PumpTables::default(),
             pending_removals: Vec::new(),
@@ -268,6 +278,10 @@ impl<'q> Engine<'q> {
         }
         for w in cfg.windows {
             engine.add_window(w)?;
+        }
+        // After the builder's windows, so that they keep handles 0, 1, 2...
+        if let Some(s) = engine.staged.as_mut() {
+            s.register(&mut engine.ring)?;
         }
         let now = Instant::now();
         for mem in queues {
@@ -312,6 +326,7 @@ impl<'q> Engine<'q> {
             worked |= self.take_commands(commands)?;
             worked |= self.claim_all()?;
             worked |= self.advance_held();
+            worked |= self.advance_staged()?;
             self.flush_queues();
             if self.ring.needs_enter() {
                 self.ring.submit()?;
@@ -353,6 +368,9 @@ impl<'q> Engine<'q> {
     /// A ring completion: complete its slot and release what waited for it.
     fn finish(&mut self, c: Completion) {
         let (qi, slot, generation) = decode(c.user_data);
+        if qi == STAGED_QUEUE {
+            return self.finish_staged(slot, c.result);
+        }
         let result = match c.result {
             Ok(n) => n.min(i32::MAX as u32) as i32,
             Err(e) => -errno_code(e),
@@ -579,15 +597,25 @@ impl<'q> Engine<'q> {
                 self.queues[qi].meta[c.slot as usize].op = None;
                 self.complete(qi, c.slot, c.generation, ResultCode::Misaligned.value());
             }
+            ValidRequest::Read(t) | ValidRequest::Write(t)
+                if staged::too_long(self.staged.as_ref(), &self.tables, &t) =>
+            {
+                // A staged request is served through one staging chunk.
+                self.queues[qi].meta[c.slot as usize].op = None;
+                self.complete(qi, c.slot, c.generation, ResultCode::TooLong.value());
+            }
             ValidRequest::Read(t) | ValidRequest::Write(t) => {
                 let epoch = q.epochs.track();
                 q.meta[c.slot as usize].epoch = Some(epoch);
                 let write = matches!(valid, ValidRequest::Write(_));
+                if let Some(target) = self.tables.staged_target(t.window) {
+                    return self.start_staged(qi, c, t, write, target);
+                }
                 if write && t.data_check.is_some() {
                     // Submitted once its bytes match the check (held.rs), this turn or later.
                     match self.tables.window_arc(t.window) {
                         Some(memory) => self.held.hold(qi, c, t, memory),
-                        None => self.fail_tracked(qi, c, ResultCode::Internal.value()),
+                        None => self.complete_tracked(qi, c, ResultCode::Internal.value()),
                     }
                     return;
                 }
@@ -623,12 +651,12 @@ impl<'q> Engine<'q> {
         {
             // Tables and ring agree, and claiming is bounded by ring capacity, so this is an
             // internal fault; the slot still gets its answer.
-            self.fail_tracked(qi, c, ResultCode::Internal.value());
+            self.complete_tracked(qi, c, ResultCode::Internal.value());
         }
     }
 
-    /// Completes a claimed, epoch-tracked request without IO.
-    fn fail_tracked(&mut self, qi: usize, c: Claim, result: i32) {
+    /// Completes a claimed, epoch-tracked request (without IO, or after its staged steps).
+    fn complete_tracked(&mut self, qi: usize, c: Claim, result: i32) {
         let q = &mut self.queues[qi];
         if let Some(epoch) = q.meta[c.slot as usize].epoch.take() {
             q.epochs.done(epoch);
@@ -647,10 +675,10 @@ impl<'q> Engine<'q> {
             match v {
                 Verdict::Arrived(h) => self.submit_transfer(h.qi, h.claim, h.transfer, true),
                 Verdict::Expired(h) => {
-                    self.fail_tracked(h.qi, h.claim, ResultCode::BadData.value())
+                    self.complete_tracked(h.qi, h.claim, ResultCode::BadData.value())
                 }
                 Verdict::OutOfBounds(h) => {
-                    self.fail_tracked(h.qi, h.claim, ResultCode::Internal.value())
+                    self.complete_tracked(h.qi, h.claim, ResultCode::Internal.value())
                 }
             }
         }

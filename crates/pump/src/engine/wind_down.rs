@@ -55,8 +55,9 @@ impl Engine<'_> {
         };
         // Held WRITEs never reached the ring: answer them now.
         for h in self.held.take_all() {
-            self.fail_tracked(h.qi, h.claim, leftover);
+            self.complete_tracked(h.qi, h.claim, leftover);
         }
+        self.drop_waiting_staged(leftover);
         // Closers still waiting for unclaimed publications never joined the ordering.
         for qi in 0..self.queues.len() {
             for d in std::mem::take(&mut self.queues[qi].deferred) {
@@ -67,11 +68,14 @@ impl Engine<'_> {
         }
         let mut reaped = Vec::new();
         let _ = self.ring.cancel_all();
-        let drained = self.ring.drain(DRAIN_TIMEOUT, |c| reaped.push(c)).is_ok();
+        let mut drained = self.ring.drain(DRAIN_TIMEOUT, |c| reaped.push(c)).is_ok();
         data_before_completions();
         for c in reaped {
             self.finish(c);
         }
+        // READs that finished above record copies; wait for every copy before the staging
+        // memory may go.
+        drained &= self.settle_staged(leftover, DRAIN_TIMEOUT);
         // Whatever is still claimed (ordering closers; on failure, anything left) and whatever
         // was published but never claimed gets its answer.
         for qi in 0..self.queues.len() {

@@ -1,0 +1,437 @@
+//! Requests on staged windows (see [`crate::staging`]): a READ goes file → staging chunk (the
+//! ring) → window (the copy engine); a WRITE goes window → staging chunk (the copy engine) →
+//! file (the ring). The slot completes when the last step has finished.
+//!
+//! Each request holds one staging chunk from its start to its completion, so a chunk is never
+//! read into, copied from or written from by two requests at once. Copies recorded in one turn
+//! go to the engine as one batch at the turn's end; finished batches are found by polling, so
+//! the pump thread never blocks on the copy engine while it runs. On stop, the last batch is
+//! waited for (bounded) before the staging memory can be let go.
+
+use std::collections::VecDeque;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use gdio_protocol::request::Transfer as ProtoTransfer;
+use gdio_protocol::{Claim, Generation, ResultCode};
+use gdio_uring::{errno_code, FileHandle, OpKind, Transfer, WindowHandle};
+
+use super::{held::check_of, Engine, Fatal, MAX_QUEUES};
+use crate::memory::WindowMemory;
+use crate::staging::{Copy, CopyDirection, CopyEngine, CopyError};
+use crate::tables::PumpTables;
+use crate::PumpError;
+
+/// The queue index ring ops on staging chunks carry in their `user_data` (no real queue has
+/// it: a pump serves at most `MAX_QUEUES` queues, numbered from 0); the slot field holds
+/// the chunk.
+pub(super) const STAGED_QUEUE: usize = MAX_QUEUES;
+
+/// Most chunks: the slot field of `user_data` has 17 bits.
+const MAX_CHUNKS: usize = 1 << 17;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Stage {
+    /// Waiting for a free chunk.
+    Waiting,
+    /// READ: the ring reads file → chunk.
+    Reading,
+    /// READ: the engine copies chunk → window; `result` holds the bytes read.
+    CopyingIn,
+    /// WRITE: the engine copies window → chunk.
+    CopyingOut,
+    /// WRITE: the ring writes chunk → file.
+    Writing,
+}
+
+struct Job {
+    qi: usize,
+    claim: Claim,
+    t: ProtoTransfer,
+    write: bool,
+    target: u32,
+    stage: Stage,
+    /// What the slot completes with once the last step has finished.
+    result: i32,
+    /// For a WRITE with a data check whose bytes have not matched yet: when to give up.
+    data_deadline: Option<Instant>,
+}
+
+/// The staged windows' state: the engine, the staging memory and every request using a chunk.
+pub(super) struct Staged {
+    engine: Box<dyn CopyEngine>,
+    /// Keeps the staging memory alive for as long as the ring or the engine may use it.
+    staging: Arc<dyn WindowMemory>,
+    /// The staging memory's handle in the ring, once registered.
+    ring_window: Option<WindowHandle>,
+    chunk: u32,
+    free: Vec<u32>,
+    /// The request using each chunk.
+    jobs: Box<[Option<Job>]>,
+    waiting: VecDeque<Job>,
+    /// Chunks whose copy is recorded but not yet submitted.
+    recorded: Vec<u32>,
+    /// Submitted batches in ticket order, with their chunks.
+    copying: VecDeque<(u64, Vec<u32>)>,
+    /// Scratch for data checks.
+    scratch: Vec<u8>,
+}
+
+impl Staged {
+    /// Splits the engine's staging memory into chunks; [`Staged::register`] gives it to the
+    /// ring.
+    pub(super) fn new(engine: Box<dyn CopyEngine>, chunk: u32) -> Result<Staged, PumpError> {
+        let staging = engine.staging();
+        let len = staging.len();
+        if chunk == 0 || chunk % 4096 != 0 || chunk as usize > len {
+            return Err(PumpError::BadStagingChunk {
+                chunk,
+                staging: len as u64,
+            });
+        }
+        let chunks = (len / chunk as usize).min(MAX_CHUNKS);
+        Ok(Staged {
+            engine,
+            staging,
+            ring_window: None,
+            chunk,
+            // Popped from the end: chunk 0 first.
+            free: (0..chunks as u32).rev().collect(),
+            jobs: (0..chunks).map(|_| None).collect(),
+            waiting: VecDeque::new(),
+            recorded: Vec::new(),
+            copying: VecDeque::new(),
+            scratch: vec![0; 64 << 10],
+        })
+    }
+
+    /// Registers the staging memory with the ring (as a fixed buffer where the kernel can pin
+    /// it, so chunks are served with READ_FIXED and WRITE_FIXED).
+    pub(super) fn register(&mut self, ring: &mut gdio_uring::Ring) -> Result<(), PumpError> {
+        let (ptr, len) = (self.staging.as_ptr(), self.staging.len());
+        // SAFETY: the `WindowMemory` contract keeps the staging memory valid while the Arc
+        // lives; the Arc is kept here, and the engine drops this after the ring (drained).
+        let h = unsafe {
+            match ring.register_window(ptr, len) {
+                Ok(h) => h,
+                Err(
+                    gdio_uring::Error::Unpinnable { .. } | gdio_uring::Error::WindowTooLarge { .. },
+                ) => ring.add_unregistered_window(ptr, len)?,
+                Err(e) => return Err(e.into()),
+            }
+        };
+        self.ring_window = Some(h);
+        Ok(())
+    }
+
+    pub(super) fn staging_memory(&self) -> Arc<dyn WindowMemory> {
+        self.staging.clone()
+    }
+
+    pub(super) fn target_len(&self, target: u32) -> Option<u64> {
+        self.engine.target_len(target)
+    }
+
+    /// The longest request a staged window serves.
+    pub(super) fn chunk(&self) -> u32 {
+        self.chunk
+    }
+
+    fn all_jobs(&self) -> impl Iterator<Item = &Job> {
+        self.jobs.iter().flatten().chain(self.waiting.iter())
+    }
+
+    /// Whether a request not yet completed uses window `window`.
+    pub(crate) fn uses_window(&self, window: u32) -> bool {
+        self.all_jobs().any(|j| j.t.window == window)
+    }
+
+    /// Whether a request not yet completed uses file `file`.
+    pub(crate) fn uses_file(&self, file: u32) -> bool {
+        self.all_jobs().any(|j| j.t.file == file)
+    }
+
+    fn staging_offset(&self, chunk: u32) -> u64 {
+        u64::from(chunk) * u64::from(self.chunk)
+    }
+
+    fn record(&mut self, chunk: u32, direction: CopyDirection, len: u64) {
+        let job = self.jobs[chunk as usize].as_ref().expect("chunk in use");
+        let copy = Copy {
+            direction,
+            target: job.target,
+            target_offset: u64::from(job.t.window_offset),
+            staging_offset: self.staging_offset(chunk),
+            len,
+        };
+        self.engine.record(copy);
+        self.recorded.push(chunk);
+    }
+}
+
+fn copy_fatal(e: CopyError) -> Fatal {
+    Fatal(e.to_string(), ResultCode::Internal.value())
+}
+
+/// Whether `t` names a staged window and is longer than a staging chunk.
+pub(super) fn too_long(staged: Option<&Staged>, tables: &PumpTables, t: &ProtoTransfer) -> bool {
+    staged.is_some_and(|s| t.len > s.chunk() && tables.staged_target(t.window).is_some())
+}
+
+impl Engine<'_> {
+    /// A validated, epoch-tracked READ or WRITE on staged window `target`: starts it now if a
+    /// chunk is free, else it waits for one.
+    pub(super) fn start_staged(
+        &mut self,
+        qi: usize,
+        claim: Claim,
+        t: ProtoTransfer,
+        write: bool,
+        target: u32,
+    ) {
+        let job = Job {
+            qi,
+            claim,
+            t,
+            write,
+            target,
+            stage: Stage::Waiting,
+            result: 0,
+            data_deadline: None,
+        };
+        let s = self
+            .staged
+            .as_mut()
+            .expect("staged windows exist only with an engine");
+        match s.free.pop() {
+            Some(chunk) if s.waiting.is_empty() => self.begin_staged(chunk, job),
+            Some(chunk) => {
+                s.free.push(chunk);
+                s.waiting.push_back(job);
+            }
+            None => s.waiting.push_back(job),
+        }
+    }
+
+    fn begin_staged(&mut self, chunk: u32, mut job: Job) {
+        let s = self.staged.as_mut().expect("staged");
+        let (write, len) = (job.write, u64::from(job.t.len));
+        if len == 0 {
+            // Nothing to move: a zero-length transfer completes with 0, as the ring's would.
+            s.free.push(chunk);
+            return self.complete_tracked(job.qi, job.claim, 0);
+        }
+        job.stage = if write {
+            Stage::CopyingOut
+        } else {
+            Stage::Reading
+        };
+        let Some(ring_window) = s.ring_window else {
+            s.free.push(chunk);
+            return self.complete_tracked(job.qi, job.claim, ResultCode::Internal.value());
+        };
+        let transfer = Transfer {
+            file: FileHandle(job.t.file),
+            window: ring_window,
+            window_offset: s.staging_offset(chunk),
+            file_offset: job.t.file_offset,
+            len: job.t.len,
+        };
+        s.jobs[chunk as usize] = Some(job);
+        if write {
+            s.record(chunk, CopyDirection::ToStaging, len);
+            return;
+        }
+        let user_data = super::encode(STAGED_QUEUE, chunk, Generation(0));
+        if self.ring.push(user_data, OpKind::Read(transfer)).is_err() {
+            self.end_staged(chunk, ResultCode::Internal.value());
+        }
+    }
+
+    /// Completes the request on `chunk` with `result` and gives the chunk to the next waiting
+    /// request.
+    fn end_staged(&mut self, chunk: u32, result: i32) {
+        let s = self.staged.as_mut().expect("staged");
+        let Some(job) = s.jobs[chunk as usize].take() else {
+            return;
+        };
+        s.free.push(chunk);
+        self.complete_tracked(job.qi, job.claim, result);
+        if !self.stopping {
+            self.start_waiting();
+        }
+    }
+
+    fn start_waiting(&mut self) {
+        loop {
+            let s = self.staged.as_mut().expect("staged");
+            if s.waiting.is_empty() {
+                return;
+            }
+            let Some(chunk) = s.free.pop() else { return };
+            let job = s.waiting.pop_front().expect("not empty");
+            self.begin_staged(chunk, job);
+        }
+    }
+
+    /// A ring completion of a staging chunk's READ or WRITE.
+    pub(super) fn finish_staged(&mut self, chunk: u32, result: Result<u32, gdio_uring::Errno>) {
+        let Some(s) = self.staged.as_mut() else {
+            return;
+        };
+        let Some(job) = s.jobs.get_mut(chunk as usize).and_then(Option::as_mut) else {
+            return;
+        };
+        match (job.stage, result) {
+            (Stage::Reading, Ok(n)) if n > 0 => {
+                job.stage = Stage::CopyingIn;
+                job.result = n.min(i32::MAX as u32) as i32;
+                s.record(chunk, CopyDirection::ToTarget, u64::from(n));
+            }
+            (_, Ok(n)) => self.end_staged(chunk, n.min(i32::MAX as u32) as i32),
+            (_, Err(e)) => self.end_staged(chunk, -errno_code(e)),
+        }
+    }
+
+    /// One turn's copy work: submit the copies recorded this turn as one batch, and move on
+    /// every request whose batch has finished. Never blocks.
+    pub(super) fn advance_staged(&mut self) -> Result<bool, Fatal> {
+        let Some(s) = self.staged.as_mut() else {
+            return Ok(false);
+        };
+        let mut worked = false;
+        if !s.recorded.is_empty() {
+            let ticket = s.engine.submit().map_err(copy_fatal)?;
+            let chunks = std::mem::take(&mut s.recorded);
+            s.copying.push_back((ticket, chunks));
+            worked = true;
+        }
+        if s.copying.is_empty() {
+            return Ok(worked);
+        }
+        let finished = s.engine.finished().map_err(copy_fatal)?;
+        while let Some((ticket, _)) = self.staged.as_ref().and_then(|s| s.copying.front()) {
+            if *ticket > finished {
+                break;
+            }
+            let (_, chunks) = self
+                .staged
+                .as_mut()
+                .and_then(|s| s.copying.pop_front())
+                .expect("front exists");
+            for chunk in chunks {
+                self.copied(chunk);
+            }
+            worked = true;
+        }
+        Ok(worked)
+    }
+
+    /// The copy of the request on `chunk` has finished.
+    fn copied(&mut self, chunk: u32) {
+        let data_timeout = self.data_timeout;
+        let stopping = self.stopping;
+        let s = self.staged.as_mut().expect("staged");
+        let offset = s.staging_offset(chunk) as usize;
+        let Some(job) = s.jobs[chunk as usize].as_mut() else {
+            return;
+        };
+        match job.stage {
+            Stage::CopyingIn => {
+                let result = job.result;
+                self.end_staged(chunk, result);
+            }
+            Stage::CopyingOut if stopping => {
+                self.end_staged(chunk, ResultCode::Stopped.value());
+            }
+            Stage::CopyingOut => {
+                if let Some(expected) = job.t.data_check {
+                    let len = job.t.len as usize;
+                    let got = check_of(&*s.staging, offset, len, &mut s.scratch);
+                    if got != expected {
+                        // The device's bytes had not all arrived when the engine copied them:
+                        // copy again until the data timeout, as for host windows.
+                        let deadline = *job
+                            .data_deadline
+                            .get_or_insert_with(|| Instant::now() + data_timeout);
+                        if Instant::now() >= deadline {
+                            return self.end_staged(chunk, ResultCode::BadData.value());
+                        }
+                        let len = u64::from(job.t.len);
+                        s.record(chunk, CopyDirection::ToStaging, len);
+                        return;
+                    }
+                }
+                job.stage = Stage::Writing;
+                let Some(ring_window) = s.ring_window else {
+                    return self.end_staged(chunk, ResultCode::Internal.value());
+                };
+                let transfer = Transfer {
+                    file: FileHandle(job.t.file),
+                    window: ring_window,
+                    window_offset: offset as u64,
+                    file_offset: job.t.file_offset,
+                    len: job.t.len,
+                };
+                let user_data = super::encode(STAGED_QUEUE, chunk, Generation(0));
+                if self.ring.push(user_data, OpKind::Write(transfer)).is_err() {
+                    self.end_staged(chunk, ResultCode::Internal.value());
+                }
+            }
+            Stage::Waiting | Stage::Reading | Stage::Writing => {}
+        }
+    }
+
+    /// Stop or failure, before the ring is cancelled: requests still waiting for a chunk never
+    /// started; answer them.
+    pub(super) fn drop_waiting_staged(&mut self, leftover: i32) {
+        let Some(s) = self.staged.as_mut() else {
+            return;
+        };
+        let waiting = std::mem::take(&mut s.waiting);
+        for job in waiting {
+            self.complete_tracked(job.qi, job.claim, leftover);
+        }
+    }
+
+    /// Stop or failure, after the ring has drained: submit what is recorded, wait (bounded) for
+    /// every batch, and answer every request still on a chunk: a READ whose copy finished with
+    /// its bytes, anything else with `leftover`. Returns whether the engine is provably done
+    /// with the staging memory.
+    pub(super) fn settle_staged(&mut self, leftover: i32, timeout: Duration) -> bool {
+        let Some(s) = self.staged.as_mut() else {
+            return true;
+        };
+        let mut done = true;
+        if !s.recorded.is_empty() {
+            match s.engine.submit() {
+                Ok(ticket) => {
+                    let chunks = std::mem::take(&mut s.recorded);
+                    s.copying.push_back((ticket, chunks));
+                }
+                Err(_) => done = false,
+            }
+        }
+        if let Some(&(last, _)) = s.copying.back() {
+            done &= matches!(s.engine.wait(last, timeout), Ok(true));
+        }
+        let copying: Vec<_> = s.copying.drain(..).flat_map(|(_, c)| c).collect();
+        for chunk in copying {
+            let s = self.staged.as_mut().expect("staged");
+            let result = match s.jobs[chunk as usize].as_ref() {
+                Some(j) if done && j.stage == Stage::CopyingIn => j.result,
+                _ => leftover,
+            };
+            self.end_staged(chunk, result);
+        }
+        // Anything else on a chunk (a READ or WRITE the ring did not give back) gets its answer.
+        let s = self.staged.as_mut().expect("staged");
+        let rest: Vec<u32> = (0..s.jobs.len() as u32)
+            .filter(|&c| s.jobs[c as usize].is_some())
+            .collect();
+        for chunk in rest {
+            self.end_staged(chunk, leftover);
+        }
+        done
+    }
+}

@@ -145,12 +145,23 @@ impl<'a> DeviceQueue<'a> {
         request: &Request,
         data: &[u8],
     ) -> Result<Generation, DeviceError> {
+        self.publish_with_data_check(slot, request, descriptor::data_check(data))
+    }
+
+    /// As [`DeviceQueue::publish_checked_write`], with the data check already computed
+    /// (`descriptor::data_check` of the bytes).
+    pub fn publish_with_data_check(
+        &self,
+        slot: u32,
+        request: &Request,
+        check: u32,
+    ) -> Result<Generation, DeviceError> {
         if !self.is_idle(slot)? {
             return Err(DeviceError::Busy(slot));
         }
         self.requests.store(
             self.layout.descriptor_word(slot, descriptor::DATA_CHECK),
-            descriptor::data_check(data),
+            check,
             Ordering::Relaxed,
         );
         let r = Request {

@@ -21,6 +21,17 @@ fn never_matching(dev: &gdio_protocol::DeviceQueue<'_>, slot: u32, req: &Request
     dev.publish_checked_write(slot, req, &bogus).unwrap().0
 }
 
+/// As `never_matching` with the check given: hashing a large buffer per publication (slow in
+/// a debug build) would let the first WRITEs time out before the last is published.
+fn never_matching_with(
+    dev: &gdio_protocol::DeviceQueue<'_>,
+    slot: u32,
+    req: &Request,
+    check: u32,
+) -> u32 {
+    dev.publish_with_data_check(slot, req, check).unwrap().0
+}
+
 /// A window declared longer than its memory is refused, at start and while running. Before
 /// this was checked, a checked WRITE far inside the declared length made the pump read past
 /// the mapping (SIGSEGV in the test process).
@@ -279,8 +290,11 @@ fn a_flood_of_never_matching_checked_writes_does_not_stall_an_honest_lane() {
         .unwrap();
     let flood = Lane::new(&*queue, 0..held).unwrap();
     let fdev = flood.queue();
+    let mut bogus = vec![0u8; 64 << 20];
+    bogus[(64 << 20) - 1] = 1;
+    let check = descriptor::data_check(&bogus);
     let gens: Vec<_> = (0..held)
-        .map(|s| never_matching(&fdev, s, &write_req(0, 0, 0, 0, 64 << 20)))
+        .map(|s| never_matching_with(&fdev, s, &write_req(0, 0, 0, 0, 64 << 20), check))
         .collect();
     let mut honest = Lane::new(&*queue, held..held + 1).unwrap();
     for _ in 0..100 {

@@ -10,6 +10,8 @@
 //! - [`pump`] (`gdio-pump`): the host thread that claims, validates, submits and completes;
 //! - [`bridge`]: [`PumpQueue`] and [`PumpWindow`], which hand gdio-vulkan's queue buffers and
 //!   windows to the pump, and keep them alive until it has drained;
+//! - [`copy`]: [`PumpCopyQueue`], the GPU's copy queue as the pump's copy engine, for windows
+//!   in device-local memory the host cannot map;
 //! - [`cache`]: [`PumpCache`], a GPU page cache (`gdio_cache.glsl`) whose pages the pump fills;
 //! - [`register`]: whether io_uring can register a buffer (fixed READ) or must use plain READ,
 //!   and [`probe`], the placement probe with that check;
@@ -38,10 +40,12 @@
 
 pub mod bridge;
 pub mod cache;
+pub mod copy;
 pub mod register;
 
 pub use bridge::{PumpGroupQueue, PumpQueue, PumpWindow};
 pub use cache::PumpCache;
+pub use copy::PumpCopyQueue;
 pub use register::{probe, registration_of};
 
 pub use gdio_protocol as protocol;

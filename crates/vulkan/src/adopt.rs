@@ -221,6 +221,7 @@ impl Context {
                 device: ext.device,
                 queue: Mutex::new(ext.queue),
                 queue_family: ext.queue_family,
+                copy_queue: None,
                 memory,
                 host_import,
                 command_pool: Mutex::new(pool),

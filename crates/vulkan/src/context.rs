@@ -103,6 +103,8 @@ pub struct DeviceInfo {
     pub memory_heaps: Vec<MemoryHeapInfo>,
     /// `vulkanMemoryModel` and `vulkanMemoryModelDeviceScope` both supported.
     pub memory_model: bool,
+    /// `timelineSemaphore` supported (a [`crate::CopyQueue`] signals one per batch).
+    pub timeline_semaphore: bool,
     /// `shaderInt64` and `shaderBufferInt64Atomics` both supported (64-bit completion entries).
     pub int64_atomics: bool,
     /// Subgroup arithmetic in compute shaders (gdio.glsl's loop-iteration accounting).
@@ -182,6 +184,9 @@ pub(crate) struct Inner {
     pub(crate) device: ash::Device,
     pub(crate) queue: Mutex<vk::Queue>,
     pub(crate) queue_family: u32,
+    /// A queue other than `queue` that can copy (family, queue), for [`crate::CopyQueue`]:
+    /// a transfer-only family (the copy engine) where the device has one.
+    pub(crate) copy_queue: Option<(u32, Mutex<vk::Queue>)>,
     pub(crate) memory: vk::PhysicalDeviceMemoryProperties,
     pub(crate) host_import: Option<ash::ext::external_memory_host::Device>,
     pub(crate) command_pool: Mutex<vk::CommandPool>,
@@ -338,6 +343,7 @@ fn describe(instance: &ash::Instance, pd: vk::PhysicalDevice, index: usize) -> D
             vk::api_version_patch(v)
         ),
         vendor_id: p.vendor_id,
+        timeline_semaphore: f12.timeline_semaphore == vk::TRUE,
         memory_types: memory
             .memory_types_as_slice()
             .iter()
@@ -402,6 +408,16 @@ fn select(infos: &[DeviceInfo], selector: &DeviceSelector) -> Result<usize> {
     })
 }
 
+/// What `Context::open` made: the physical device, the device, the compute queue's family, the
+/// copy queue's `(family, index)` if any, and the description.
+type Opened = (
+    vk::PhysicalDevice,
+    ash::Device,
+    u32,
+    Option<(u32, u32)>,
+    DeviceInfo,
+);
+
 impl Context {
     /// Opens the device [`DeviceSelector::from_env`] picks (`GDIO_DEVICE`).
     pub fn new() -> Result<Context> {
@@ -433,12 +449,12 @@ impl Context {
         let instance = create_instance(&entry)?;
         // On error the instance must be destroyed: do the rest in a closure.
         match Self::open(&instance, selector) {
-            Ok((physical, device, queue_family, info)) => Ok(Self::finish(
+            Ok((physical, device, queue_family, copy, info)) => Ok(Self::finish(
                 entry,
                 instance,
                 physical,
                 device,
-                queue_family,
+                (queue_family, copy),
                 info,
             )?),
             Err(e) => {
@@ -449,10 +465,7 @@ impl Context {
         }
     }
 
-    fn open(
-        instance: &ash::Instance,
-        selector: &DeviceSelector,
-    ) -> Result<(vk::PhysicalDevice, ash::Device, u32, DeviceInfo)> {
+    fn open(instance: &ash::Instance, selector: &DeviceSelector) -> Result<Opened> {
         // SAFETY: the instance is valid.
         let pds =
             unsafe { instance.enumerate_physical_devices() }.vk("vkEnumeratePhysicalDevices")?;
@@ -495,10 +508,22 @@ impl Context {
             .min_by_key(|(_, q)| q.queue_flags.contains(vk::QueueFlags::GRAPHICS))
             .map(|(i, _)| i as u32)
             .ok_or_else(|| Error::NoComputeQueue(info.name.clone()))?;
-        let priorities = [1.0f32];
-        let queues = [vk::DeviceQueueCreateInfo::default()
+        let copy = copy_queue_choice(&families, family, info.timeline_semaphore);
+        let priorities = [1.0f32, 1.0];
+        let mut queues = vec![vk::DeviceQueueCreateInfo::default()
             .queue_family_index(family)
-            .queue_priorities(&priorities)];
+            .queue_priorities(&priorities[..1])];
+        match copy {
+            Some((f, 1)) if f == family => {
+                queues[0] = queues[0].queue_priorities(&priorities[..2]);
+            }
+            Some((f, _)) => queues.push(
+                vk::DeviceQueueCreateInfo::default()
+                    .queue_family_index(f)
+                    .queue_priorities(&priorities[..1]),
+            ),
+            None => {}
+        }
         let mut extensions = Vec::new();
         if info.host_import_alignment.is_some() {
             extensions.push(ash::ext::external_memory_host::NAME.as_ptr());
@@ -506,7 +531,8 @@ impl Context {
         let mut f12 = vk::PhysicalDeviceVulkan12Features::default()
             .vulkan_memory_model(true)
             .vulkan_memory_model_device_scope(true)
-            .shader_buffer_int64_atomics(true);
+            .shader_buffer_int64_atomics(true)
+            .timeline_semaphore(info.timeline_semaphore);
         let core = vk::PhysicalDeviceFeatures::default().shader_int64(true);
         let create = vk::DeviceCreateInfo::default()
             .enabled_features(&core)
@@ -516,7 +542,7 @@ impl Context {
         // SAFETY: every pointer in `create` lives across the call; the features and extensions
         // enabled were checked above.
         let device = unsafe { instance.create_device(pd, &create, None) }.vk("vkCreateDevice")?;
-        Ok((pd, device, family, info))
+        Ok((pd, device, family, copy, info))
     }
 
     fn finish(
@@ -524,11 +550,14 @@ impl Context {
         instance: ash::Instance,
         physical: vk::PhysicalDevice,
         device: ash::Device,
-        queue_family: u32,
+        (queue_family, copy): (u32, Option<(u32, u32)>),
         info: DeviceInfo,
     ) -> Result<Context> {
         // SAFETY: the family was requested with one queue at device creation.
         let queue = unsafe { device.get_device_queue(queue_family, 0) };
+        // SAFETY: `copy` names a queue requested at device creation.
+        let copy_queue =
+            copy.map(|(f, i)| (f, Mutex::new(unsafe { device.get_device_queue(f, i) })));
         let pool_info = vk::CommandPoolCreateInfo::default()
             .queue_family_index(queue_family)
             .flags(vk::CommandPoolCreateFlags::RESET_COMMAND_BUFFER);
@@ -560,6 +589,7 @@ impl Context {
                 device,
                 queue: Mutex::new(queue),
                 queue_family,
+                copy_queue,
                 memory,
                 host_import,
                 command_pool: Mutex::new(pool),
@@ -595,6 +625,13 @@ impl Context {
         self.inner.queue_family
     }
 
+    /// The queue family of the copy queue ([`crate::CopyQueue`] submits there), if the device
+    /// has a queue that copies besides the compute queue.
+    #[must_use]
+    pub fn copy_queue_family(&self) -> Option<u32> {
+        self.inner.copy_queue.as_ref().map(|(f, _)| *f)
+    }
+
     /// Property flags of memory type `index` (empty if there is no such type).
     #[must_use]
     pub fn memory_type_flags(&self, index: u32) -> vk::MemoryPropertyFlags {
@@ -604,6 +641,32 @@ impl Context {
             .get(index as usize)
             .map_or(vk::MemoryPropertyFlags::empty(), |t| t.property_flags)
     }
+}
+
+/// The copy queue to create beside the compute queue of `family`: `(family, index)` of a queue
+/// of a transfer-only family (a GPU's copy engine) where there is one, else the compute
+/// family's second queue where it has two; `None` without timeline semaphores or such a queue
+/// (lavapipe has one queue). It must be a queue other than the compute queue: a persistent
+/// dispatch occupies that one, and copies submitted behind it would never run.
+fn copy_queue_choice(
+    families: &[vk::QueueFamilyProperties],
+    family: u32,
+    timeline: bool,
+) -> Option<(u32, u32)> {
+    if !timeline {
+        return None;
+    }
+    let transfer_only = families.iter().position(|q| {
+        q.queue_count > 0
+            && q.queue_flags.contains(vk::QueueFlags::TRANSFER)
+            && !q
+                .queue_flags
+                .intersects(vk::QueueFlags::COMPUTE | vk::QueueFlags::GRAPHICS)
+    });
+    if let Some(f) = transfer_only {
+        return Some((f as u32, 0));
+    }
+    (families.get(family as usize)?.queue_count >= 2).then_some((family, 1))
 }
 
 #[cfg(test)]
@@ -622,6 +685,7 @@ mod tests {
             memory_types: vec![],
             memory_heaps: vec![],
             memory_model: true,
+            timeline_semaphore: true,
             int64_atomics: true,
             subgroup_arithmetic: true,
             subgroup_shuffle: true,

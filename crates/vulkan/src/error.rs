@@ -32,6 +32,10 @@ pub enum Error {
     /// The device has no queue family with compute.
     #[error("device {0:?} has no compute queue: select another device")]
     NoComputeQueue(String),
+    /// The device has no queue that copies besides the compute queue (lavapipe has one queue),
+    /// or no timeline semaphores: device-local windows served by a copy queue are unavailable.
+    #[error("{0} has no copy queue besides its compute queue (or no timeline semaphores): use host-mapped windows (ReBAR or host memory) instead of device-local ones")]
+    NoCopyQueue(String),
     /// An application's device handed to [`crate::Context::adopt`] lacks what gdio needs.
     #[error("the application's device {device:?} cannot be adopted: missing {missing}. Enable them when creating the device (gdio_vulkan::Requirements) and say so in EnabledFeatures")]
     NotAdoptable {

@@ -38,6 +38,8 @@
 pub mod adopt;
 pub mod cache;
 pub mod context;
+pub mod copy_queue;
+pub mod device_buffer;
 pub mod dispatch;
 pub mod error;
 pub mod glsl;
@@ -53,6 +55,8 @@ pub use cache::{CacheCounters, PageCache};
 pub use context::{
     Context, DeviceInfo, DeviceSelector, MemoryHeapInfo, MemoryTypeInfo, DEVICE_ENV,
 };
+pub use copy_queue::{CopyQueue, CopyWay};
+pub use device_buffer::DeviceBuffer;
 pub use dispatch::{Dispatch, FenceWait, RecordedDispatch, Redispatch, Redispatched, WAIT_SLICE};
 pub use error::{Error, Result};
 pub use memory::{MappedBuffer, Placement};

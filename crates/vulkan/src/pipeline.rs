@@ -13,6 +13,7 @@ use ash::vk;
 use ash::vk::Handle as _;
 
 use crate::context::Context;
+use crate::device_buffer::DeviceBuffer;
 use crate::error::{Error, Result, VkContext};
 use crate::memory::MappedBuffer;
 use crate::shaders;
@@ -298,7 +299,7 @@ impl ComputePipeline {
                 .iter()
                 .map(|b| {
                     [vk::DescriptorBufferInfo::default()
-                        .buffer(b.buffer.buffer())
+                        .buffer(b.buffer)
                         .offset(b.offset)
                         .range(b.len)]
                 })
@@ -319,7 +320,7 @@ impl ComputePipeline {
                 ctx: self.ctx.clone(),
                 pool,
                 set,
-                buffers: buffers.iter().map(|b| b.buffer.buffer()).collect(),
+                buffers: buffers.iter().map(|b| b.buffer).collect(),
                 _buffers: PhantomData,
             })
         }
@@ -340,12 +341,13 @@ impl Drop for ComputePipeline {
     }
 }
 
-/// A byte range of a [`MappedBuffer`] to bind as one storage buffer.
+/// A byte range of a [`MappedBuffer`] or a [`DeviceBuffer`] to bind as one storage buffer.
 #[derive(Debug, Clone, Copy)]
 pub struct BufferSlice<'a> {
-    buffer: &'a MappedBuffer,
+    buffer: vk::Buffer,
     offset: u64,
     len: u64,
+    _borrow: PhantomData<&'a ()>,
 }
 
 impl<'a> BufferSlice<'a> {
@@ -353,9 +355,21 @@ impl<'a> BufferSlice<'a> {
     #[must_use]
     pub fn whole(buffer: &'a MappedBuffer) -> BufferSlice<'a> {
         BufferSlice {
-            buffer,
+            buffer: buffer.buffer(),
             offset: 0,
             len: buffer.len() as u64,
+            _borrow: PhantomData,
+        }
+    }
+
+    /// The whole of a device-local buffer.
+    #[must_use]
+    pub fn whole_device(buffer: &'a DeviceBuffer) -> BufferSlice<'a> {
+        BufferSlice {
+            buffer: buffer.buffer(),
+            offset: 0,
+            len: buffer.len() as u64,
+            _borrow: PhantomData,
         }
     }
 
@@ -369,9 +383,10 @@ impl<'a> BufferSlice<'a> {
             });
         }
         Ok(BufferSlice {
-            buffer,
+            buffer: buffer.buffer(),
             offset: offset as u64,
             len: len as u64,
+            _borrow: PhantomData,
         })
     }
 }
@@ -380,7 +395,7 @@ impl BufferSlice<'_> {
     /// The Vulkan buffer.
     #[must_use]
     pub fn buffer(&self) -> vk::Buffer {
-        self.buffer.buffer()
+        self.buffer
     }
 
     /// Where the slice starts in the buffer, in bytes.
@@ -406,7 +421,7 @@ impl BufferSlice<'_> {
     /// the buffer alive while its sets and dispatches use it.
     pub fn descriptor_info(&self) -> vk::DescriptorBufferInfo {
         vk::DescriptorBufferInfo {
-            buffer: self.buffer.buffer(),
+            buffer: self.buffer,
             offset: self.offset,
             range: self.len,
         }
@@ -416,6 +431,12 @@ impl BufferSlice<'_> {
 impl<'a> From<&'a MappedBuffer> for BufferSlice<'a> {
     fn from(b: &'a MappedBuffer) -> Self {
         BufferSlice::whole(b)
+    }
+}
+
+impl<'a> From<&'a DeviceBuffer> for BufferSlice<'a> {
+    fn from(b: &'a DeviceBuffer) -> Self {
+        BufferSlice::whole_device(b)
     }
 }
 

@@ -81,10 +81,16 @@ pub struct SumArgs {
     #[arg(long)]
     pub verify: bool,
     /// Open the files for direct IO (O_DIRECT: no page cache). Needs READ windows the kernel
-    /// can pin (not ReBAR: refused on NVIDIA) and a chunk of whole 4 KiB blocks.
+    /// can pin (not mapped ReBAR: refused on NVIDIA unless --windows device) and a chunk of
+    /// whole 4 KiB blocks.
     #[arg(long)]
     pub direct: bool,
-    /// Bytes per READ (a multiple of 16; default 1 MiB on GPUs, 64 KiB on lavapipe).
+    /// Where the shader's windows live: `mapped` (host-mapped memory the kernel reads into:
+    /// ReBAR on NVIDIA) or `device` (device-local memory the host cannot map, filled from
+    /// registered staging by the GPU's copy queue; not on lavapipe, which has one queue).
+    #[arg(long, default_value = "mapped", value_parser = ["mapped", "device"])]
+    pub windows: String,
+    /// Bytes per READ (a multiple of 16; default 128 KiB on GPUs, 64 KiB on lavapipe).
     #[arg(long, value_parser = parse_size)]
     pub chunk: Option<u64>,
     /// Shader lanes streaming the file, two READs in flight each, 1..=16384 (default 2048 on

@@ -26,7 +26,7 @@ run() { local name=$1; shift; echo "=== $name $*"; timeout 300 "./$name" "$@" 2>
 run probe
 # The command's own tests run the packed gdio binary.
 export TEST_GDIO_BIN=$here/gdio
-for t in gdio_vulkan gdio_workloads device direct shaders pump_e2e equivalence queue_group redispatch cache bfs placement_probe cli; do
+for t in gdio_vulkan gdio_workloads device direct shaders pump_e2e equivalence queue_group redispatch cache bfs device_windows copy_queue placement_probe cli; do
     [[ -x ./$t ]] && run "$t" --test-threads=1 --nocapture
 done
 exit $status

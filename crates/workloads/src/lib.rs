@@ -31,6 +31,7 @@ pub mod bfs;
 pub mod btree;
 pub mod cache;
 pub mod cached_lookup;
+pub mod copy_ceiling;
 pub mod fio;
 pub mod gpu;
 pub mod graph;

@@ -13,8 +13,10 @@ use anyhow::{Context as _, Result};
 use gdio::protocol::FileAccess;
 use gdio::pump::{Pump, PumpHandle};
 use gdio::vulkan::placement::Registration;
-use gdio::vulkan::{BufferSlice, ComputePipeline, MappedBuffer, Placement, QueueBuffers};
-use gdio::{PumpQueue, PumpWindow};
+use gdio::vulkan::{
+    BufferSlice, ComputePipeline, DeviceBuffer, MappedBuffer, Placement, QueueBuffers,
+};
+use gdio::{PumpCopyQueue, PumpQueue, PumpWindow};
 
 use crate::gpu::Gpu;
 use crate::lanes;
@@ -81,6 +83,58 @@ impl StreamShape {
     }
 }
 
+/// Where a stream's windows live.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum WindowKind {
+    /// Host-mapped memory where the device's plan says (ReBAR on NVIDIA): the kernel's READs
+    /// copy straight into it.
+    Mapped,
+    /// Device-local memory the host cannot map: the kernel reads into registered staging
+    /// chunks (READ_FIXED) and the device's copy queue copies them in
+    /// ([`gdio::PumpCopyQueue`]). Needs a device with a copy queue (not lavapipe).
+    Device,
+}
+
+impl WindowKind {
+    /// Parses `mapped` or `device`.
+    #[must_use]
+    pub fn parse(s: &str) -> Option<WindowKind> {
+        match s {
+            "mapped" => Some(WindowKind::Mapped),
+            "device" => Some(WindowKind::Device),
+            _ => None,
+        }
+    }
+
+    /// The name [`WindowKind::parse`] takes.
+    #[must_use]
+    pub fn name(self) -> &'static str {
+        match self {
+            WindowKind::Mapped => "mapped",
+            WindowKind::Device => "device",
+        }
+    }
+}
+
+/// Most staging memory a stream through device-local windows registers: it bounds the READs
+/// and copies in flight (a chunk each), not the file.
+pub const STAGING_MAX: usize = 256 << 20;
+
+/// A stream's window ring.
+enum Windows {
+    Mapped(Arc<PumpWindow>),
+    Device(Arc<DeviceBuffer>),
+}
+
+impl Windows {
+    fn slice(&self) -> BufferSlice<'_> {
+        match self {
+            Windows::Mapped(w) => w.slice(),
+            Windows::Device(d) => BufferSlice::whole_device(d),
+        }
+    }
+}
+
 /// One file's checksum, as the GPU computed it.
 #[derive(Debug, Clone)]
 pub struct GpuSum {
@@ -99,7 +153,7 @@ pub struct Streamer<'g> {
     gpu: &'g Gpu,
     shape: StreamShape,
     queue: Arc<PumpQueue>,
-    window: Arc<PumpWindow>,
+    window: Windows,
     tables: MappedBuffer,
     state: MappedBuffer,
     pipe: ComputePipeline,
@@ -111,23 +165,41 @@ pub struct Streamer<'g> {
 impl<'g> Streamer<'g> {
     /// Allocates the queue and the window and starts a pump.
     pub fn new(gpu: &'g Gpu, shape: StreamShape) -> Result<Streamer<'g>> {
+        Streamer::with_windows(gpu, shape, WindowKind::Mapped)
+    }
+
+    /// As [`Streamer::new`], with windows of `kind`.
+    pub fn with_windows(
+        gpu: &'g Gpu,
+        shape: StreamShape,
+        kind: WindowKind,
+    ) -> Result<Streamer<'g>> {
         shape.check(gpu)?;
         let ctx = &gpu.ctx;
         let queue = PumpQueue::new(QueueBuffers::new(ctx, 2 * shape.lanes, &gpu.plan)?);
-        let window = PumpWindow::new(
-            MappedBuffer::new(ctx, shape.window_bytes(), gpu.plan.read_window)
-                .context("allocating the window ring")?,
-        );
         let tables = MappedBuffer::new(ctx, shaders::CRC_TABLE_WORDS * 4, Placement::HostCached)?;
         tables.write_u32s(0, &crc32c_tables())?;
         let state = lanes::state_buffer(ctx, shape.lanes)?;
         let pipe = ComputePipeline::new(ctx, shaders::CRC_STREAM, 6, 40)?;
-        let pump = gpu.spawn_pump(|mode| {
-            Pump::builder()
-                .queue(queue.clone())
-                .window(window.clone(), mode, window.read_access())
-                .name("gdio-pump-sum")
-        })?;
+        let (window, pump) = match kind {
+            WindowKind::Mapped => {
+                let window = PumpWindow::new(
+                    MappedBuffer::new(ctx, shape.window_bytes(), gpu.plan.read_window)
+                        .context("allocating the window ring")?,
+                );
+                let pump = gpu.spawn_pump(|mode| {
+                    Pump::builder()
+                        .queue(queue.clone())
+                        .window(window.clone(), mode, window.read_access())
+                        .name("gdio-pump-sum")
+                })?;
+                (Windows::Mapped(window), pump)
+            }
+            WindowKind::Device => {
+                let (window, pump) = device_windows(gpu, shape, &queue)?;
+                (Windows::Device(window), pump)
+            }
+        };
         Ok(Streamer {
             gpu,
             shape,
@@ -144,18 +216,21 @@ impl<'g> Streamer<'g> {
 
     /// Opens the files it streams for direct IO (`O_DIRECT`: no page cache) from now on, or
     /// not. Direct READs need windows the kernel can pin (registered host memory: lavapipe, and
-    /// devices where the freshness probe passes for host memory) and chunks of whole 4 KiB
-    /// blocks; ReBAR windows (NVIDIA) cannot take them, and this says so.
+    /// devices where the freshness probe passes for host memory; or device-local windows, read
+    /// through registered staging) and chunks of whole 4 KiB blocks; mapped ReBAR windows
+    /// (NVIDIA) cannot take them, and this says so.
     pub fn set_direct(&mut self, on: bool) -> Result<()> {
         if on {
             // Direct READs pin the window's pages as registration does: ask the kernel.
-            if let Registration::Refused(_) | Registration::NoRing(_) =
-                gdio::registration_of(self.window.buffer())
-            {
-                anyhow::bail!(
+            if let Windows::Mapped(w) = &self.window {
+                if let Registration::Refused(_) | Registration::NoRing(_) =
+                    gdio::registration_of(w.buffer())
+                {
+                    anyhow::bail!(
                     "direct IO needs READ windows the kernel can pin, and it cannot pin this device's ({} memory; on NVIDIA, ReBAR): stream through the page cache (without --direct)",
                     self.gpu.plan.read_window.name()
                 );
+                }
             }
             if self.shape.chunk % crate::write::DIRECT_ALIGN != 0 {
                 anyhow::bail!(
@@ -324,6 +399,51 @@ impl Drop for Streamer<'_> {
             let _ = p.stop();
         }
     }
+}
+
+/// A device-local window ring for `shape` and a pump that serves it through staging chunks of
+/// one stream chunk each (rounded up to 4 KiB) and the device's copy queue.
+fn device_windows(
+    gpu: &Gpu,
+    shape: StreamShape,
+    queue: &Arc<PumpQueue>,
+) -> Result<(Arc<DeviceBuffer>, PumpHandle)> {
+    let ctx = &gpu.ctx;
+    let window = Arc::new(
+        DeviceBuffer::new(ctx, shape.window_bytes())
+            .context("allocating the device-local window ring")?,
+    );
+    let chunk = shape.chunk.next_multiple_of(4096);
+    let staging = shape
+        .window_bytes()
+        .min(STAGING_MAX)
+        .next_multiple_of(chunk as usize);
+    let mut copies = PumpCopyQueue::new(ctx, staging)
+        .context("device-local windows are filled by a copy queue")?;
+    let target = copies.add_target(window.clone());
+    let access = gdio::protocol::WindowAccess {
+        len: window.len() as u64,
+        host_writes: true,
+        host_reads: true,
+    };
+    let b = Pump::builder()
+        .queue(queue.clone())
+        .copy_engine(Box::new(copies), chunk)
+        .staged_window(target, access)
+        .idle(gpu.idle())
+        .name("gdio-pump-sum");
+    let b = match gpu.settings.io_wq_workers {
+        Some(n) => b.io_wq_workers(n),
+        None => b,
+    };
+    // Page-cache copies into staging run on io-wq workers, as into ReBAR: one thread copies
+    // about 8.5 GB/s.
+    let b = match gpu.settings.async_min.unwrap_or(Some(64 << 10)) {
+        Some(min) => b.async_transfers(min),
+        None => b,
+    };
+    let pump = b.spawn().context("starting the pump")?;
+    Ok((window, pump))
 }
 
 /// The standard CRC-32C of a file computed on the CPU (hardware CRC32 instructions where the

@@ -65,9 +65,17 @@ pub fn run(args: &DemoArgs, device: Option<&str>, json: bool) -> Result<i32> {
     ));
 
     let shape = StreamShape::defaults(&gpu);
-    let sum = sum_files(&gpu, shape, std::slice::from_ref(&data), true, false, !json)?
-        .pop()
-        .context("no result")?;
+    let sum = sum_files(
+        &gpu,
+        shape,
+        std::slice::from_ref(&data),
+        true,
+        false,
+        gdio_workloads::sum::WindowKind::Mapped,
+        !json,
+    )?
+    .pop()
+    .context("no result")?;
     let sum_ok = sum.verified == Some(true);
     say(format!(
         "2. GPU checksum: the shader streamed it through gdio ({} lanes, {} READs): CRC-32C {} in {}, {}",

@@ -10,7 +10,7 @@ use crate::gpu::{self, DeviceSummary};
 use crate::progress::Reported;
 use crate::report;
 use crate::units;
-use gdio_workloads::sum::{cpu_crc32c, StreamShape, Streamer};
+use gdio_workloads::sum::{cpu_crc32c, StreamShape, Streamer, WindowKind};
 use gdio_workloads::Gpu;
 
 /// One file's line of the report.
@@ -38,6 +38,7 @@ pub struct FileSum {
 #[derive(Debug, Serialize)]
 struct SumReport {
     device: DeviceSummary,
+    windows: &'static str,
     chunk: u32,
     lanes: u32,
     files: Vec<FileSum>,
@@ -50,9 +51,10 @@ pub fn sum_files(
     paths: &[std::path::PathBuf],
     verify: bool,
     direct: bool,
+    windows: WindowKind,
     progress: bool,
 ) -> Result<Vec<FileSum>> {
-    let mut streamer = Streamer::new(gpu, shape)?;
+    let mut streamer = Streamer::with_windows(gpu, shape, windows)?;
     streamer.set_direct(direct)?;
     let mut out = Vec::new();
     for path in paths {
@@ -111,10 +113,20 @@ pub fn run(args: &SumArgs, device: Option<&str>, json: bool) -> Result<i32> {
     }
     let gpu = gpu::open(device)?;
     let shape = shape(&gpu, args.chunk, args.lanes)?;
-    let files = sum_files(&gpu, shape, &args.files, args.verify, args.direct, !json)?;
+    let windows = WindowKind::parse(&args.windows).expect("clap accepts only known kinds");
+    let files = sum_files(
+        &gpu,
+        shape,
+        &args.files,
+        args.verify,
+        args.direct,
+        windows,
+        !json,
+    )?;
     if json {
         report::json(&SumReport {
             device: gpu::summary(&gpu),
+            windows: windows.name(),
             chunk: shape.chunk,
             lanes: shape.lanes,
             files: files.clone(),

@@ -115,7 +115,9 @@ impl Staged {
             match ring.register_window(ptr, len) {
                 Ok(h) => h,
                 Err(
-                    gdio_uring::Error::Unpinnable { .. } | gdio_uring::Error::WindowTooLarge { .. },
+                    gdio_uring::Error::Unpinnable { .. }
+                    | gdio_uring::Error::WindowTooLarge { .. }
+                    | gdio_uring::Error::MemlockLimit { .. },
                 ) => ring.add_unregistered_window(ptr, len)?,
                 Err(e) => return Err(e.into()),
             }

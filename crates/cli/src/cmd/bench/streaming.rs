@@ -12,9 +12,9 @@ use super::{fio_note, Config, Section, Spread};
 use crate::report::Table;
 use crate::units::{bytes, bytes_per_sec, per_sec, rate_of, ratio};
 use gdio_vulkan::{Placement, ProbeOptions};
-use gdio_workloads::sum::{cpu_crc32c, StreamShape, Streamer};
+use gdio_workloads::sum::{cpu_crc32c, StreamShape, Streamer, WindowKind};
 use gdio_workloads::write::process_cpu;
-use gdio_workloads::{fio, orchestrated, random, Gpu};
+use gdio_workloads::{copy_ceiling, fio, orchestrated, random, Gpu};
 
 fn best(v: &[Duration]) -> Duration {
     v.iter().copied().min().unwrap_or_default()
@@ -28,6 +28,37 @@ fn rates(len: u64, times: &[Duration]) -> Spread {
             .map(|&d| bytes_per_sec(len, d))
             .collect::<Vec<_>>(),
     )
+}
+
+/// Streams `file` `reps` times through a streamer with `kind` windows (O_DIRECT when
+/// `direct`), checking every CRC; returns the times and the process CPU seconds per GB.
+fn stream_runs(
+    gpu: &Gpu,
+    shape: StreamShape,
+    kind: WindowKind,
+    direct: bool,
+    file: &Path,
+    reps: u32,
+    cpu_crc: u32,
+) -> Result<(Vec<Duration>, Vec<f64>)> {
+    let gb = std::fs::metadata(file)?.len() as f64 / 1e9;
+    let mut st = Streamer::with_windows(gpu, shape, kind)?;
+    st.set_direct(direct)?;
+    let (mut times, mut cpu) = (Vec::new(), Vec::new());
+    for _ in 0..reps {
+        let cpu0 = process_cpu();
+        let s = st.sum(file, |_, _| {})?;
+        cpu.push(process_cpu().saturating_sub(cpu0).as_secs_f64() / gb);
+        if s.crc32c != cpu_crc {
+            anyhow::bail!(
+                "the stream's CRC-32C {:08x} differs from the CPU's {cpu_crc:08x}",
+                s.crc32c
+            );
+        }
+        times.push(s.elapsed);
+    }
+    st.finish()?;
+    Ok((times, cpu))
 }
 
 /// Section 2.
@@ -157,25 +188,15 @@ pub fn run(gpu: &Gpu, cfg: &Config, file: &Path) -> Result<Section> {
         chunk: shape.chunk.next_multiple_of(4096),
         ..shape
     };
-    let direct = (|| -> Result<(Vec<Duration>, Vec<f64>)> {
-        let mut st = Streamer::new(gpu, direct_shape)?;
-        st.set_direct(true)?;
-        let (mut times, mut cpu) = (Vec::new(), Vec::new());
-        for _ in 0..cfg.reps {
-            let cpu0 = process_cpu();
-            let s = st.sum(file, |_, _| {})?;
-            cpu.push(process_cpu().saturating_sub(cpu0).as_secs_f64() / gb);
-            if s.crc32c != cpu_crc {
-                anyhow::bail!(
-                    "the O_DIRECT stream's CRC-32C {:08x} differs from the CPU's",
-                    s.crc32c
-                );
-            }
-            times.push(s.elapsed);
-        }
-        st.finish()?;
-        Ok((times, cpu))
-    })();
+    let direct = stream_runs(
+        gpu,
+        direct_shape,
+        WindowKind::Mapped,
+        true,
+        file,
+        cfg.reps,
+        cpu_crc,
+    );
     let mut direct_fio_args = fio::bench_args(file, "read", "1m", 1, cfg.fio_runtime);
     direct_fio_args.push("--direct=1".into());
     let direct_data = match direct {
@@ -242,6 +263,106 @@ pub fn run(gpu: &Gpu, cfg: &Config, file: &Path) -> Result<Section> {
         cs.median,
         rate_of(cs.median),
     );
+    // Device-local windows, filled by the copy queue from registered staging: through the page
+    // cache and with O_DIRECT, beside the two ceilings that bound them (the host's preads into
+    // host memory like the staging, and the copy queue by itself).
+    let mut device_data = serde_json::Map::new();
+    for (direct, label, key) in [
+        (
+            false,
+            "gdio sum, device-local windows: READ_FIXED into staging, copy queue → window",
+            "page_cache",
+        ),
+        (true, "gdio sum, device-local windows, O_DIRECT", "direct"),
+    ] {
+        let sh = if direct { direct_shape } else { shape };
+        match stream_runs(gpu, sh, WindowKind::Device, direct, file, cfg.reps, cpu_crc) {
+            Ok((times, cpu)) => {
+                let ds = rates(len, &times);
+                t.row(vec![
+                    format!(
+                        "{label} ({} lanes × 2 × {})",
+                        sh.lanes,
+                        bytes(u64::from(sh.chunk))
+                    ),
+                    rate_of(ds.median),
+                    ds.range(rate_of),
+                    cpu_of(&cpu),
+                    ratio(g, ds.median),
+                ]);
+                ds.warn_if_disagreeing(&mut t, label, rate_of);
+                chart.bar(
+                    if direct {
+                        "gdio sum, device-local, O_DIRECT"
+                    } else {
+                        "gdio sum, device-local windows"
+                    },
+                    ds.median,
+                    rate_of(ds.median),
+                );
+                device_data.insert(
+                    key.into(),
+                    json!({ "bytes_per_sec": ds.median, "spread": ds, "cpu_seconds_per_gb": Spread::of(&cpu).median }),
+                );
+            }
+            Err(e) => {
+                t.row(vec![
+                    format!("{label}: not offered here: {}", e.root_cause()),
+                    "-".into(),
+                    "-".into(),
+                    "-".into(),
+                    "-".into(),
+                ]);
+                device_data.insert(key.into(), json!({ "error": format!("{e:#}") }));
+            }
+        }
+    }
+    if device_data
+        .values()
+        .any(|v| v.get("bytes_per_sec").is_some())
+    {
+        let host = gpu.with_read_window(Placement::HostCached);
+        let mut host_times = Vec::new();
+        let mut host_cpu = Vec::new();
+        for _ in 0..cfg.reps {
+            let (d, cpu) = orchestrated::pread_ceiling(&host, file, threads, 1 << 20)?;
+            host_times.push(d);
+            host_cpu.push(cpu.as_secs_f64() / gb);
+        }
+        let hs = rates(len, &host_times);
+        t.row(vec![
+            format!("host copy ceiling: {threads} threads pread 1 MiB blocks into host-cached memory (no GPU)"),
+            rate_of(hs.median),
+            hs.range(rate_of),
+            cpu_of(&host_cpu),
+            ratio(g, hs.median),
+        ]);
+        let total = 8u64 << 30;
+        let mut copy_times = Vec::new();
+        for _ in 0..cfg.reps {
+            copy_times.push(copy_ceiling::copy_queue_ceiling(
+                gpu,
+                total,
+                256 << 20,
+                1 << 20,
+                64,
+            )?);
+        }
+        let qs = rates(total, &copy_times);
+        t.row(vec![
+            "copy queue alone: host-cached staging → device-local, 1 MiB copies, 64 per batch (no file)".into(),
+            rate_of(qs.median),
+            qs.range(rate_of),
+            "-".into(),
+            ratio(g, qs.median),
+        ]);
+        device_data.insert(
+            "ceilings".into(),
+            json!({ "host_pread_bytes_per_sec": hs.median, "host_pread_spread": hs,
+                    "host_pread_cpu_seconds_per_gb": Spread::of(&host_cpu).median,
+                    "copy_queue_bytes_per_sec": qs.median, "copy_queue_spread": qs }),
+        );
+    }
     // Every other window mode, for comparison: the same stream into windows placed elsewhere.
     // A mode that fails the freshness probe on this device shows it here as a wrong CRC.
     let mut modes = Vec::new();
@@ -368,6 +489,7 @@ pub fn run(gpu: &Gpu, cfg: &Config, file: &Path) -> Result<Section> {
             "orchestrated_bytes_per_sec_best": bytes_per_sec(len, best(&orch_times)),
             "fio_bytes_per_sec": fio_bps,
             "direct": direct_data,
+            "device_windows": device_data,
             "ceiling_threads": threads,
             "ceiling_bytes_per_sec": cs.median,
             "ceiling_spread": cs,

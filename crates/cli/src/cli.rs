@@ -116,6 +116,11 @@ pub struct WriteArgs {
     /// multiples; the last is padded and the file cut back to --size.
     #[arg(long)]
     pub direct: bool,
+    /// Where the shader's window lives: `mapped` (host-mapped memory the kernel writes from)
+    /// or `device` (device-local memory the host cannot map, copied into registered staging by
+    /// the GPU's copy queue; not on lavapipe, which has one queue).
+    #[arg(long, default_value = "mapped", value_parser = ["mapped", "device"])]
+    pub windows: String,
     /// Replace FILE if it exists and is not empty.
     #[arg(long)]
     pub force: bool,

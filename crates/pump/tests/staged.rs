@@ -300,12 +300,15 @@ fn a_failing_copy_engine_fails_the_pump_and_answers_every_slot() {
         }
     }
     assert_eq!(results[..2], [4096, 4096], "the first two batches copied");
-    assert!(
-        results[2..]
-            .iter()
-            .all(|&r| r == ResultCode::Internal.value() || r == ResultCode::PumpGone.value()),
-        "{results:?}"
-    );
+    // The request whose batch failed gets INTERNAL; one published while the pump was winding
+    // down gets STOPPED; after that the device sees the pump gone.
+    assert_eq!(results[2], ResultCode::Internal.value(), "{results:?}");
+    let late = [
+        ResultCode::Stopped.value(),
+        ResultCode::PumpGone.value(),
+        ResultCode::Internal.value(),
+    ];
+    assert!(results[3..].iter().all(|r| late.contains(r)), "{results:?}");
     wait_until("the pump to fail", || {
         lane.queue().pump_state().0 == Some(PumpState::Failed)
     });

@@ -48,6 +48,7 @@ pub mod random;
 pub mod serve;
 pub mod shaders;
 pub mod sum;
+pub mod windows;
 pub mod write;
 
 pub use gpu::{Driven, Gpu, Settings};

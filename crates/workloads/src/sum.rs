@@ -13,13 +13,13 @@ use anyhow::{Context as _, Result};
 use gdio::protocol::FileAccess;
 use gdio::pump::{Pump, PumpHandle};
 use gdio::vulkan::placement::Registration;
-use gdio::vulkan::{
-    BufferSlice, ComputePipeline, DeviceBuffer, MappedBuffer, Placement, QueueBuffers,
-};
-use gdio::{PumpCopyQueue, PumpQueue, PumpWindow};
+use gdio::vulkan::{BufferSlice, ComputePipeline, MappedBuffer, Placement, QueueBuffers};
+use gdio::{PumpQueue, PumpWindow};
 
 use crate::gpu::Gpu;
 use crate::lanes;
+pub use crate::windows::WindowKind;
+use crate::windows::{self, Windows};
 
 /// Chunk size and lanes of a streaming run.
 #[derive(Debug, Clone, Copy)]
@@ -80,58 +80,6 @@ impl StreamShape {
     #[must_use]
     pub fn window_bytes(&self) -> usize {
         2 * self.lanes as usize * self.chunk as usize
-    }
-}
-
-/// Where a stream's windows live.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum WindowKind {
-    /// Host-mapped memory where the device's plan says (ReBAR on NVIDIA): the kernel's READs
-    /// copy straight into it.
-    Mapped,
-    /// Device-local memory the host cannot map: the kernel reads into registered staging
-    /// chunks (READ_FIXED) and the device's copy queue copies them in
-    /// ([`gdio::PumpCopyQueue`]). Needs a device with a copy queue (not lavapipe).
-    Device,
-}
-
-impl WindowKind {
-    /// Parses `mapped` or `device`.
-    #[must_use]
-    pub fn parse(s: &str) -> Option<WindowKind> {
-        match s {
-            "mapped" => Some(WindowKind::Mapped),
-            "device" => Some(WindowKind::Device),
-            _ => None,
-        }
-    }
-
-    /// The name [`WindowKind::parse`] takes.
-    #[must_use]
-    pub fn name(self) -> &'static str {
-        match self {
-            WindowKind::Mapped => "mapped",
-            WindowKind::Device => "device",
-        }
-    }
-}
-
-/// Most staging memory a stream through device-local windows registers: it bounds the READs
-/// and copies in flight (a chunk each), not the file.
-pub const STAGING_MAX: usize = 256 << 20;
-
-/// A stream's window ring.
-enum Windows {
-    Mapped(Arc<PumpWindow>),
-    Device(Arc<DeviceBuffer>),
-}
-
-impl Windows {
-    fn slice(&self) -> BufferSlice<'_> {
-        match self {
-            Windows::Mapped(w) => w.slice(),
-            Windows::Device(d) => BufferSlice::whole_device(d),
-        }
     }
 }
 
@@ -196,7 +144,14 @@ impl<'g> Streamer<'g> {
                 (Windows::Mapped(window), pump)
             }
             WindowKind::Device => {
-                let (window, pump) = device_windows(gpu, shape, &queue)?;
+                let (window, pump) = windows::device_windows(
+                    gpu,
+                    &queue,
+                    shape.window_bytes(),
+                    shape.chunk,
+                    (true, true),
+                    "gdio-pump-sum",
+                )?;
                 (Windows::Device(window), pump)
             }
         };
@@ -399,51 +354,6 @@ impl Drop for Streamer<'_> {
             let _ = p.stop();
         }
     }
-}
-
-/// A device-local window ring for `shape` and a pump that serves it through staging chunks of
-/// one stream chunk each (rounded up to 4 KiB) and the device's copy queue.
-fn device_windows(
-    gpu: &Gpu,
-    shape: StreamShape,
-    queue: &Arc<PumpQueue>,
-) -> Result<(Arc<DeviceBuffer>, PumpHandle)> {
-    let ctx = &gpu.ctx;
-    let window = Arc::new(
-        DeviceBuffer::new(ctx, shape.window_bytes())
-            .context("allocating the device-local window ring")?,
-    );
-    let chunk = shape.chunk.next_multiple_of(4096);
-    let staging = shape
-        .window_bytes()
-        .min(STAGING_MAX)
-        .next_multiple_of(chunk as usize);
-    let mut copies = PumpCopyQueue::new(ctx, staging)
-        .context("device-local windows are filled by a copy queue")?;
-    let target = copies.add_target(window.clone());
-    let access = gdio::protocol::WindowAccess {
-        len: window.len() as u64,
-        host_writes: true,
-        host_reads: true,
-    };
-    let b = Pump::builder()
-        .queue(queue.clone())
-        .copy_engine(Box::new(copies), chunk)
-        .staged_window(target, access)
-        .idle(gpu.idle())
-        .name("gdio-pump-sum");
-    let b = match gpu.settings.io_wq_workers {
-        Some(n) => b.io_wq_workers(n),
-        None => b,
-    };
-    // Page-cache copies into staging run on io-wq workers, as into ReBAR: one thread copies
-    // about 8.5 GB/s.
-    let b = match gpu.settings.async_min.unwrap_or(Some(64 << 10)) {
-        Some(min) => b.async_transfers(min),
-        None => b,
-    };
-    let pump = b.spawn().context("starting the pump")?;
-    Ok((window, pump))
 }
 
 /// The standard CRC-32C of a file computed on the CPU (hardware CRC32 instructions where the

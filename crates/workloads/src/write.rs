@@ -16,6 +16,8 @@ use gdio::pump::{Pump, PumpHandle};
 use gdio::vulkan::{BufferSlice, ComputePipeline, MappedBuffer};
 use gdio::{PumpQueue, PumpWindow};
 
+use crate::windows::{WindowKind, Windows};
+
 use crate::gpu::Gpu;
 use crate::lanes;
 use crate::patterns::file_word;
@@ -121,7 +123,7 @@ pub struct Writer<'g> {
     gpu: &'g Gpu,
     shape: WriteShape,
     queue: Arc<PumpQueue>,
-    window: Arc<PumpWindow>,
+    window: Windows,
     state: MappedBuffer,
     pipe: ComputePipeline,
     pump: Option<PumpHandle>,
@@ -132,6 +134,11 @@ impl<'g> Writer<'g> {
     /// Allocates the queue and the window (where the plan puts WRITE windows: memory the host
     /// reads well) and starts a pump.
     pub fn new(gpu: &'g Gpu, shape: WriteShape) -> Result<Writer<'g>> {
+        Writer::with_windows(gpu, shape, WindowKind::Mapped)
+    }
+
+    /// As [`Writer::new`], with the window of `kind`.
+    pub fn with_windows(gpu: &'g Gpu, shape: WriteShape, kind: WindowKind) -> Result<Writer<'g>> {
         shape.check(gpu, false)?;
         let ctx = &gpu.ctx;
         let queue = PumpQueue::new(gdio::vulkan::QueueBuffers::new(
@@ -139,18 +146,34 @@ impl<'g> Writer<'g> {
             shape.lanes,
             &gpu.plan,
         )?);
-        let window = PumpWindow::new(
-            MappedBuffer::new(ctx, shape.window_bytes(), gpu.plan.write_window)
-                .context("allocating the write window")?,
-        );
         let state = lanes::state_buffer(ctx, shape.lanes)?;
         let pipe = ComputePipeline::new(ctx, shaders::WRITE_FILE, 4, 36)?;
-        let pump = gpu.spawn_pump(|mode| {
-            Pump::builder()
-                .queue(queue.clone())
-                .window(window.clone(), mode, window.write_access())
-                .name("gdio-pump-write")
-        })?;
+        let (window, pump) = match kind {
+            WindowKind::Mapped => {
+                let window = PumpWindow::new(
+                    MappedBuffer::new(ctx, shape.window_bytes(), gpu.plan.write_window)
+                        .context("allocating the write window")?,
+                );
+                let pump = gpu.spawn_pump(|mode| {
+                    Pump::builder()
+                        .queue(queue.clone())
+                        .window(window.clone(), mode, window.write_access())
+                        .name("gdio-pump-write")
+                })?;
+                (Windows::Mapped(window), pump)
+            }
+            WindowKind::Device => {
+                let (window, pump) = crate::windows::device_windows(
+                    gpu,
+                    &queue,
+                    shape.window_bytes(),
+                    shape.chunk,
+                    (false, true),
+                    "gdio-pump-write",
+                )?;
+                (Windows::Device(window), pump)
+            }
+        };
         Ok(Writer {
             gpu,
             shape,

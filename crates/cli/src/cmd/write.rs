@@ -79,7 +79,9 @@ pub fn run(args: &WriteArgs, device: Option<&str>, json: bool) -> Result<i32> {
     capacity::check_disk(path, Some(args.size), "the file")?;
     let gpu = gpu::open(device)?;
     let shape = shape(&gpu, args)?;
-    let mut writer = Writer::new(&gpu, shape)?;
+    let windows = gdio_workloads::windows::WindowKind::parse(&args.windows)
+        .expect("clap accepts only known kinds");
+    let mut writer = Writer::with_windows(&gpu, shape, windows)?;
     let mut bar = Reported::new("write", true, !json);
     let w = writer.write(path, args.size, args.seed, args.direct, |done, len| {
         bar.set(done, len);

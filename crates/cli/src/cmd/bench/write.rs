@@ -13,6 +13,7 @@ use super::svg::Chart;
 use super::{fio_note, Config, Section, Spread};
 use crate::report::Table;
 use crate::units::{bytes, bytes_per_sec, rate_of, ratio};
+use gdio_workloads::windows::WindowKind;
 use gdio_workloads::write::{self, WriteShape, Writer};
 use gdio_workloads::{fio, orchestrated_write, Gpu};
 
@@ -135,6 +136,55 @@ pub fn run(gpu: &Gpu, cfg: &Config, dir: &Path) -> Result<Section> {
             g.rate
                 .warn_if_disagreeing(&mut t, &format!("gdio write ({mode})"), rate_of);
             chart.bar(format!("gdio write ({mode})"), gm, rate_of(gm));
+            // The same job from a device-local window, drained by the copy queue into
+            // registered staging.
+            let device = (|| -> Result<Vec<(Duration, Duration)>> {
+                let mut writer = Writer::with_windows(gpu, shape, WindowKind::Device)?;
+                let mut runs = Vec::new();
+                for _ in 0..cfg.reps {
+                    let _ = std::fs::remove_file(&path);
+                    let w = writer.write(&path, len, SEED, direct, |_, _| {})?;
+                    runs.push((w.elapsed, w.cpu));
+                }
+                writer.finish()?;
+                check(
+                    &path,
+                    len,
+                    &format!("gdio write, device-local window ({mode})"),
+                )?;
+                Ok(runs)
+            })();
+            let device_label = format!(
+                "gdio write{label}, device-local window: copy queue → staging, WRITE_FIXED"
+            );
+            let device_data = match device {
+                Ok(runs) => {
+                    let d = Runs::of(len, &runs);
+                    t.row(vec![
+                        device_label,
+                        rate_of(d.rate.median),
+                        d.rate.range(rate_of),
+                        format!("{:.2}", d.cpu_per_gb),
+                        ratio(gm, d.rate.median),
+                    ]);
+                    chart.bar(
+                        format!("gdio write, device-local ({mode})"),
+                        d.rate.median,
+                        rate_of(d.rate.median),
+                    );
+                    json!({ "bytes_per_sec": d.rate.median, "spread": d.rate, "cpu_seconds_per_gb": d.cpu_per_gb })
+                }
+                Err(e) => {
+                    t.row(vec![
+                        format!("{device_label}: not offered here: {}", e.root_cause()),
+                        "-".into(),
+                        "-".into(),
+                        "-".into(),
+                        "-".into(),
+                    ]);
+                    json!({ "error": format!("{e:#}") })
+                }
+            };
             let fio_data = if fio_error.is_none() && !fio_runs.is_empty() {
                 let f = Runs::of(len, &fio_runs);
                 t.row(vec![
@@ -186,6 +236,7 @@ pub fn run(gpu: &Gpu, cfg: &Config, dir: &Path) -> Result<Section> {
                 mode.to_string(),
                 json!({
                     "gdio": { "bytes_per_sec": gm, "spread": g.rate, "cpu_seconds_per_gb": g.cpu_per_gb, "seconds": g.seconds },
+                    "gdio_device_window": device_data,
                     "orchestrated": { "bytes_per_sec": o.rate.median, "spread": o.rate, "cpu_seconds_per_gb": o.cpu_per_gb, "seconds": o.seconds },
                     "fio": fio_data,
                 }),

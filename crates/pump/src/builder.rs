@@ -66,6 +66,7 @@ pub struct PumpBuilder {
     pub(crate) torn_limit: u32,
     pub(crate) name: String,
     pub(crate) copy_engine: Option<(Box<dyn CopyEngine>, u32)>,
+    pub(crate) copy_timeout: std::time::Duration,
 }
 
 impl Default for PumpBuilder {
@@ -93,6 +94,7 @@ impl Default for PumpBuilder {
             torn_limit: gdio_protocol::HostQueue::DEFAULT_TORN_LIMIT,
             name: "gdio-pump".to_string(),
             copy_engine: None,
+            copy_timeout: std::time::Duration::from_secs(30),
         }
     }
 }
@@ -140,6 +142,16 @@ impl PumpBuilder {
     #[must_use]
     pub fn copy_engine(mut self, engine: Box<dyn CopyEngine>, chunk: u32) -> Self {
         self.copy_engine = Some((engine, chunk));
+        self
+    }
+
+    /// How long a copy batch may take before the pump fails (default 30 s): a copy engine
+    /// that stops moving (a lost device; a copy that cannot run beside the persistent
+    /// dispatch) must not leave the device waiting forever. The pump then fails (header
+    /// FAILED), and requests whose copies may still run are not answered.
+    #[must_use]
+    pub fn copy_timeout(mut self, timeout: std::time::Duration) -> Self {
+        self.copy_timeout = timeout;
         self
     }
 

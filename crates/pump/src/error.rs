@@ -50,7 +50,7 @@ pub enum PumpError {
     #[error("the copy engine has no target {0}: add the target to the engine before the window")]
     NoSuchTarget(u32),
     /// The copy engine's staging chunk size is unusable.
-    #[error("staging chunk of {chunk} bytes with {staging} bytes of staging memory: use a multiple of 4096 bytes, at most the staging memory's length")]
+    #[error("staging chunk of {chunk} bytes with {staging} bytes of staging memory: use a multiple of 4096 bytes, at most the staging memory's length, and staging memory that starts 4 KiB-aligned")]
     BadStagingChunk {
         /// The chunk size asked for.
         chunk: u32,

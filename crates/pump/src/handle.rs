@@ -127,7 +127,9 @@ impl PumpHandle {
     }
 
     /// Removes a window. New requests naming it get BAD_WINDOW at once; the call returns once
-    /// the kernel no longer uses it, and the pump has dropped its reference to the memory.
+    /// the kernel no longer uses it, and the pump has dropped its reference to the memory. For
+    /// a staged window, once no request uses it any more; its target stays the copy engine's
+    /// (the engine keeps its targets until it is dropped with the pump).
     pub fn remove_window(&self, id: WindowId) -> Result<(), PumpError> {
         self.call(|r| Command::RemoveWindow(id, r))
     }

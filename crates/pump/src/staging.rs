@@ -71,6 +71,10 @@ pub trait CopyEngine: Send + 'static {
 
     /// Submits every copy recorded since the last submit as one batch. Returns the batch's
     /// ticket: 1 for the first batch, one more for each next.
+    ///
+    /// All or nothing: on an error none of the recorded copies was or will be made, and they
+    /// are dropped. The pump then fails and never submits again; it answers the requests of
+    /// those copies without waiting for them.
     fn submit(&mut self) -> Result<u64, CopyError>;
 
     /// The highest ticket whose copies have all finished, and whose data the device (for
@@ -184,8 +188,8 @@ impl CopyEngine for HostCopyEngine {
         self.recorded.push(copy);
     }
     fn submit(&mut self) -> Result<u64, CopyError> {
-        self.check()?;
         let batch = std::mem::take(&mut self.recorded);
+        self.check()?;
         self.worker
             .as_ref()
             .and_then(|w| w.send(batch).ok())

@@ -318,6 +318,54 @@ fn a_failing_copy_engine_fails_the_pump_and_answers_every_slot() {
     }
 }
 
+/// An engine whose batches never finish (a lost device that does not say so).
+struct StuckEngine(HostCopyEngine);
+
+impl CopyEngine for StuckEngine {
+    fn staging(&self) -> Arc<dyn WindowMemory> {
+        self.0.staging()
+    }
+    fn target_len(&self, target: u32) -> Option<u64> {
+        self.0.target_len(target)
+    }
+    fn record(&mut self, _copy: Copy) {}
+    fn submit(&mut self) -> Result<u64, CopyError> {
+        Ok(1)
+    }
+    fn finished(&mut self) -> Result<u64, CopyError> {
+        Ok(0)
+    }
+    fn wait(&mut self, _ticket: u64, _timeout: Duration) -> Result<bool, CopyError> {
+        Ok(false)
+    }
+}
+
+#[test]
+fn a_copy_that_never_finishes_fails_the_pump_instead_of_stranding_the_device() {
+    let dir = tempfile::tempdir().unwrap();
+    let (path, _) = random_file(&dir, "in", 64 << 10, 2);
+    let (inner, _target) = engine(2, 64 << 10);
+    let queue = Arc::new(HostQueueMemory::new(2).unwrap());
+    let pump = builder(&queue)
+        .file(open_ro(&path), RO)
+        .copy_engine(Box::new(StuckEngine(*inner)), CHUNK)
+        .copy_timeout(Duration::from_millis(200))
+        .staged_window(0, access(64 << 10))
+        .spawn()
+        .unwrap();
+    let mut lane = Lane::new(&*queue, 0..2).unwrap();
+    // Its copy may still run: the slot is not answered, and the device learns the pump is gone.
+    assert_eq!(
+        lane.run(&read_req(0, 0, 0, 0, 4096)),
+        ResultCode::PumpGone.value()
+    );
+    assert_eq!(lane.queue().pump_state().0, Some(PumpState::Failed));
+    match pump.stop() {
+        Err(PumpError::Failed { what, .. }) => assert!(what.contains("not finished"), "{what}"),
+        other => panic!("expected the pump to fail, got {other:?}"),
+    }
+}
+
 #[test]
 fn staged_windows_are_refused_without_an_engine_a_target_or_room() {
     let queue = Arc::new(HostQueueMemory::new(2).unwrap());

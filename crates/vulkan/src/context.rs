@@ -508,19 +508,16 @@ impl Context {
             .min_by_key(|(_, q)| q.queue_flags.contains(vk::QueueFlags::GRAPHICS))
             .map(|(i, _)| i as u32)
             .ok_or_else(|| Error::NoComputeQueue(info.name.clone()))?;
-        let copy = copy_queue_choice(&families, family, info.timeline_semaphore);
-        let priorities = [1.0f32, 1.0];
+        let copy = copy_queue_choice(&families, info.timeline_semaphore);
+        let priorities = [1.0f32];
         let mut queues = vec![vk::DeviceQueueCreateInfo::default()
             .queue_family_index(family)
-            .queue_priorities(&priorities[..1])];
+            .queue_priorities(&priorities)];
         match copy {
-            Some((f, 1)) if f == family => {
-                queues[0] = queues[0].queue_priorities(&priorities[..2]);
-            }
             Some((f, _)) => queues.push(
                 vk::DeviceQueueCreateInfo::default()
                     .queue_family_index(f)
-                    .queue_priorities(&priorities[..1]),
+                    .queue_priorities(&priorities),
             ),
             None => {}
         }
@@ -643,16 +640,12 @@ impl Context {
     }
 }
 
-/// The copy queue to create beside the compute queue of `family`: `(family, index)` of a queue
-/// of a transfer-only family (a GPU's copy engine) where there is one, else the compute
-/// family's second queue where it has two; `None` without timeline semaphores or such a queue
-/// (lavapipe has one queue). It must be a queue other than the compute queue: a persistent
-/// dispatch occupies that one, and copies submitted behind it would never run.
-fn copy_queue_choice(
-    families: &[vk::QueueFamilyProperties],
-    family: u32,
-    timeline: bool,
-) -> Option<(u32, u32)> {
+/// The copy queue to create beside the compute queue: `(family, 0)` of a transfer-only family
+/// (a GPU's copy engine); `None` without timeline semaphores or such a family (lavapipe has one
+/// queue). Not the compute family's second queue: a persistent dispatch occupies the compute
+/// queue, and on some drivers a copy on a compute-capable queue runs as a shader that the
+/// dispatch, holding every compute unit while it waits for the copy, keeps from running.
+fn copy_queue_choice(families: &[vk::QueueFamilyProperties], timeline: bool) -> Option<(u32, u32)> {
     if !timeline {
         return None;
     }
@@ -663,10 +656,7 @@ fn copy_queue_choice(
                 .queue_flags
                 .intersects(vk::QueueFlags::COMPUTE | vk::QueueFlags::GRAPHICS)
     });
-    if let Some(f) = transfer_only {
-        return Some((f as u32, 0));
-    }
-    (families.get(family as usize)?.queue_count >= 2).then_some((family, 1))
+    transfer_only.map(|f| (f as u32, 0))
 }
 
 #[cfg(test)]

@@ -82,10 +82,18 @@ impl CopyQueue {
     }
 
     /// A copy queue on `queue` of `family`, for a device the application created
-    /// ([`Context::adopt`]): a queue other than the one given to gdio for dispatches, whose
-    /// family supports transfers, on a device created with `timelineSemaphore` enabled. The
-    /// application submits nothing else to it.
-    pub fn on_queue(
+    /// ([`Context::adopt`]).
+    ///
+    /// # Safety
+    /// - The device was created with `timelineSemaphore` enabled (gdio cannot read what an
+    ///   application enabled; creating a timeline semaphore without it is undefined).
+    /// - `queue` belongs to the context's device and to `family`, which supports transfers,
+    ///   and nothing else submits to it while this value lives (gdio locks it only here).
+    ///   Use a queue other than the one given to gdio for dispatches: copies behind a
+    ///   persistent dispatch never run, and a dispatch submitted there would race this lock.
+    /// - [`DeviceBuffer`]s it copies into are shared with `family` (see
+    ///   [`DeviceBuffer::shared`]) unless `family` is the compute queue's.
+    pub unsafe fn on_queue(
         ctx: &Context,
         queue: vk::Queue,
         family: u32,
@@ -226,10 +234,24 @@ impl CopyQueue {
 
     /// Submits every copy recorded since the last submit as one batch (one command buffer)
     /// that signals the timeline semaphore; returns its ticket (1, 2, 3...).
+    ///
+    /// All or nothing: on an error nothing was submitted, the recorded copies are dropped, and
+    /// no ticket was used (the caller must treat those copies as never made).
     pub fn submit(&mut self) -> Result<u64> {
-        let cb = self.command_buffer()?;
-        let dev = self.ctx.device();
         let recorded = std::mem::take(&mut self.recorded);
+        let cb = self.command_buffer()?;
+        match self.record_and_submit(cb, &recorded) {
+            Ok(ticket) => Ok(ticket),
+            Err(e) => {
+                // Not submitted: the command buffer is free again (re-begun before reuse).
+                self.spare.push(cb);
+                Err(e)
+            }
+        }
+    }
+
+    fn record_and_submit(&mut self, cb: vk::CommandBuffer, recorded: &[Recorded]) -> Result<u64> {
+        let dev = self.ctx.device();
         // SAFETY: `cb` is not in use (fresh, or its batch finished); every buffer named is
         // alive (the staging Arc and the targets are kept by this queue, which waits for every
         // batch before it drops them); ranges were checked in `record`.
@@ -240,7 +262,7 @@ impl CopyQueue {
                     .flags(vk::CommandBufferUsageFlags::ONE_TIME_SUBMIT),
             )
             .vk("vkBeginCommandBuffer")?;
-            for r in &recorded {
+            for r in recorded {
                 let target = self.targets[r.target as usize].buffer();
                 let staging = self.staging.buffer();
                 let (src, dst, region) = match r.way {
@@ -295,7 +317,6 @@ impl CopyQueue {
             unsafe { dev.queue_submit(q, &[submit], vk::Fence::null()) }
         });
         if let Err(result) = result {
-            self.spare.push(cb);
             return Err(Error::Vk {
                 call: "vkQueueSubmit (copy queue)",
                 result,

@@ -52,8 +52,18 @@ fn device_local_type(ctx: &Context, bits: u32) -> Option<u32> {
 
 impl DeviceBuffer {
     /// Allocates `len` bytes (rounded up to 4 KiB) of device-local memory, usable as a storage
-    /// buffer and as the source and destination of copies.
+    /// buffer and as the source and destination of copies, shared between the compute queue's
+    /// family and the copy queue's ([`Context::copy_queue_family`]) where they differ.
     pub fn new(ctx: &Context, len: usize) -> Result<DeviceBuffer> {
+        let families: Vec<u32> = ctx.copy_queue_family().into_iter().collect();
+        DeviceBuffer::shared(ctx, len, &families)
+    }
+
+    /// As [`DeviceBuffer::new`], shared between the compute queue's family and `families`
+    /// (for a copy queue on an application's device, [`crate::CopyQueue::on_queue`]). Shared
+    /// (`VK_SHARING_MODE_CONCURRENT`) because the two queues use it at once, with no ownership
+    /// transfer possible while a persistent dispatch runs.
+    pub fn shared(ctx: &Context, len: usize, families: &[u32]) -> Result<DeviceBuffer> {
         if len == 0 {
             return Err(Error::Invalid("a buffer needs at least one byte".into()));
         }
@@ -67,7 +77,21 @@ impl DeviceBuffer {
                     | vk::BufferUsageFlags::TRANSFER_DST,
             )
             .sharing_mode(vk::SharingMode::EXCLUSIVE);
-        // SAFETY: the device is valid and `info` lives across the call.
+        let mut all = vec![ctx.queue_family()];
+        all.extend(
+            families
+                .iter()
+                .copied()
+                .filter(|f| *f != ctx.queue_family()),
+        );
+        all.dedup();
+        let info = if all.len() > 1 {
+            info.sharing_mode(vk::SharingMode::CONCURRENT)
+                .queue_family_indices(&all)
+        } else {
+            info
+        };
+        // SAFETY: the device is valid and `info` (with `all`) lives across the call.
         let buffer = unsafe { dev.create_buffer(&info, None) }.vk("vkCreateBuffer")?;
         // SAFETY: `buffer` was just created on this device.
         let req = unsafe { dev.get_buffer_memory_requirements(buffer) };

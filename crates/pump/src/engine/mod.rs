@@ -249,7 +249,12 @@ impl<'q> Engine<'q> {
         }
         let ring = rb.build()?;
         let staged = match cfg.copy_engine {
-            Some((copies, chunk)) => Some(Staged::new(copies, chunk)?),
+            Some((copies, chunk)) => Some(Staged::new(
+                copies,
+                chunk,
+                cfg.data_check_budget,
+                cfg.copy_timeout,
+            )?),
             None => None,
         };
         let mut engine = Engine {

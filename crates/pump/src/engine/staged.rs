@@ -71,8 +71,17 @@ pub(super) struct Staged {
     waiting: VecDeque<Job>,
     /// Chunks whose copy is recorded but not yet submitted.
     recorded: Vec<u32>,
-    /// Submitted batches in ticket order, with their chunks.
-    copying: VecDeque<(u64, Vec<u32>)>,
+    /// Submitted batches in ticket order, with when they were submitted and their chunks.
+    copying: VecDeque<(u64, Instant, Vec<u32>)>,
+    /// Checked WRITEs whose copy has landed in staging, to hash (within the turn's budget).
+    to_check: VecDeque<u32>,
+    /// Bytes of staged data the pump thread hashes per turn (at least one request's).
+    check_budget: usize,
+    /// How long a batch may take before the pump fails (`PumpBuilder::copy_timeout`): a copy
+    /// engine that stops moving must not strand the device.
+    copy_timeout: Duration,
+    /// A submit failed: the engine is never given another batch (the pump is failing).
+    submit_failed: bool,
     /// Scratch for data checks.
     scratch: Vec<u8>,
 }
@@ -80,10 +89,20 @@ pub(super) struct Staged {
 impl Staged {
     /// Splits the engine's staging memory into chunks; [`Staged::register`] gives it to the
     /// ring.
-    pub(super) fn new(engine: Box<dyn CopyEngine>, chunk: u32) -> Result<Staged, PumpError> {
+    pub(super) fn new(
+        engine: Box<dyn CopyEngine>,
+        chunk: u32,
+        check_budget: usize,
+        copy_timeout: Duration,
+    ) -> Result<Staged, PumpError> {
         let staging = engine.staging();
         let len = staging.len();
-        if chunk == 0 || chunk % 4096 != 0 || chunk as usize > len {
+        // Chunks must start 4 KiB-aligned: O_DIRECT READs land in them at any window offset.
+        if chunk == 0
+            || chunk % 4096 != 0
+            || chunk as usize > len
+            || staging.as_ptr() as usize % 4096 != 0
+        {
             return Err(PumpError::BadStagingChunk {
                 chunk,
                 staging: len as u64,
@@ -101,6 +120,10 @@ impl Staged {
             waiting: VecDeque::new(),
             recorded: Vec::new(),
             copying: VecDeque::new(),
+            to_check: VecDeque::new(),
+            check_budget,
+            copy_timeout,
+            submit_failed: false,
             scratch: vec![0; 64 << 10],
         })
     }
@@ -246,19 +269,26 @@ impl Engine<'_> {
         }
         let user_data = super::encode(STAGED_QUEUE, chunk, Generation(0));
         if self.ring.push(user_data, OpKind::Read(transfer)).is_err() {
-            self.end_staged(chunk, ResultCode::Internal.value());
+            // Answered without starting the next waiting request here: `start_waiting`, which
+            // may be the caller, goes on with the chunk freed (no recursion per request).
+            self.release_chunk(chunk, ResultCode::Internal.value());
         }
     }
 
-    /// Completes the request on `chunk` with `result` and gives the chunk to the next waiting
-    /// request.
-    fn end_staged(&mut self, chunk: u32, result: i32) {
+    /// Completes the request on `chunk` with `result` and frees the chunk.
+    fn release_chunk(&mut self, chunk: u32, result: i32) {
         let s = self.staged.as_mut().expect("staged");
         let Some(job) = s.jobs[chunk as usize].take() else {
             return;
         };
         s.free.push(chunk);
         self.complete_tracked(job.qi, job.claim, result);
+    }
+
+    /// Completes the request on `chunk` with `result` and gives the chunk to the next waiting
+    /// request.
+    fn end_staged(&mut self, chunk: u32, result: i32) {
+        self.release_chunk(chunk, result);
         if !self.stopping {
             self.start_waiting();
         }
@@ -284,6 +314,16 @@ impl Engine<'_> {
         let Some(job) = s.jobs.get_mut(chunk as usize).and_then(Option::as_mut) else {
             return;
         };
+        if !matches!(job.stage, Stage::Reading | Stage::Writing) {
+            // Only a chunk's READ or WRITE is in the ring; a chunk in another stage is never
+            // freed by a ring completion (its copy may be in flight).
+            debug_assert!(
+                false,
+                "ring completion for chunk {chunk} in {:?}",
+                job.stage
+            );
+            return;
+        }
         match (job.stage, result) {
             (Stage::Reading, Ok(n)) if n > 0 => {
                 job.stage = Stage::CopyingIn;
@@ -291,51 +331,142 @@ impl Engine<'_> {
                 s.record(chunk, CopyDirection::ToTarget, u64::from(n));
             }
             (_, Ok(n)) => self.end_staged(chunk, n.min(i32::MAX as u32) as i32),
+            // Cancelled by stop: not executed, as STOPPED says.
+            (_, Err(gdio_uring::Errno::CANCELED)) if self.stopping => {
+                self.end_staged(chunk, ResultCode::Stopped.value())
+            }
             (_, Err(e)) => self.end_staged(chunk, -errno_code(e)),
         }
     }
 
-    /// One turn's copy work: submit the copies recorded this turn as one batch, and move on
-    /// every request whose batch has finished. Never blocks.
+    /// One turn's copy work: submit the copies recorded this turn as one batch, move on every
+    /// request whose batch has finished, and hash checked WRITEs' staged bytes within the
+    /// turn's budget. Never blocks; fails the pump when a batch takes longer than the copy
+    /// timeout or the engine fails.
     pub(super) fn advance_staged(&mut self) -> Result<bool, Fatal> {
         let Some(s) = self.staged.as_mut() else {
             return Ok(false);
         };
         let mut worked = false;
         if !s.recorded.is_empty() {
-            let ticket = s.engine.submit().map_err(copy_fatal)?;
-            let chunks = std::mem::take(&mut s.recorded);
-            s.copying.push_back((ticket, chunks));
-            worked = true;
+            match s.engine.submit() {
+                Ok(ticket) => {
+                    let chunks = std::mem::take(&mut s.recorded);
+                    s.copying.push_back((ticket, Instant::now(), chunks));
+                    worked = true;
+                }
+                Err(e) => {
+                    // All or nothing (the trait's contract): these copies were never made.
+                    s.submit_failed = true;
+                    return Err(copy_fatal(e));
+                }
+            }
         }
-        if s.copying.is_empty() {
-            return Ok(worked);
+        if !s.copying.is_empty() {
+            let finished = s.engine.finished().map_err(copy_fatal)?;
+            let limit = s.copy_timeout;
+            while let Some((ticket, since, _)) =
+                self.staged.as_ref().and_then(|s| s.copying.front())
+            {
+                if *ticket > finished {
+                    if since.elapsed() > limit {
+                        return Err(Fatal(
+                            format!("copy engine: batch {ticket} not finished after {limit:?}"),
+                            ResultCode::Internal.value(),
+                        ));
+                    }
+                    break;
+                }
+                let (_, _, chunks) = self
+                    .staged
+                    .as_mut()
+                    .and_then(|s| s.copying.pop_front())
+                    .expect("front exists");
+                for chunk in chunks {
+                    self.copied(chunk);
+                }
+                worked = true;
+            }
         }
-        let finished = s.engine.finished().map_err(copy_fatal)?;
-        while let Some((ticket, _)) = self.staged.as_ref().and_then(|s| s.copying.front()) {
-            if *ticket > finished {
+        worked |= self.check_staged();
+        Ok(worked)
+    }
+
+    /// Hashes the staged bytes of checked WRITEs, oldest first, until the turn's budget is
+    /// spent (at least one request per turn): a device whose data never matches costs the pump
+    /// thread a bounded amount per turn. A match goes on to the WRITE; a mismatch copies again
+    /// until the data timeout, then BAD_DATA.
+    fn check_staged(&mut self) -> bool {
+        let data_timeout = self.data_timeout;
+        let mut left = self.staged.as_ref().map_or(0, |s| s.check_budget);
+        let mut worked = false;
+        loop {
+            let s = self.staged.as_mut().expect("staged");
+            let Some(&chunk) = s.to_check.front() else {
+                break;
+            };
+            let Some(job) = s.jobs[chunk as usize].as_ref() else {
+                s.to_check.pop_front();
+                continue;
+            };
+            let len = job.t.len as usize;
+            if worked && len > left {
                 break;
             }
-            let (_, chunks) = self
-                .staged
-                .as_mut()
-                .and_then(|s| s.copying.pop_front())
-                .expect("front exists");
-            for chunk in chunks {
-                self.copied(chunk);
-            }
+            s.to_check.pop_front();
+            left = left.saturating_sub(len);
             worked = true;
+            let offset = s.staging_offset(chunk) as usize;
+            let got = check_of(&*s.staging, offset, len, &mut s.scratch);
+            let job = s.jobs[chunk as usize].as_mut().expect("checked above");
+            if Some(got) == job.t.data_check {
+                self.write_staged(chunk);
+                continue;
+            }
+            // The device's bytes had not all arrived when the engine copied them: copy again
+            // until the data timeout, as for host windows.
+            let deadline = *job
+                .data_deadline
+                .get_or_insert_with(|| Instant::now() + data_timeout);
+            if Instant::now() >= deadline {
+                self.end_staged(chunk, ResultCode::BadData.value());
+            } else {
+                let len = u64::from(job.t.len);
+                s.record(chunk, CopyDirection::ToStaging, len);
+            }
         }
-        Ok(worked)
+        worked
+    }
+
+    /// Pushes the WRITE of the request on `chunk`, whose bytes are in staging.
+    fn write_staged(&mut self, chunk: u32) {
+        let s = self.staged.as_mut().expect("staged");
+        let offset = s.staging_offset(chunk);
+        let Some(ring_window) = s.ring_window else {
+            return self.end_staged(chunk, ResultCode::Internal.value());
+        };
+        let Some(job) = s.jobs[chunk as usize].as_mut() else {
+            return;
+        };
+        job.stage = Stage::Writing;
+        let transfer = Transfer {
+            file: FileHandle(job.t.file),
+            window: ring_window,
+            window_offset: offset,
+            file_offset: job.t.file_offset,
+            len: job.t.len,
+        };
+        let user_data = super::encode(STAGED_QUEUE, chunk, Generation(0));
+        if self.ring.push(user_data, OpKind::Write(transfer)).is_err() {
+            self.end_staged(chunk, ResultCode::Internal.value());
+        }
     }
 
     /// The copy of the request on `chunk` has finished.
     fn copied(&mut self, chunk: u32) {
-        let data_timeout = self.data_timeout;
         let stopping = self.stopping;
         let s = self.staged.as_mut().expect("staged");
-        let offset = s.staging_offset(chunk) as usize;
-        let Some(job) = s.jobs[chunk as usize].as_mut() else {
+        let Some(job) = s.jobs[chunk as usize].as_ref() else {
             return;
         };
         match job.stage {
@@ -343,43 +474,9 @@ impl Engine<'_> {
                 let result = job.result;
                 self.end_staged(chunk, result);
             }
-            Stage::CopyingOut if stopping => {
-                self.end_staged(chunk, ResultCode::Stopped.value());
-            }
-            Stage::CopyingOut => {
-                if let Some(expected) = job.t.data_check {
-                    let len = job.t.len as usize;
-                    let got = check_of(&*s.staging, offset, len, &mut s.scratch);
-                    if got != expected {
-                        // The device's bytes had not all arrived when the engine copied them:
-                        // copy again until the data timeout, as for host windows.
-                        let deadline = *job
-                            .data_deadline
-                            .get_or_insert_with(|| Instant::now() + data_timeout);
-                        if Instant::now() >= deadline {
-                            return self.end_staged(chunk, ResultCode::BadData.value());
-                        }
-                        let len = u64::from(job.t.len);
-                        s.record(chunk, CopyDirection::ToStaging, len);
-                        return;
-                    }
-                }
-                job.stage = Stage::Writing;
-                let Some(ring_window) = s.ring_window else {
-                    return self.end_staged(chunk, ResultCode::Internal.value());
-                };
-                let transfer = Transfer {
-                    file: FileHandle(job.t.file),
-                    window: ring_window,
-                    window_offset: offset as u64,
-                    file_offset: job.t.file_offset,
-                    len: job.t.len,
-                };
-                let user_data = super::encode(STAGED_QUEUE, chunk, Generation(0));
-                if self.ring.push(user_data, OpKind::Write(transfer)).is_err() {
-                    self.end_staged(chunk, ResultCode::Internal.value());
-                }
-            }
+            Stage::CopyingOut if stopping => self.end_staged(chunk, ResultCode::Stopped.value()),
+            Stage::CopyingOut if job.t.data_check.is_some() => s.to_check.push_back(chunk),
+            Stage::CopyingOut => self.write_staged(chunk),
             Stage::Waiting | Stage::Reading | Stage::Writing => {}
         }
     }
@@ -396,44 +493,67 @@ impl Engine<'_> {
         }
     }
 
-    /// Stop or failure, after the ring has drained: submit what is recorded, wait (bounded) for
-    /// every batch, and answer every request still on a chunk: a READ whose copy finished with
-    /// its bytes, anything else with `leftover`. Returns whether the engine is provably done
-    /// with the staging memory.
-    pub(super) fn settle_staged(&mut self, leftover: i32, timeout: Duration) -> bool {
+    /// Stop or failure, after the ring was cancelled and drained (`ring_drained`): wait
+    /// (bounded) for every batch submitted, and answer what provably no longer moves: a READ
+    /// whose copy finished with its bytes; a request whose copy was never submitted, whose
+    /// WRITE waited for its data check, or whose ring op the drain gave back, with `leftover`.
+    /// A request whose copy or ring op may still run is left unanswered (the header's FAILED
+    /// tells the device). Returns whether the engine and the ring are provably done with the
+    /// staging memory.
+    pub(super) fn settle_staged(
+        &mut self,
+        leftover: i32,
+        timeout: Duration,
+        ring_drained: bool,
+    ) -> bool {
         let Some(s) = self.staged.as_mut() else {
             return true;
         };
-        let mut done = true;
-        if !s.recorded.is_empty() {
+        // Copies recorded during the drain (READs it completed) are submitted, unless the
+        // engine already failed: a failed submit made none of them.
+        let mut copies_done = true;
+        if !s.recorded.is_empty() && !s.submit_failed {
             match s.engine.submit() {
                 Ok(ticket) => {
                     let chunks = std::mem::take(&mut s.recorded);
-                    s.copying.push_back((ticket, chunks));
+                    s.copying.push_back((ticket, Instant::now(), chunks));
                 }
-                Err(_) => done = false,
+                Err(_) => s.submit_failed = true,
             }
         }
-        if let Some(&(last, _)) = s.copying.back() {
-            done &= matches!(s.engine.wait(last, timeout), Ok(true));
+        if let Some(&(last, _, _)) = s.copying.back() {
+            copies_done = matches!(s.engine.wait(last, timeout), Ok(true));
         }
-        let copying: Vec<_> = s.copying.drain(..).flat_map(|(_, c)| c).collect();
-        for chunk in copying {
+        let never_copied = std::mem::take(&mut s.recorded);
+        let copying: Vec<u32> = s.copying.drain(..).flat_map(|(_, _, c)| c).collect();
+        let to_check: Vec<u32> = s.to_check.drain(..).collect();
+        for chunk in never_copied.into_iter().chain(to_check) {
+            self.release_chunk(chunk, leftover);
+        }
+        if copies_done {
+            for chunk in copying {
+                let s = self.staged.as_mut().expect("staged");
+                let result = match s.jobs[chunk as usize].as_ref() {
+                    Some(j) if j.stage == Stage::CopyingIn => j.result,
+                    _ => leftover,
+                };
+                self.release_chunk(chunk, result);
+            }
+        }
+        if ring_drained {
+            // Every ring op came back; nothing else on a chunk moves.
             let s = self.staged.as_mut().expect("staged");
-            let result = match s.jobs[chunk as usize].as_ref() {
-                Some(j) if done && j.stage == Stage::CopyingIn => j.result,
-                _ => leftover,
-            };
-            self.end_staged(chunk, result);
+            let rest: Vec<u32> = (0..s.jobs.len() as u32)
+                .filter(|&c| {
+                    s.jobs[c as usize]
+                        .as_ref()
+                        .is_some_and(|j| matches!(j.stage, Stage::Reading | Stage::Writing))
+                })
+                .collect();
+            for chunk in rest {
+                self.release_chunk(chunk, leftover);
+            }
         }
-        // Anything else on a chunk (a READ or WRITE the ring did not give back) gets its answer.
-        let s = self.staged.as_mut().expect("staged");
-        let rest: Vec<u32> = (0..s.jobs.len() as u32)
-            .filter(|&c| s.jobs[c as usize].is_some())
-            .collect();
-        for chunk in rest {
-            self.end_staged(chunk, leftover);
-        }
-        done
+        copies_done
     }
 }

@@ -75,7 +75,7 @@ impl Engine<'_> {
         }
         // READs that finished above record copies; wait for every copy before the staging
         // memory may go.
-        drained &= self.settle_staged(leftover, DRAIN_TIMEOUT);
+        drained &= self.settle_staged(leftover, DRAIN_TIMEOUT, drained);
         // Whatever is still claimed (ordering closers; on failure, anything left) and whatever
         // was published but never claimed gets its answer.
         for qi in 0..self.queues.len() {

@@ -513,13 +513,12 @@ impl Context {
         let mut queues = vec![vk::DeviceQueueCreateInfo::default()
             .queue_family_index(family)
             .queue_priorities(&priorities)];
-        match copy {
-            Some((f, _)) => queues.push(
+        if let Some((f, _)) = copy {
+            queues.push(
                 vk::DeviceQueueCreateInfo::default()
                     .queue_family_index(f)
                     .queue_priorities(&priorities),
-            ),
-            None => {}
+            );
         }
         let mut extensions = Vec::new();
         if info.host_import_alignment.is_some() {

@@ -250,6 +250,63 @@ fn sum_direct_reads_past_the_page_cache_and_agrees_with_the_cpu() {
     }
 }
 
+#[test]
+fn device_local_windows_sum_and_write_byte_exact_or_are_refused_without_a_copy_queue() {
+    // With a copy queue (GPUs) both commands run and agree with the CPU; lavapipe has one
+    // queue and must refuse both, saying so.
+    let _g = lock();
+    let dir = direct_io_dir();
+    let f = dir.path().join("in");
+    assert!(
+        gdio(&["gen", "file", "--size", &((2 << 20) + 7).to_string(), p(&f)])
+            .status
+            .success()
+    );
+    let w = dir.path().join("out");
+    for (what, out) in [
+        (
+            "sum",
+            gdio(&["sum", "--verify", "--windows", "device", p(&f)]),
+        ),
+        (
+            "sum --direct",
+            gdio(&[
+                "sum",
+                "--verify",
+                "--direct",
+                "--chunk",
+                "64KiB",
+                "--windows",
+                "device",
+                p(&f),
+            ]),
+        ),
+        (
+            "write",
+            gdio(&[
+                "write",
+                "--verify",
+                "--windows",
+                "device",
+                "--size",
+                "3MiB",
+                p(&w),
+            ]),
+        ),
+    ] {
+        let (code, err) = status(&out);
+        if on_cpu_device() {
+            assert_eq!(code, Some(1), "{what}: {err}");
+            assert!(err.contains("no copy queue"), "{what}: {err}");
+        } else {
+            assert_eq!(code, Some(0), "{what}: {err}");
+        }
+    }
+    if !on_cpu_device() {
+        assert_eq!(std::fs::metadata(&w).unwrap().len(), 3 << 20);
+    }
+}
+
 /// A 70,000-key B-tree (height 3) in `dir` and `count` keys for it (a fifth absent): the two
 /// paths and `gdio gen keys`'s JSON report.
 fn index_with_keys(dir: &Path, count: u32) -> (PathBuf, PathBuf, serde_json::Value) {

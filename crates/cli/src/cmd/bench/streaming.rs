@@ -69,22 +69,15 @@ pub fn run(gpu: &Gpu, cfg: &Config, file: &Path) -> Result<Section> {
     let cpu_crc = cpu_crc32c(file)?;
     let cpu_time = t.elapsed();
     let gb = len as f64 / 1e9;
-    let mut streamer = Streamer::new(gpu, shape)?;
-    let mut gdio_times = Vec::new();
-    let mut gdio_cpu = Vec::new();
-    for _ in 0..cfg.reps {
-        let cpu0 = process_cpu();
-        let s = streamer.sum(file, |_, _| {})?;
-        gdio_cpu.push(process_cpu().saturating_sub(cpu0).as_secs_f64() / gb);
-        if s.crc32c != cpu_crc {
-            anyhow::bail!(
-                "gdio's CRC-32C {:08x} differs from the CPU's {cpu_crc:08x}",
-                s.crc32c
-            );
-        }
-        gdio_times.push(s.elapsed);
-    }
-    streamer.finish()?;
+    let (gdio_times, gdio_cpu) = stream_runs(
+        gpu,
+        shape,
+        WindowKind::Mapped,
+        false,
+        file,
+        cfg.reps,
+        cpu_crc,
+    )?;
     let mut orch_times = Vec::new();
     let mut orch_cpu = Vec::new();
     for _ in 0..cfg.reps {

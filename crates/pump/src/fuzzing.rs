@@ -1,8 +1,9 @@
 //! The pump's fuzz harness: bytes drive an emulated device against the real pump, a real
 //! io_uring and real files.
 //!
-//! Each input starts a pump over one queue, a read-only and a read-write file, and two windows
-//! with guard pages, then plays steps taken from the bytes: publications of any descriptor
+//! Each input starts a pump over one queue, a read-only and a read-write file, two host
+//! windows and one staged window (a CPU copy engine's target, served through two staging
+//! chunks), all with guard pages, then plays steps taken from the bytes: publications of any descriptor
 //! (honest, forged, out of range), descriptors whose words arrive late or never, checked
 //! WRITEs whose data arrives late or never, FENCEs and FSYNCs, windows and files removed and
 //! added while requests are held, waits and polls, and finally stop (or a stop in the middle).
@@ -26,7 +27,7 @@ use gdio_protocol::layout::descriptor;
 use gdio_protocol::{DeviceQueue, FileAccess, Generation, Op, Poll, Request, WindowAccess};
 
 use crate::memory::{HostQueueMemory, HostWindow, QueueMemory};
-use crate::{IdlePolicy, Pump, PumpHandle, WindowMode};
+use crate::{HostCopyEngine, IdlePolicy, Pump, PumpHandle, WindowMode};
 
 /// Slots in the fuzzed queue.
 const SLOTS: u32 = 8;
@@ -34,6 +35,11 @@ const SLOTS: u32 = 8;
 const WINDOW: usize = 16 << 10;
 /// Bytes of the read-only file.
 const FILE: usize = 24 << 10;
+/// Bytes of a staging chunk: two of them, so that staged requests wait for chunks, and one
+/// page, so that many are TOO_LONG.
+const STAGING_CHUNK: u32 = 4096;
+/// The staged window's handle (after the two host windows).
+const STAGED: u32 = 2;
 
 struct Bytes<'a>(&'a [u8]);
 
@@ -105,6 +111,9 @@ struct Harness<'a> {
     /// still hold for them).
     tainted: [bool; SLOTS as usize],
     closers: Vec<Closer>,
+    /// The windows the device writes into (by handle, as first added: two host windows and the
+    /// staged window's target), then the staging memory and the windows added later: all of
+    /// them are checked for bytes changed outside them.
     windows: Vec<Arc<HostWindow>>,
     steps: u64,
 }
@@ -114,9 +123,13 @@ pub fn run_one(data: &[u8]) -> u64 {
     let mut input = Bytes(data);
     let (ro, rw) = files();
     let queue = Arc::new(HostQueueMemory::new(SLOTS).expect("a small queue"));
-    let windows: Vec<Arc<HostWindow>> = (0..2)
+    let mut windows: Vec<Arc<HostWindow>> = (0..3)
         .map(|_| Arc::new(HostWindow::new(WINDOW).expect("a window with guard pages")))
         .collect();
+    let staging =
+        Arc::new(HostWindow::new(2 * STAGING_CHUNK as usize).expect("staging with guard pages"));
+    let engine = HostCopyEngine::new(staging.clone(), vec![windows[STAGED as usize].clone()])
+        .expect("the CPU copy engine starts");
     let access = |len: usize| WindowAccess {
         len: len as u64,
         host_writes: true,
@@ -145,7 +158,7 @@ pub fn run_one(data: &[u8]) -> u64 {
                 writable: true,
             },
         );
-    for (i, w) in windows.iter().enumerate() {
+    for (i, w) in windows[..2].iter().enumerate() {
         let mode = if i == 0 {
             WindowMode::Auto
         } else {
@@ -153,7 +166,13 @@ pub fn run_one(data: &[u8]) -> u64 {
         };
         b = b.window(w.clone(), mode, access(WINDOW));
     }
-    let pump = b.spawn().expect("the fuzzed pump starts");
+    let pump = b
+        .copy_engine(Box::new(engine), STAGING_CHUNK)
+        .copy_timeout(Duration::from_secs(10))
+        .staged_window(0, access(WINDOW))
+        .spawn()
+        .expect("the fuzzed pump starts");
+    windows.push(staging);
     let dev = DeviceQueue::attach(queue.requests(), queue.completions()).expect("initialised");
     let mut h = Harness {
         trace: std::env::var_os("GDIO_FUZZ_TRACE").is_some(),
@@ -251,8 +270,14 @@ impl Harness<'_> {
     fn request(&self, input: &mut Bytes<'_>) -> Request {
         let kind = input.u8().unwrap_or(0);
         let file = u32::from(kind >> 6 & 1);
-        let window = u32::from(kind >> 5 & 1);
         let a = input.u32().unwrap_or(0);
+        let b = input.u32().unwrap_or(0);
+        // A quarter of the requests go to the staged window.
+        let window = if b >> 30 == 3 {
+            STAGED
+        } else {
+            u32::from(kind >> 5 & 1)
+        };
         let len = match kind & 3 {
             0 => a % 64,
             1 => a % (WINDOW as u32 + 64),
@@ -265,7 +290,7 @@ impl Harness<'_> {
             2 => (a >> 3) & !3,
             _ => WINDOW as u32 - len.min(WINDOW as u32),
         };
-        let file_offset = u64::from(input.u32().unwrap_or(0) % (2 * FILE as u32));
+        let file_offset = u64::from(b % (2 * FILE as u32));
         let op = match kind >> 4 & 1 {
             0 => Op::Read,
             _ => Op::Write,
@@ -359,7 +384,11 @@ impl Harness<'_> {
     /// A checked WRITE whose data may arrive late (or never).
     fn publish_checked(&mut self, input: &mut Bytes<'_>, slot: u32) {
         let b = input.u8().unwrap_or(0);
-        let window = u32::from(b & 1);
+        let window = if b & 0x80 != 0 {
+            STAGED
+        } else {
+            u32::from(b & 1)
+        };
         let len = 1 + u32::from(input.u8().unwrap_or(0)) * 16;
         let offset = (u32::from(input.u8().unwrap_or(0)) * 60) % (WINDOW as u32 - len);
         let w = &self.windows[window as usize];
@@ -511,7 +540,19 @@ impl Harness<'_> {
     /// Removes a window or file and adds one back, while requests may be held or in flight.
     fn change_tables(&mut self, input: &mut Bytes<'_>, pump: &PumpHandle) {
         let b = input.u8().unwrap_or(0);
-        if b & 1 == 0 {
+        if b & 1 == 0 && b & 0x80 != 0 {
+            // The staged window goes and comes back over the same target (a new handle).
+            if pump.remove_window(crate::WindowId(STAGED)).is_ok() {
+                let _ = pump.add_staged_window(
+                    0,
+                    WindowAccess {
+                        len: WINDOW as u64,
+                        host_writes: true,
+                        host_reads: true,
+                    },
+                );
+            }
+        } else if b & 1 == 0 {
             let id = crate::WindowId(u32::from(b >> 1 & 1));
             if pump.remove_window(id).is_ok() {
                 let w = Arc::new(HostWindow::new(WINDOW / 4).expect("a window"));

@@ -3,10 +3,11 @@
 //!
 //! Each input starts a pump over one queue, a read-only and a read-write file, two host
 //! windows and one staged window (a CPU copy engine's target, served through two staging
-//! chunks), all with guard pages, then plays steps taken from the bytes: publications of any descriptor
-//! (honest, forged, out of range), descriptors whose words arrive late or never, checked
-//! WRITEs whose data arrives late or never, FENCEs and FSYNCs, windows and files removed and
-//! added while requests are held, waits and polls, and finally stop (or a stop in the middle).
+//! chunks), all with guard pages, then plays steps taken from the bytes: publications of any
+//! descriptor (honest, forged, out of range), descriptors whose words arrive late or never,
+//! checked WRITEs whose data arrives late or never, FENCEs and FSYNCs, windows and files
+//! removed and added while requests are held, waits and polls, and finally stop (or a stop in
+//! the middle).
 //! Used by the `cargo fuzz` target `pump` (coverage-guided) and by `cargo xtask fuzz` (random
 //! inputs on stable, a bounded number of steps). It panics only when an invariant breaks,
 //! which is the finding:

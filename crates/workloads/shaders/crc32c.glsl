@@ -55,4 +55,25 @@ uint crc32c_tail(uint crc, uint w, uint nbytes) {
     return c;
 }
 
+// Sixteen bytes (four little-endian words) into the running CRC.
+uint crc32c_vec4(uint crc, uvec4 v) {
+    return crc32c_word(crc32c_word(crc32c_word(crc32c_word(crc, v.x), v.y), v.z), v.w);
+}
+
+// The first `nbytes` (0..=15) bytes of `v` into the running CRC.
+uint crc32c_vec4_head(uint crc, uvec4 v, uint nbytes) {
+    uint c = crc;
+    uint words = nbytes / 4u;
+    for (uint i = 0u; i < 3u; i++) {
+        if (i < words) {
+            c = crc32c_word(c, v[i]);
+        }
+    }
+    uint tail = nbytes & 3u;
+    if (tail != 0u) {
+        c = crc32c_tail(c, v[words], tail);
+    }
+    return c;
+}
+
 #endif

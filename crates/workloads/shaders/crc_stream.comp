@@ -20,7 +20,7 @@
 #include "crc32c.glsl"
 
 layout(local_size_x = GDIO_LANES) in;
-layout(set = 0, binding = 2, std430) coherent readonly buffer Window { uint win[]; };
+layout(set = 0, binding = 2, std430) coherent readonly buffer Window { uvec4 win[]; };
 layout(set = 0, binding = 3, std430) buffer State { uint st[]; };
 layout(set = 0, binding = 4, std430) writeonly buffer Crcs { uint crcs[]; };
 layout(push_constant) uniform Params {
@@ -90,20 +90,28 @@ void main() {
             st[s + ST_WHERE] = c;
             go = false;
         } else {
-            uint full = uint(r) / 4u;
-            uint base = slot * (pc.chunk / 4u);
+            // 64 bytes per step, loaded before any is used: each load waits for device
+            // memory (the window is `coherent`, so not from L1), and a lane that loaded one
+            // word at a time was bound by that wait, not by the CRC.
+            uint full = uint(r) / 16u;
+            uint base = slot * (pc.chunk / 16u);
             uint crc = 0xFFFFFFFFu;
-            for (uint k = 0u; k < full; k += 4u) {
-                for (uint u = 0u; u < 4u; u++) {
-                    if (k + u < full) {
-                        crc = crc32c_word(crc, win[base + k + u]);
-                    }
-                }
+            uint k = 0u;
+            for (; k + 4u <= full; k += 4u) {
+                uvec4 a = win[base + k];
+                uvec4 b = win[base + k + 1u];
+                uvec4 e = win[base + k + 2u];
+                uvec4 f = win[base + k + 3u];
+                crc = crc32c_vec4(crc32c_vec4(crc32c_vec4(crc32c_vec4(crc, a), b), e), f);
                 gdio_iters += 1u;
             }
-            uint tail = uint(r) & 3u;
-            if (tail != 0u) {
-                crc = crc32c_tail(crc, win[base + full], tail);
+            for (; k < full; k++) {
+                crc = crc32c_vec4(crc, win[base + k]);
+                gdio_iters += 1u;
+            }
+            uint rest = uint(r) & 15u;
+            if (rest != 0u) {
+                crc = crc32c_vec4_head(crc, win[base + full], rest);
             }
             crcs[c] = crc ^ 0xFFFFFFFFu;
             bytes += uint(r);

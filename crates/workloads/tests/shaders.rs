@@ -87,6 +87,68 @@ fn a_recorded_dispatch_runs_again_at_every_submission() {
     assert_eq!(crcs.read_u32s(0, CHUNKS).unwrap(), want);
 }
 
+/// crc_chunks.comp's CRC-32C agrees with the CPU's for last chunks of every length around its
+/// 64-byte steps and 16-byte loads (whole steps, a few loads, words, single bytes).
+#[test]
+fn chunk_crcs_match_the_cpu_for_every_tail_shape() {
+    use gdio::vulkan::{BufferSlice, FenceWait};
+    use gdio_workloads::patterns::{crc32c_reference, crc32c_tables};
+    let g = gpu();
+    const CHUNK: u32 = 256;
+    let tables =
+        MappedBuffer::new(&g.ctx, shaders::CRC_TABLE_WORDS * 4, Placement::HostCached).unwrap();
+    tables.write_u32s(0, &crc32c_tables()).unwrap();
+    let pipe = ComputePipeline::new(&g.ctx, shaders::CRC_CHUNKS, 3, 12).unwrap();
+    for len in [
+        1u64,
+        3,
+        4,
+        12,
+        15,
+        16,
+        17,
+        63,
+        64,
+        65,
+        79,
+        255,
+        256,
+        257,
+        2 * 256 + 200,
+    ] {
+        let chunks = shaders::Chunks::new(len, CHUNK);
+        let padded = chunks.count as usize * CHUNK as usize;
+        let data = MappedBuffer::new(&g.ctx, padded, Placement::HostCached).unwrap();
+        let crcs =
+            MappedBuffer::new(&g.ctx, chunks.count as usize * 4, Placement::HostCached).unwrap();
+        // Bytes past the file's end are not zero: the shader must not read them into a CRC.
+        let mut bytes: Vec<u8> = (0..padded).map(|i| (i * 7 + 1) as u8).collect();
+        data.write(0, &bytes).unwrap();
+        bytes.truncate(len as usize);
+        let set = pipe
+            .bind(&[
+                BufferSlice::whole(&data),
+                BufferSlice::whole(&crcs),
+                BufferSlice::whole(&tables),
+            ])
+            .unwrap();
+        let p = shaders::CrcChunksParams { chunks };
+        let mut d = g
+            .ctx
+            .dispatch(&pipe, &set, &p.to_bytes(), [p.groups(), 1, 1])
+            .unwrap();
+        d.wait_with(FenceWait::Block, std::time::Duration::from_secs(60))
+            .unwrap();
+        drop(d);
+        let want: Vec<u32> = bytes.chunks(CHUNK as usize).map(crc32c_reference).collect();
+        assert_eq!(
+            crcs.read_u32s(0, chunks.count as usize).unwrap(),
+            want,
+            "{len} bytes"
+        );
+    }
+}
+
 /// A recorded dispatch whose submission was forgotten instead of waited for is not submitted
 /// again over it: the next submit says so.
 #[test]

@@ -49,7 +49,7 @@ pub use handle::{FileId, PumpHandle, WindowId};
 pub use idle::IdlePolicy;
 pub use memory::{HostQueueMemory, HostWindow, QueueMemory, WindowMemory};
 pub use staging::{CopyEngine, HostCopyEngine};
-pub use stats::{LiveStats, OpCounts, PumpReport};
+pub use stats::{CopyStats, LiveStats, OpCounts, PumpReport};
 
 /// Marker for the pump namespace: `Pump::builder()` reads well at call sites.
 pub struct Pump;

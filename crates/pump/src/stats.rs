@@ -79,6 +79,25 @@ pub struct OpCounts {
     pub bytes: u64,
 }
 
+/// What the copy engine of staged windows did (all zero without one): where a staged request's
+/// time goes besides its ring op.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct CopyStats {
+    /// Batches submitted to the engine (at most one per pump turn).
+    pub batches: u64,
+    /// Copies in those batches (one per staged request, more for a checked WRITE copied again).
+    pub copies: u64,
+    /// Pump-thread time spent in the engine's submit (for a Vulkan copy queue: recording the
+    /// command buffer and `vkQueueSubmit`).
+    pub submit_time: Duration,
+    /// Summed over batches: from its submission to the pump turn that saw it finished.
+    pub batch_time: Duration,
+    /// The longest of those.
+    pub batch_time_max: Duration,
+    /// Staged requests that waited for a free staging chunk before they could start.
+    pub waited_for_chunk: u64,
+}
+
 /// What a pump did, returned by [`crate::PumpHandle::stop`].
 #[derive(Debug, Clone)]
 pub struct PumpReport {
@@ -109,6 +128,8 @@ pub struct PumpReport {
     pub turns: u64,
     /// Idle parks.
     pub parks: u64,
+    /// The copy engine's work for staged windows.
+    pub copies: CopyStats,
 }
 
 impl PumpReport {
@@ -127,6 +148,7 @@ impl PumpReport {
             cpu_time: Duration::ZERO,
             turns: 0,
             parks: 0,
+            copies: CopyStats::default(),
         }
     }
 
@@ -214,6 +236,19 @@ impl std::fmt::Display for PumpReport {
                 h.value_at_quantile(0.5),
                 h.value_at_quantile(0.99),
                 h.max()
+            )?;
+        }
+        let c = &self.copies;
+        if c.batches > 0 {
+            writeln!(
+                f,
+                "  copy engine: {} batches, {:.1} copies each, submit {:.3} s, batch mean {:.1} µs, max {:.1} µs, {} requests waited for staging",
+                c.batches,
+                c.copies as f64 / c.batches as f64,
+                c.submit_time.as_secs_f64(),
+                c.batch_time.as_secs_f64() * 1e6 / c.batches as f64,
+                c.batch_time_max.as_secs_f64() * 1e6,
+                c.waited_for_chunk
             )?;
         }
         let t = &self.turnaround_ns;

@@ -1,11 +1,12 @@
 //! Staged windows (memory the host cannot map, reached through staging chunks and a copy
 //! engine) on real files and a real ring, with the CPU copy engine: READs and WRITEs land byte
 //! for byte through fewer chunks than requests, short and empty transfers, TOO_LONG, O_DIRECT
-//! through staging, checked WRITEs, stop with copies in flight, an engine that fails, and the
-//! set-up errors.
+//! through staging, checked WRITEs, stop with copies in flight, an engine that fails, a busy
+//! engine given larger batches, and the set-up errors.
 mod common;
 
 use std::os::unix::fs::OpenOptionsExt as _;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -44,6 +45,8 @@ fn staged_reads_and_writes_land_byte_exact_through_fewer_chunks_than_requests() 
     // 64 READs of up to one chunk into 16 KiB apart offsets, 32 in flight over 4 chunks.
     let mut r = rng(5);
     let mut expect = Vec::new();
+    // Copies the engine makes: one per request that moved bytes.
+    let mut copies = 0;
     for i in 0..64u32 {
         let (off, len) = random_range(&mut r, data.len() - usize::from(u16::MAX), CHUNK as usize);
         let at = (i % 16) * CHUNK;
@@ -61,6 +64,7 @@ fn staged_reads_and_writes_land_byte_exact_through_fewer_chunks_than_requests() 
             .issue(&read_req(0, 0, at, off, len))
             .expect("a free slot");
         expect.push((at, off, len));
+        copies += u64::from(len > 0);
         let _ = t;
     }
     while let Some((t, res)) = lane.wait_oldest() {
@@ -121,6 +125,12 @@ fn staged_reads_and_writes_land_byte_exact_through_fewer_chunks_than_requests() 
     }
     let report = pump.stop().unwrap();
     assert_eq!(report.count_of(ResultCode::TooLong.value()), 1);
+    // The 64 READs that moved bytes, the one past the end of the file, the 16 WRITEs; in
+    // batches of one or more.
+    let c = report.copies;
+    assert_eq!(c.copies, copies + 1 + 16, "{c:?}");
+    assert!(c.batches >= 1 && c.batches <= c.copies, "{c:?}");
+    assert!(c.batch_time_max <= c.batch_time, "{c:?}");
 }
 
 fn check_target(target: &HostWindow, at: u32, want: &[u8]) {
@@ -406,4 +416,84 @@ fn staged_windows_are_refused_without_an_engine_a_target_or_room() {
         ResultCode::BadWindow.value()
     );
     pump.stop().unwrap();
+}
+
+/// The CPU engine behind a gate: batches count as finished only up to `released`; `records`
+/// and `submits` say what the pump gave it.
+struct GatedEngine {
+    inner: HostCopyEngine,
+    records: Arc<AtomicU64>,
+    submits: Arc<AtomicU64>,
+    released: Arc<AtomicU64>,
+}
+
+impl CopyEngine for GatedEngine {
+    fn staging(&self) -> Arc<dyn WindowMemory> {
+        self.inner.staging()
+    }
+    fn target_len(&self, target: u32) -> Option<u64> {
+        self.inner.target_len(target)
+    }
+    fn record(&mut self, copy: Copy) {
+        self.records.fetch_add(1, Ordering::SeqCst);
+        self.inner.record(copy);
+    }
+    fn submit(&mut self) -> Result<u64, CopyError> {
+        self.submits.fetch_add(1, Ordering::SeqCst);
+        self.inner.submit()
+    }
+    fn finished(&mut self) -> Result<u64, CopyError> {
+        Ok(self
+            .inner
+            .finished()?
+            .min(self.released.load(Ordering::SeqCst)))
+    }
+    fn wait(&mut self, ticket: u64, timeout: Duration) -> Result<bool, CopyError> {
+        self.inner.wait(ticket, timeout)
+    }
+}
+
+#[test]
+fn copies_recorded_while_two_batches_run_wait_and_go_as_one_batch() {
+    let dir = tempfile::tempdir().unwrap();
+    let (path, data) = random_file(&dir, "in", 256 << 10, 4);
+    let (inner, target) = engine(4, 256 << 10);
+    let [records, submits, released] = [0; 3].map(|_| Arc::new(AtomicU64::new(0)));
+    let gated = GatedEngine {
+        inner: *inner,
+        records: records.clone(),
+        submits: submits.clone(),
+        released: released.clone(),
+    };
+    let queue = Arc::new(HostQueueMemory::new(4).unwrap());
+    let pump = builder(&queue)
+        .file(open_ro(&path), RO)
+        .copy_engine(Box::new(gated), CHUNK)
+        .staged_window(0, access(256 << 10))
+        .spawn()
+        .unwrap();
+    let mut lane = Lane::new(&*queue, 0..4).unwrap();
+    // One READ at a time, each once the previous one's copy was recorded (and, for the first
+    // two, submitted): two batches run, the third and fourth copies wait.
+    for i in 0..4u32 {
+        lane.issue(&read_req(0, 0, i * CHUNK, u64::from(i * CHUNK), CHUNK))
+            .expect("a free slot");
+        let n = u64::from(i) + 1;
+        wait_until("the copy to be recorded", || {
+            records.load(Ordering::SeqCst) == n && (n > 2 || submits.load(Ordering::SeqCst) == n)
+        });
+    }
+    assert_eq!(
+        submits.load(Ordering::SeqCst),
+        2,
+        "two batches in flight at most"
+    );
+    released.store(u64::MAX, Ordering::SeqCst);
+    while let Some((t, r)) = lane.wait_oldest() {
+        assert_eq!(r, CHUNK as i32, "slot {}", t.slot);
+    }
+    check_target(&target, 0, &data[..4 * CHUNK as usize]);
+    let report = pump.stop().unwrap();
+    assert_eq!(report.copies.batches, 3, "{:?}", report.copies);
+    assert_eq!(report.copies.copies, 4, "{:?}", report.copies);
 }

@@ -337,12 +337,14 @@ impl<'g> Streamer<'g> {
         })
     }
 
-    /// Stops the pump (draining it) and frees everything.
-    pub fn finish(mut self) -> Result<()> {
-        if let Some(p) = self.pump.take() {
-            p.stop()?;
-        }
-        Ok(())
+    /// Stops the pump (draining it) and frees everything; returns the pump's report (every
+    /// run since the start, warm-up included).
+    pub fn finish(mut self) -> Result<gdio::pump::PumpReport> {
+        let p = self
+            .pump
+            .take()
+            .expect("the pump runs until finish or drop");
+        Ok(p.stop()?)
     }
 }
 

@@ -200,6 +200,9 @@ pub(crate) fn run(
     let drained = engine.wind_down(failure.as_ref().map(|(_, c)| *c));
     engine.report.elapsed = started.elapsed();
     engine.report.cpu_time = thread_cpu().saturating_sub(cpu0);
+    if let Some(s) = &engine.staged {
+        engine.report.copies = s.stats;
+    }
     engine.report.claimed = engine.live.claimed.load(Ordering::Relaxed);
     let report = engine.report.clone();
     // Answer commands that arrived too late.
@@ -340,7 +343,14 @@ impl<'q> Engine<'q> {
                 backoff.reset();
                 continue;
             }
-            match backoff.next(&self.idle) {
+            let mut idle = backoff.next(&self.idle);
+            if let Idle::Park(d) = &mut idle {
+                // A copy batch that ends wakes nothing: look again soon.
+                if self.staged.as_ref().is_some_and(Staged::copies_in_flight) {
+                    *d = (*d).min(self.idle.min_park);
+                }
+            }
+            match idle {
                 Idle::Spin => std::hint::spin_loop(),
                 Idle::Park(d) if self.ring.in_flight() > 0 => {
                     // IO in flight: wait in the kernel for a completion, but only briefly,

@@ -3,9 +3,10 @@
 //! file (the ring). The slot completes when the last step has finished.
 //!
 //! Each request holds one staging chunk from its start to its completion, so a chunk is never
-//! read into, copied from or written from by two requests at once. Copies recorded in one turn
-//! go to the engine as one batch at the turn's end; finished batches are found by polling, so
-//! the pump thread never blocks on the copy engine while it runs. On stop, the last batch is
+//! read into, copied from or written from by two requests at once. Copies recorded go to the
+//! engine as one batch at a turn's end, at most `MAX_BATCHES_IN_FLIGHT` batches at a time (a
+//! busy engine gets larger batches); finished batches are found by polling, so the pump thread
+//! never blocks on the copy engine while it runs. On stop, the last batch is
 //! waited for (bounded) before the staging memory can be let go.
 
 use std::collections::VecDeque;
@@ -19,6 +20,7 @@ use gdio_uring::{errno_code, FileHandle, OpKind, Transfer, WindowHandle};
 use super::{held::check_of, Engine, Fatal, MAX_QUEUES};
 use crate::memory::WindowMemory;
 use crate::staging::{Copy, CopyDirection, CopyEngine, CopyError};
+use crate::stats::CopyStats;
 use crate::tables::PumpTables;
 use crate::PumpError;
 
@@ -26,6 +28,14 @@ use crate::PumpError;
 /// it: a pump serves at most `MAX_QUEUES` queues, numbered from 0); the slot field holds
 /// the chunk.
 pub(super) const STAGED_QUEUE: usize = MAX_QUEUES;
+
+/// Most batches submitted to the copy engine and not yet seen finished. While that many are in
+/// flight, copies recorded meanwhile wait for one to finish and then go as one batch: an idle
+/// engine gets a copy at once, a busy one gets batches that grow with its backlog. Measured on
+/// an H100 with 128 KiB requests: a batch every pump turn averaged 5.7 copies, the copy queue
+/// spent its time between small batches (a batch finished 19 ms after its submit, behind
+/// hundreds of others) and moved 16 GB/s, where 1 MiB copies in batches of 64 move 43 GB/s.
+const MAX_BATCHES_IN_FLIGHT: usize = 2;
 
 /// Most chunks: the slot field of `user_data` has 17 bits.
 const MAX_CHUNKS: usize = 1 << 17;
@@ -84,6 +94,8 @@ pub(super) struct Staged {
     submit_failed: bool,
     /// Scratch for data checks.
     scratch: Vec<u8>,
+    /// What the engine did, for the pump's report.
+    pub(super) stats: CopyStats,
 }
 
 impl Staged {
@@ -125,6 +137,7 @@ impl Staged {
             copy_timeout,
             submit_failed: false,
             scratch: vec![0; 64 << 10],
+            stats: CopyStats::default(),
         })
     }
 
@@ -155,6 +168,12 @@ impl Staged {
 
     pub(super) fn target_len(&self, target: u32) -> Option<u64> {
         self.engine.target_len(target)
+    }
+
+    /// Whether a submitted batch has not been seen finished: the pump then parks only briefly,
+    /// since no ring completion wakes it when a batch ends.
+    pub(super) fn copies_in_flight(&self) -> bool {
+        !self.copying.is_empty()
     }
 
     /// The longest request a staged window serves.
@@ -232,9 +251,13 @@ impl Engine<'_> {
             Some(chunk) if s.waiting.is_empty() => self.begin_staged(chunk, job),
             Some(chunk) => {
                 s.free.push(chunk);
+                s.stats.waited_for_chunk += 1;
                 s.waiting.push_back(job);
             }
-            None => s.waiting.push_back(job),
+            None => {
+                s.stats.waited_for_chunk += 1;
+                s.waiting.push_back(job);
+            }
         }
     }
 
@@ -339,57 +362,77 @@ impl Engine<'_> {
         }
     }
 
-    /// One turn's copy work: submit the copies recorded this turn as one batch, move on every
-    /// request whose batch has finished, and hash checked WRITEs' staged bytes within the
-    /// turn's budget. Never blocks; fails the pump when a batch takes longer than the copy
+    /// One turn's copy work: move on every request whose batch has finished, hash checked
+    /// WRITEs' staged bytes within the turn's budget, then submit the copies recorded so far
+    /// as one batch unless `MAX_BATCHES_IN_FLIGHT` batches still run (they then wait for a
+    /// later turn). Never blocks; fails the pump when a batch takes longer than the copy
     /// timeout or the engine fails.
     pub(super) fn advance_staged(&mut self) -> Result<bool, Fatal> {
-        let Some(s) = self.staged.as_mut() else {
+        if self.staged.is_none() {
             return Ok(false);
-        };
-        let mut worked = false;
-        if !s.recorded.is_empty() {
-            match s.engine.submit() {
-                Ok(ticket) => {
-                    let chunks = std::mem::take(&mut s.recorded);
-                    s.copying.push_back((ticket, Instant::now(), chunks));
-                    worked = true;
-                }
-                Err(e) => {
-                    // All or nothing (the trait's contract): these copies were never made.
-                    s.submit_failed = true;
-                    return Err(copy_fatal(e));
-                }
-            }
         }
-        if !s.copying.is_empty() {
-            let finished = s.engine.finished().map_err(copy_fatal)?;
-            let limit = s.copy_timeout;
-            while let Some((ticket, since, _)) =
-                self.staged.as_ref().and_then(|s| s.copying.front())
-            {
-                if *ticket > finished {
-                    if since.elapsed() > limit {
-                        return Err(Fatal(
-                            format!("copy engine: batch {ticket} not finished after {limit:?}"),
-                            ResultCode::Internal.value(),
-                        ));
-                    }
-                    break;
-                }
-                let (_, _, chunks) = self
-                    .staged
-                    .as_mut()
-                    .and_then(|s| s.copying.pop_front())
-                    .expect("front exists");
-                for chunk in chunks {
-                    self.copied(chunk);
-                }
-                worked = true;
-            }
-        }
+        let mut worked = self.reap_copies()?;
         worked |= self.check_staged();
+        worked |= self.submit_copies()?;
         Ok(worked)
+    }
+
+    /// Moves on every request whose batch has finished (batches finish in ticket order).
+    fn reap_copies(&mut self) -> Result<bool, Fatal> {
+        let s = self.staged.as_mut().expect("staged");
+        if s.copying.is_empty() {
+            return Ok(false);
+        }
+        let finished = s.engine.finished().map_err(copy_fatal)?;
+        let limit = s.copy_timeout;
+        let mut worked = false;
+        while let Some((ticket, since, _)) = self.staged.as_ref().and_then(|s| s.copying.front()) {
+            if *ticket > finished {
+                if since.elapsed() > limit {
+                    return Err(Fatal(
+                        format!("copy engine: batch {ticket} not finished after {limit:?}"),
+                        ResultCode::Internal.value(),
+                    ));
+                }
+                break;
+            }
+            let s = self.staged.as_mut().expect("staged");
+            let (_, since, chunks) = s.copying.pop_front().expect("front exists");
+            let took = since.elapsed();
+            s.stats.batch_time += took;
+            s.stats.batch_time_max = s.stats.batch_time_max.max(took);
+            for chunk in chunks {
+                self.copied(chunk);
+            }
+            worked = true;
+        }
+        Ok(worked)
+    }
+
+    /// Submits the recorded copies as one batch, unless `MAX_BATCHES_IN_FLIGHT` batches run.
+    fn submit_copies(&mut self) -> Result<bool, Fatal> {
+        let s = self.staged.as_mut().expect("staged");
+        if s.recorded.is_empty() || s.copying.len() >= MAX_BATCHES_IN_FLIGHT {
+            return Ok(false);
+        }
+        let started = Instant::now();
+        let submitted = s.engine.submit();
+        let now = Instant::now();
+        s.stats.submit_time += now - started;
+        match submitted {
+            Ok(ticket) => {
+                let chunks = std::mem::take(&mut s.recorded);
+                s.stats.batches += 1;
+                s.stats.copies += chunks.len() as u64;
+                s.copying.push_back((ticket, now, chunks));
+                Ok(true)
+            }
+            Err(e) => {
+                // All or nothing (the trait's contract): these copies were never made.
+                s.submit_failed = true;
+                Err(copy_fatal(e))
+            }
+        }
     }
 
     /// Hashes the staged bytes of checked WRITEs, oldest first, until the turn's budget is

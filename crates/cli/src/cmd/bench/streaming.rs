@@ -11,6 +11,7 @@ use super::svg::Chart;
 use super::{fio_note, Config, Section, Spread};
 use crate::report::Table;
 use crate::units::{bytes, bytes_per_sec, per_sec, rate_of, ratio};
+use gdio::pump::PumpReport;
 use gdio_vulkan::{Placement, ProbeOptions};
 use gdio_workloads::sum::{cpu_crc32c, StreamShape, Streamer, WindowKind};
 use gdio_workloads::write::process_cpu;
@@ -40,7 +41,7 @@ fn stream_runs(
     file: &Path,
     reps: u32,
     cpu_crc: u32,
-) -> Result<(Vec<Duration>, Vec<f64>)> {
+) -> Result<(Vec<Duration>, Vec<f64>, PumpReport)> {
     let gb = std::fs::metadata(file)?.len() as f64 / 1e9;
     let mut st = Streamer::with_windows(gpu, shape, kind)?;
     st.set_direct(direct)?;
@@ -57,8 +58,46 @@ fn stream_runs(
         }
         times.push(s.elapsed);
     }
-    st.finish()?;
-    Ok((times, cpu))
+    let report = st.finish()?;
+    Ok((times, cpu, report))
+}
+
+/// A note on where a row's pump spent its time (every run of the row, its warm-up included).
+pub(super) fn pump_note(row: &str, r: &PumpReport) -> String {
+    let mut note = format!(
+        "pump of {row}: {} turns, {} parks, pump thread CPU {:.2} s over {:.2} s",
+        r.turns,
+        r.parks,
+        r.cpu_time.as_secs_f64(),
+        r.elapsed.as_secs_f64()
+    );
+    let c = &r.copies;
+    if c.batches > 0 {
+        note.push_str(&format!(
+            "; copy queue: {} batches of {:.1} copies on average, {:.2} s of the pump thread in submit, a batch finished {:.0} µs after its submit on average ({:.0} µs at most), {} requests waited for a staging chunk",
+            c.batches,
+            c.copies as f64 / c.batches as f64,
+            c.submit_time.as_secs_f64(),
+            c.batch_time.as_secs_f64() * 1e6 / c.batches as f64,
+            c.batch_time_max.as_secs_f64() * 1e6,
+            c.waited_for_chunk
+        ));
+    }
+    note
+}
+
+/// A pump report's figures for bench.json.
+pub(super) fn pump_json(r: &PumpReport) -> serde_json::Value {
+    let c = &r.copies;
+    json!({
+        "turns": r.turns, "parks": r.parks, "cpu_seconds": r.cpu_time.as_secs_f64(),
+        "elapsed_seconds": r.elapsed.as_secs_f64(),
+        "copy_batches": c.batches, "copies": c.copies,
+        "copy_submit_seconds": c.submit_time.as_secs_f64(),
+        "copy_batch_seconds_total": c.batch_time.as_secs_f64(),
+        "copy_batch_seconds_max": c.batch_time_max.as_secs_f64(),
+        "waited_for_staging_chunk": c.waited_for_chunk,
+    })
 }
 
 /// Section 2.
@@ -69,7 +108,7 @@ pub fn run(gpu: &Gpu, cfg: &Config, file: &Path) -> Result<Section> {
     let cpu_crc = cpu_crc32c(file)?;
     let cpu_time = t.elapsed();
     let gb = len as f64 / 1e9;
-    let (gdio_times, gdio_cpu) = stream_runs(
+    let (gdio_times, gdio_cpu, gdio_pump) = stream_runs(
         gpu,
         shape,
         WindowKind::Mapped,
@@ -133,6 +172,7 @@ pub fn run(gpu: &Gpu, cfg: &Config, file: &Path) -> Result<Section> {
         "1.00×".into(),
     ]);
     gs.warn_if_disagreeing(&mut t, "gdio sum", rate_of);
+    t.note(pump_note("gdio sum", &gdio_pump));
     let mut chart = Chart::new(
         &format!("Streaming {} (higher is better)", bytes(len)),
         "bytes per second",
@@ -190,10 +230,11 @@ pub fn run(gpu: &Gpu, cfg: &Config, file: &Path) -> Result<Section> {
         cfg.reps,
         cpu_crc,
     );
-    let mut direct_fio_args = fio::bench_args(file, "read", "1m", 1, cfg.fio_runtime);
-    direct_fio_args.push("--direct=1".into());
-    let direct_data = match direct {
-        Ok((times, cpu)) => {
+    // gdio's O_DIRECT rows (mapped and device-local windows), set against one fio --direct=1
+    // read run after them whenever any of them ran.
+    let mut direct_rows: Vec<(&str, f64)> = Vec::new();
+    let mut direct_data = match direct {
+        Ok((times, cpu, report)) => {
             let ds = rates(len, &times);
             t.row(vec![
                 format!(
@@ -207,26 +248,9 @@ pub fn run(gpu: &Gpu, cfg: &Config, file: &Path) -> Result<Section> {
                 ratio(g, ds.median),
             ]);
             chart.bar("gdio sum, O_DIRECT", ds.median, rate_of(ds.median));
-            let fio_direct = fio::run(&cfg.fio, &direct_fio_args).ok();
-            if let Some(f) = &fio_direct {
-                t.row(vec![
-                    "fio io_uring read bs=1m --direct=1 (no GPU)".into(),
-                    rate_of(f.bytes_per_sec),
-                    "-".into(),
-                    "-".into(),
-                    ratio(g, f.bytes_per_sec),
-                ]);
-                chart.bar(
-                    "fio read 1m, direct",
-                    f.bytes_per_sec,
-                    rate_of(f.bytes_per_sec),
-                );
-                t.note(format!(
-                    "O_DIRECT: gdio sum ÷ fio --direct=1 = {}",
-                    ratio(ds.median, f.bytes_per_sec)
-                ));
-            }
-            json!({ "bytes_per_sec": ds.median, "spread": ds, "fio_bytes_per_sec": fio_direct.map(|f| f.bytes_per_sec), "fio_args": direct_fio_args })
+            direct_rows.push(("gdio sum, O_DIRECT", ds.median));
+            t.note(pump_note("gdio sum, O_DIRECT", &report));
+            json!({ "bytes_per_sec": ds.median, "spread": ds, "pump": pump_json(&report) })
         }
         Err(e) => {
             t.row(vec![
@@ -270,8 +294,12 @@ pub fn run(gpu: &Gpu, cfg: &Config, file: &Path) -> Result<Section> {
     ] {
         let sh = if direct { direct_shape } else { shape };
         match stream_runs(gpu, sh, WindowKind::Device, direct, file, cfg.reps, cpu_crc) {
-            Ok((times, cpu)) => {
+            Ok((times, cpu, report)) => {
                 let ds = rates(len, &times);
+                t.note(pump_note(label, &report));
+                if direct {
+                    direct_rows.push((label, ds.median));
+                }
                 t.row(vec![
                     format!(
                         "{label} ({} lanes × 2 × {})",
@@ -295,7 +323,7 @@ pub fn run(gpu: &Gpu, cfg: &Config, file: &Path) -> Result<Section> {
                 );
                 device_data.insert(
                     key.into(),
-                    json!({ "bytes_per_sec": ds.median, "spread": ds, "cpu_seconds_per_gb": Spread::of(&cpu).median }),
+                    json!({ "bytes_per_sec": ds.median, "spread": ds, "cpu_seconds_per_gb": Spread::of(&cpu).median, "pump": pump_json(&report) }),
                 );
             }
             Err(e) => {
@@ -355,6 +383,35 @@ pub fn run(gpu: &Gpu, cfg: &Config, file: &Path) -> Result<Section> {
                     "host_pread_cpu_seconds_per_gb": Spread::of(&host_cpu).median,
                     "copy_queue_bytes_per_sec": qs.median, "copy_queue_spread": qs }),
         );
+    }
+    if !direct_rows.is_empty() {
+        let mut args = fio::bench_args(file, "read", "1m", 1, cfg.fio_runtime);
+        args.push("--direct=1".into());
+        match fio::run(&cfg.fio, &args) {
+            Ok(f) => {
+                t.row(vec![
+                    "fio io_uring read bs=1m --direct=1 (no GPU)".into(),
+                    rate_of(f.bytes_per_sec),
+                    "-".into(),
+                    "-".into(),
+                    ratio(g, f.bytes_per_sec),
+                ]);
+                chart.bar(
+                    "fio read 1m, direct",
+                    f.bytes_per_sec,
+                    rate_of(f.bytes_per_sec),
+                );
+                for (row, bps) in &direct_rows {
+                    t.note(format!(
+                        "O_DIRECT: {row} ÷ fio --direct=1 = {}",
+                        ratio(*bps, f.bytes_per_sec)
+                    ));
+                }
+                direct_data["fio_bytes_per_sec"] = json!(f.bytes_per_sec);
+            }
+            Err(e) => t.note(fio_note(&e)),
+        }
+        direct_data["fio_args"] = json!(args);
     }
     // Every other window mode, for comparison: the same stream into windows placed elsewhere.
     // A mode that fails the freshness probe on this device shows it here as a wrong CRC.
@@ -473,6 +530,7 @@ pub fn run(gpu: &Gpu, cfg: &Config, file: &Path) -> Result<Section> {
             "cpu_crc_seconds": cpu_time.as_secs_f64(),
             "statistic": "median of the runs (spread: min, max)",
             "gdio_bytes_per_sec": g,
+            "gdio_pump": pump_json(&gdio_pump),
             "gdio_spread": gs,
             "gdio_bytes_per_sec_best": bytes_per_sec(len, best(&gdio_times)),
             "window_modes": modes,

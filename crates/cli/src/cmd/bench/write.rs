@@ -13,6 +13,7 @@ use super::svg::Chart;
 use super::{fio_note, Config, Section, Spread};
 use crate::report::Table;
 use crate::units::{bytes, bytes_per_sec, rate_of, ratio};
+use gdio::pump::PumpReport;
 use gdio_workloads::windows::WindowKind;
 use gdio_workloads::write::{self, WriteShape, Writer};
 use gdio_workloads::{fio, orchestrated_write, Gpu};
@@ -138,7 +139,7 @@ pub fn run(gpu: &Gpu, cfg: &Config, dir: &Path) -> Result<Section> {
             chart.bar(format!("gdio write ({mode})"), gm, rate_of(gm));
             // The same job from a device-local window, drained by the copy queue into
             // registered staging.
-            let device = (|| -> Result<Vec<(Duration, Duration)>> {
+            let device = (|| -> Result<(Vec<(Duration, Duration)>, PumpReport)> {
                 let mut writer = Writer::with_windows(gpu, shape, WindowKind::Device)?;
                 let mut runs = Vec::new();
                 for _ in 0..cfg.reps {
@@ -146,20 +147,24 @@ pub fn run(gpu: &Gpu, cfg: &Config, dir: &Path) -> Result<Section> {
                     let w = writer.write(&path, len, SEED, direct, |_, _| {})?;
                     runs.push((w.elapsed, w.cpu));
                 }
-                writer.finish()?;
+                let report = writer.finish()?;
                 check(
                     &path,
                     len,
                     &format!("gdio write, device-local window ({mode})"),
                 )?;
-                Ok(runs)
+                Ok((runs, report))
             })();
             let device_label = format!(
                 "gdio write{label}, device-local window: copy queue → staging, WRITE_FIXED"
             );
             let device_data = match device {
-                Ok(runs) => {
+                Ok((runs, report)) => {
                     let d = Runs::of(len, &runs);
+                    t.note(super::streaming::pump_note(
+                        &format!("gdio write, device-local window ({mode})"),
+                        &report,
+                    ));
                     t.row(vec![
                         device_label,
                         rate_of(d.rate.median),
@@ -172,7 +177,7 @@ pub fn run(gpu: &Gpu, cfg: &Config, dir: &Path) -> Result<Section> {
                         d.rate.median,
                         rate_of(d.rate.median),
                     );
-                    json!({ "bytes_per_sec": d.rate.median, "spread": d.rate, "cpu_seconds_per_gb": d.cpu_per_gb })
+                    json!({ "bytes_per_sec": d.rate.median, "spread": d.rate, "cpu_seconds_per_gb": d.cpu_per_gb, "pump": super::streaming::pump_json(&report) })
                 }
                 Err(e) => {
                     t.row(vec![

@@ -18,7 +18,16 @@ fn gdio(args: &[&str]) -> Output {
 
 /// gdio with environment variables set.
 fn gdio_env(vars: &[(&str, &str)], args: &[&str]) -> Output {
-    let out = Command::new(gdio_bin())
+    let mut cmd = Command::new(gdio_bin());
+    // Only the settings given, besides the device choice: another GDIO_ variable of the
+    // caller's (a test runner's own) would change what gdio prints.
+    for (name, _) in std::env::vars_os() {
+        let n = name.to_string_lossy();
+        if n.starts_with("GDIO_") && n != "GDIO_DEVICE" {
+            cmd.env_remove(name);
+        }
+    }
+    let out = cmd
         .args(args)
         .env("XDG_RUNTIME_DIR", std::env::temp_dir())
         .envs(vars.iter().copied())

@@ -36,7 +36,7 @@ impl StreamShape {
 
     /// The shape for `gpu`: on a GPU, many lanes with moderate chunks, so that the CRC runs wide
     /// on the device and the copies into ReBAR spread over io-wq workers (measured on the H100:
-    /// 2,048 lanes × 128 KiB streamed 23.7 GB/s, 128 lanes × 1 MiB 1.9 GB/s;
+    /// 1,024 to 4,096 lanes × 128 KiB streamed 29.0–31.1 GB/s, 512 lanes × 1 MiB 18.5–19.7;
     /// docs/BENCHMARKS.md); on lavapipe 8 lanes of 64 KiB.
     #[must_use]
     pub fn defaults(gpu: &Gpu) -> StreamShape {

@@ -90,11 +90,12 @@ pub struct SumArgs {
     /// registered staging by the GPU's copy queue; not on lavapipe, which has one queue).
     #[arg(long, default_value = "mapped", value_parser = ["mapped", "device"])]
     pub windows: String,
-    /// Bytes per READ (a multiple of 16; default 128 KiB on GPUs, 64 KiB on lavapipe).
+    /// Bytes per READ (a multiple of 16; default 128 KiB on GPUs, 256 KiB with `--windows
+    /// device`, 64 KiB on lavapipe).
     #[arg(long, value_parser = parse_size)]
     pub chunk: Option<u64>,
     /// Shader lanes streaming the file, two READs in flight each, 1..=16384 (default 2048 on
-    /// GPUs, 8 on lavapipe).
+    /// GPUs, 1024 with `--windows device`, 8 on lavapipe).
     #[arg(long, value_parser = clap::value_parser!(u32).range(1..=16_384))]
     pub lanes: Option<u32>,
 }

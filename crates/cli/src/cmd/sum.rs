@@ -84,8 +84,13 @@ pub fn sum_files(
 
 /// The streaming shape for `gpu` with the user's `--chunk` and `--lanes` (exit 2 for ones
 /// the device cannot take).
-pub fn shape(gpu: &Gpu, chunk: Option<u64>, lanes: Option<u32>) -> Result<StreamShape> {
-    let defaults = StreamShape::defaults(gpu);
+pub fn shape(
+    gpu: &Gpu,
+    windows: WindowKind,
+    chunk: Option<u64>,
+    lanes: Option<u32>,
+) -> Result<StreamShape> {
+    let defaults = StreamShape::defaults_for(gpu, windows);
     let chunk = chunk.unwrap_or(u64::from(defaults.chunk));
     let max = StreamShape::max_chunk(gpu);
     if chunk < 16 || chunk % 16 != 0 || chunk > u64::from(max) {
@@ -112,8 +117,8 @@ pub fn run(args: &SumArgs, device: Option<&str>, json: bool) -> Result<i32> {
         }
     }
     let gpu = gpu::open(device)?;
-    let shape = shape(&gpu, args.chunk, args.lanes)?;
     let windows = WindowKind::parse(&args.windows).expect("clap accepts only known kinds");
+    let shape = shape(&gpu, windows, args.chunk, args.lanes)?;
     let files = sum_files(
         &gpu,
         shape,

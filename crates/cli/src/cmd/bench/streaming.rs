@@ -292,7 +292,8 @@ pub fn run(gpu: &Gpu, cfg: &Config, file: &Path) -> Result<Section> {
         ),
         (true, "gdio sum, device-local windows, O_DIRECT", "direct"),
     ] {
-        let sh = if direct { direct_shape } else { shape };
+        // The device-local windows' own default shape (whole 4 KiB blocks for O_DIRECT too).
+        let sh = StreamShape::defaults_for(gpu, WindowKind::Device);
         match stream_runs(gpu, sh, WindowKind::Device, direct, file, cfg.reps, cpu_crc) {
             Ok((times, cpu, report)) => {
                 let ds = rates(len, &times);

@@ -98,6 +98,23 @@ pub struct CopyStats {
     pub waited_for_chunk: u64,
 }
 
+impl std::fmt::Display for CopyStats {
+    /// One line: batches, copies per batch, submit time, batch times, waits for staging.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let batches = self.batches.max(1) as f64;
+        write!(
+            f,
+            "{} batches of {:.1} copies on average, {:.2} s of the pump thread in submit, a batch finished {:.0} µs after its submit on average ({:.0} µs at most), {} requests waited for a staging chunk",
+            self.batches,
+            self.copies as f64 / batches,
+            self.submit_time.as_secs_f64(),
+            self.batch_time.as_secs_f64() * 1e6 / batches,
+            self.batch_time_max.as_secs_f64() * 1e6,
+            self.waited_for_chunk
+        )
+    }
+}
+
 /// What a pump did, returned by [`crate::PumpHandle::stop`].
 #[derive(Debug, Clone)]
 pub struct PumpReport {
@@ -238,18 +255,8 @@ impl std::fmt::Display for PumpReport {
                 h.max()
             )?;
         }
-        let c = &self.copies;
-        if c.batches > 0 {
-            writeln!(
-                f,
-                "  copy engine: {} batches, {:.1} copies each, submit {:.3} s, batch mean {:.1} µs, max {:.1} µs, {} requests waited for staging",
-                c.batches,
-                c.copies as f64 / c.batches as f64,
-                c.submit_time.as_secs_f64(),
-                c.batch_time.as_secs_f64() * 1e6 / c.batches as f64,
-                c.batch_time_max.as_secs_f64() * 1e6,
-                c.waited_for_chunk
-            )?;
+        if self.copies.batches > 0 {
+            writeln!(f, "  copy engine: {}", self.copies)?;
         }
         let t = &self.turnaround_ns;
         if !t.is_empty() {

@@ -71,17 +71,8 @@ pub(super) fn pump_note(row: &str, r: &PumpReport) -> String {
         r.cpu_time.as_secs_f64(),
         r.elapsed.as_secs_f64()
     );
-    let c = &r.copies;
-    if c.batches > 0 {
-        note.push_str(&format!(
-            "; copy queue: {} batches of {:.1} copies on average, {:.2} s of the pump thread in submit, a batch finished {:.0} µs after its submit on average ({:.0} µs at most), {} requests waited for a staging chunk",
-            c.batches,
-            c.copies as f64 / c.batches as f64,
-            c.submit_time.as_secs_f64(),
-            c.batch_time.as_secs_f64() * 1e6 / c.batches as f64,
-            c.batch_time_max.as_secs_f64() * 1e6,
-            c.waited_for_chunk
-        ));
+    if r.copies.batches > 0 {
+        note.push_str(&format!("; copy queue: {}", r.copies));
     }
     note
 }

@@ -25,7 +25,11 @@ void main() {
     uint b = lane * 8u;
     uint chunks = (pc.file_len + pc.chunk - 1u) / pc.chunk;
     uint iters = 0u;
-    while (st[b + 2u] == 0u && gdio_iters + iters < pc.iter_budget) {
+    // A turn starts only with room left for a whole one (a wait, then a chunk's words): lavapipe
+    // ends an invocation's loops silently past its iteration cap, which would cut a chunk's
+    // sum short.
+    uint turn_max = pc.wait_budget + pc.chunk / 4u + 2u;
+    while (st[b + 2u] == 0u && gdio_iters + iters + turn_max < pc.iter_budget) {
         iters++;
         uint c = lane + st[b] * lanes;
         if (c >= chunks) {

@@ -28,21 +28,29 @@ fn every_embedded_shader_builds_a_pipeline() {
     assert!(ComputePipeline::new(&g.ctx, &[1, 2, 3, 4], 1, 0).is_err());
 }
 
+/// crc_chunks.comp's pipeline and the CRC tables it reads (binding 2).
+fn crc_chunks_pipeline(ctx: &gdio::vulkan::Context) -> (ComputePipeline, MappedBuffer) {
+    let tables =
+        MappedBuffer::new(ctx, shaders::CRC_TABLE_WORDS * 4, Placement::HostCached).unwrap();
+    tables
+        .write_u32s(0, &gdio_workloads::patterns::crc32c_tables())
+        .unwrap();
+    let pipe = ComputePipeline::new(ctx, shaders::CRC_CHUNKS, 3, 12).unwrap();
+    (pipe, tables)
+}
+
 /// One recorded dispatch submitted three times runs three times, each seeing what the host wrote
 /// before that submission: the CRC-32C of each chunk, three different contents.
 #[test]
 fn a_recorded_dispatch_runs_again_at_every_submission() {
     use gdio::vulkan::{BufferSlice, FenceWait};
-    use gdio_workloads::patterns::{crc32c_reference, crc32c_tables};
+    use gdio_workloads::patterns::crc32c_reference;
     let g = gpu();
     const CHUNK: u32 = 4096;
     const CHUNKS: usize = 4;
     let data = MappedBuffer::new(&g.ctx, CHUNKS * CHUNK as usize, Placement::HostCached).unwrap();
     let crcs = MappedBuffer::new(&g.ctx, CHUNKS * 4, Placement::HostCached).unwrap();
-    let tables =
-        MappedBuffer::new(&g.ctx, shaders::CRC_TABLE_WORDS * 4, Placement::HostCached).unwrap();
-    tables.write_u32s(0, &crc32c_tables()).unwrap();
-    let pipe = ComputePipeline::new(&g.ctx, shaders::CRC_CHUNKS, 3, 12).unwrap();
+    let (pipe, tables) = crc_chunks_pipeline(&g.ctx);
     let set = pipe
         .bind(&[
             BufferSlice::whole(&data),
@@ -92,13 +100,10 @@ fn a_recorded_dispatch_runs_again_at_every_submission() {
 #[test]
 fn chunk_crcs_match_the_cpu_for_every_tail_shape() {
     use gdio::vulkan::{BufferSlice, FenceWait};
-    use gdio_workloads::patterns::{crc32c_reference, crc32c_tables};
+    use gdio_workloads::patterns::crc32c_reference;
     let g = gpu();
     const CHUNK: u32 = 256;
-    let tables =
-        MappedBuffer::new(&g.ctx, shaders::CRC_TABLE_WORDS * 4, Placement::HostCached).unwrap();
-    tables.write_u32s(0, &crc32c_tables()).unwrap();
-    let pipe = ComputePipeline::new(&g.ctx, shaders::CRC_CHUNKS, 3, 12).unwrap();
+    let (pipe, tables) = crc_chunks_pipeline(&g.ctx);
     for len in [
         1u64,
         3,

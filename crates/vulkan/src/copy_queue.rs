@@ -35,6 +35,32 @@ struct Recorded {
     len: u64,
 }
 
+/// The regions of `run` (copies between the same two buffers), a copy that starts where the
+/// previous one ends on both sides joining it.
+fn merged_regions(run: &[Recorded]) -> Vec<vk::BufferCopy> {
+    let mut regions: Vec<vk::BufferCopy> = Vec::with_capacity(run.len());
+    for r in run {
+        let (src, dst) = match r.way {
+            CopyWay::ToTarget => (r.staging_offset, r.target_offset),
+            CopyWay::ToStaging => (r.target_offset, r.staging_offset),
+        };
+        match regions.last_mut() {
+            Some(last)
+                if last.src_offset + last.size == src && last.dst_offset + last.size == dst =>
+            {
+                last.size += r.len;
+            }
+            _ => regions.push(
+                vk::BufferCopy::default()
+                    .src_offset(src)
+                    .dst_offset(dst)
+                    .size(r.len),
+            ),
+        }
+    }
+    regions
+}
+
 enum QueueRef {
     /// The context's copy queue, under the context's lock.
     Context,
@@ -235,10 +261,16 @@ impl CopyQueue {
     /// Submits every copy recorded since the last submit as one batch (one command buffer)
     /// that signals the timeline semaphore; returns its ticket (1, 2, 3...).
     ///
+    /// The copies of a batch run in any order and may overlap in time: never put two copies
+    /// that touch the same bytes in one batch.
+    ///
     /// All or nothing: on an error nothing was submitted, the recorded copies are dropped, and
     /// no ticket was used (the caller must treat those copies as never made).
     pub fn submit(&mut self) -> Result<u64> {
-        let recorded = std::mem::take(&mut self.recorded);
+        let mut recorded = std::mem::take(&mut self.recorded);
+        // Copies of one batch are not ordered among themselves (no barrier between them), so
+        // they go in target order, where neighbours can merge (see `merged_regions`).
+        recorded.sort_by_key(|r| (r.way == CopyWay::ToStaging, r.target, r.target_offset));
         let cb = self.command_buffer()?;
         match self.record_and_submit(cb, &recorded) {
             Ok(ticket) => Ok(ticket),
@@ -262,28 +294,19 @@ impl CopyQueue {
                     .flags(vk::CommandBufferUsageFlags::ONE_TIME_SUBMIT),
             )
             .vk("vkBeginCommandBuffer")?;
-            for r in recorded {
-                let target = self.targets[r.target as usize].buffer();
+            // One vkCmdCopyBuffer per run of copies between the same two buffers, with
+            // copies that continue each other on both sides merged into one region: the copy
+            // engine pays per region (on an H100, 256 KiB copies move 32 GB/s, 1 MiB copies
+            // 43 GB/s).
+            for run in recorded.chunk_by(|a, b| a.way == b.way && a.target == b.target) {
+                let target = self.targets[run[0].target as usize].buffer();
                 let staging = self.staging.buffer();
-                let (src, dst, region) = match r.way {
-                    CopyWay::ToTarget => (
-                        staging,
-                        target,
-                        vk::BufferCopy::default()
-                            .src_offset(r.staging_offset)
-                            .dst_offset(r.target_offset)
-                            .size(r.len),
-                    ),
-                    CopyWay::ToStaging => (
-                        target,
-                        staging,
-                        vk::BufferCopy::default()
-                            .src_offset(r.target_offset)
-                            .dst_offset(r.staging_offset)
-                            .size(r.len),
-                    ),
+                let (src, dst) = match run[0].way {
+                    CopyWay::ToTarget => (staging, target),
+                    CopyWay::ToStaging => (target, staging),
                 };
-                dev.cmd_copy_buffer(cb, src, dst, &[region]);
+                let regions = merged_regions(run);
+                dev.cmd_copy_buffer(cb, src, dst, &regions);
             }
             // The copies' writes are made available to the host (staging, read after the
             // semaphore is seen) and to later device reads (targets, read by shaders).
@@ -400,5 +423,48 @@ impl Drop for CopyQueue {
             self.ctx.device().destroy_command_pool(self.pool, None);
             self.ctx.device().destroy_semaphore(self.semaphore, None);
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn copy(way: CopyWay, target_offset: u64, staging_offset: u64, len: u64) -> Recorded {
+        Recorded {
+            way,
+            target: 0,
+            target_offset,
+            staging_offset,
+            len,
+        }
+    }
+
+    fn spans(regions: &[vk::BufferCopy]) -> Vec<(u64, u64, u64)> {
+        regions
+            .iter()
+            .map(|r| (r.src_offset, r.dst_offset, r.size))
+            .collect()
+    }
+
+    #[test]
+    fn copies_that_continue_each_other_on_both_sides_merge() {
+        let to = CopyWay::ToTarget;
+        let run = [
+            copy(to, 0, 4096, 4096),
+            copy(to, 4096, 8192, 4096), // continues both sides
+            copy(to, 8192, 0, 4096),    // continues the target only
+            copy(to, 16384, 4096, 100), // continues the staging only
+            copy(to, 16484, 4196, 50),  // continues both
+        ];
+        assert_eq!(
+            spans(&merged_regions(&run)),
+            [(4096, 0, 8192), (0, 8192, 4096), (4096, 16384, 150)]
+        );
+        // The other way the staging is the source.
+        let from = CopyWay::ToStaging;
+        let run = [copy(from, 0, 4096, 10), copy(from, 10, 4106, 10)];
+        assert_eq!(spans(&merged_regions(&run)), [(0, 4096, 20)]);
+        assert!(merged_regions(&[]).is_empty());
     }
 }

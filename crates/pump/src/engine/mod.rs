@@ -6,6 +6,7 @@
 //! (slot counts, the batch size, the data-check budget), never by what the device writes.
 
 mod commands;
+mod free_chunks;
 mod held;
 mod staged;
 mod wind_down;

@@ -17,6 +17,7 @@ use gdio_protocol::request::Transfer as ProtoTransfer;
 use gdio_protocol::{Claim, Generation, ResultCode};
 use gdio_uring::{errno_code, FileHandle, OpKind, Transfer, WindowHandle};
 
+use super::free_chunks::FreeChunks;
 use super::{held::check_of, Engine, Fatal, MAX_QUEUES};
 use crate::memory::WindowMemory;
 use crate::staging::{Copy, CopyDirection, CopyEngine, CopyError};
@@ -75,7 +76,7 @@ pub(super) struct Staged {
     /// The staging memory's handle in the ring, once registered.
     ring_window: Option<WindowHandle>,
     chunk: u32,
-    free: Vec<u32>,
+    free: FreeChunks,
     /// The request using each chunk.
     jobs: Box<[Option<Job>]>,
     waiting: VecDeque<Job>,
@@ -126,8 +127,7 @@ impl Staged {
             staging,
             ring_window: None,
             chunk,
-            // Popped from the end: chunk 0 first.
-            free: (0..chunks as u32).rev().collect(),
+            free: FreeChunks::all(chunks as u32),
             jobs: (0..chunks).map(|_| None).collect(),
             waiting: VecDeque::new(),
             recorded: Vec::new(),
@@ -247,18 +247,13 @@ impl Engine<'_> {
             .staged
             .as_mut()
             .expect("staged windows exist only with an engine");
-        match s.free.pop() {
-            Some(chunk) if s.waiting.is_empty() => self.begin_staged(chunk, job),
-            Some(chunk) => {
-                s.free.push(chunk);
-                s.stats.waited_for_chunk += 1;
-                s.waiting.push_back(job);
-            }
-            None => {
-                s.stats.waited_for_chunk += 1;
-                s.waiting.push_back(job);
+        if s.waiting.is_empty() {
+            if let Some(chunk) = s.free.take() {
+                return self.begin_staged(chunk, job);
             }
         }
+        s.stats.waited_for_chunk += 1;
+        s.waiting.push_back(job);
     }
 
     fn begin_staged(&mut self, chunk: u32, mut job: Job) {
@@ -266,7 +261,7 @@ impl Engine<'_> {
         let (write, len) = (job.write, u64::from(job.t.len));
         if len == 0 {
             // Nothing to move: a zero-length transfer completes with 0, as the ring's would.
-            s.free.push(chunk);
+            s.free.put(chunk);
             return self.complete_tracked(job.qi, job.claim, 0);
         }
         job.stage = if write {
@@ -275,7 +270,7 @@ impl Engine<'_> {
             Stage::Reading
         };
         let Some(ring_window) = s.ring_window else {
-            s.free.push(chunk);
+            s.free.put(chunk);
             return self.complete_tracked(job.qi, job.claim, ResultCode::Internal.value());
         };
         let transfer = Transfer {
@@ -304,7 +299,7 @@ impl Engine<'_> {
         let Some(job) = s.jobs[chunk as usize].take() else {
             return;
         };
-        s.free.push(chunk);
+        s.free.put(chunk);
         self.complete_tracked(job.qi, job.claim, result);
     }
 
@@ -323,7 +318,7 @@ impl Engine<'_> {
             if s.waiting.is_empty() {
                 return;
             }
-            let Some(chunk) = s.free.pop() else { return };
+            let Some(chunk) = s.free.take() else { return };
             let job = s.waiting.pop_front().expect("not empty");
             self.begin_staged(chunk, job);
         }
@@ -405,6 +400,11 @@ impl Engine<'_> {
                 self.copied(chunk);
             }
             worked = true;
+        }
+        // The batch's chunks are all free before the waiting requests take them, so that
+        // those get chunks that follow each other (see `FreeChunks`).
+        if worked && !self.stopping {
+            self.start_waiting();
         }
         Ok(worked)
     }
@@ -515,7 +515,8 @@ impl Engine<'_> {
         match job.stage {
             Stage::CopyingIn => {
                 let result = job.result;
-                self.end_staged(chunk, result);
+                // The caller starts waiting requests once the whole batch is free.
+                self.release_chunk(chunk, result);
             }
             Stage::CopyingOut if stopping => self.end_staged(chunk, ResultCode::Stopped.value()),
             Stage::CopyingOut if job.t.data_check.is_some() => s.to_check.push_back(chunk),

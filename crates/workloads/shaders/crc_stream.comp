@@ -5,8 +5,10 @@
 //
 // The file is `nchunks` chunks of `chunk` bytes, the last one `last_len` bytes. Lane L (of
 // `lanes`) takes chunks c = L + j*lanes, j = 0, 1, ..., keeping up to two READs in flight in
-// its two slots (2L, 2L+1), whose window regions start at byte (slot * chunk) of window
-// `window`. A READ that does not return the chunk's length fails the lane (ST_ERROR = the
+// its two slots (2L, 2L+1). Chunk j of lane L lands in window region (j % 2) * lanes + L (at
+// byte region * chunk of window `window`): the chunks of one round, c = j*lanes ...
+// (j+1)*lanes - 1, fill one half of the window in file order, so READs of neighbouring chunks
+// land next to each other and a copy engine serving them can merge their copies. A READ that does not return the chunk's length fails the lane (ST_ERROR = the
 // result, ST_WHERE = the chunk).
 //
 // bindings: 0 request region, 1 completion region, 2 the window, 3 state (8 words per lane:
@@ -41,6 +43,7 @@ const uint DEPTH = 2u;
 
 uint chunk_of(uint lane, uint j) { return lane + j * pc.lanes; }
 uint slot_of(uint lane, uint j) { return lane * DEPTH + (j % DEPTH); }
+uint region_of(uint lane, uint j) { return (j % DEPTH) * pc.lanes + lane; }
 uint len_of(uint c) { return c + 1u == pc.nchunks ? pc.last_len : pc.chunk; }
 uint read_len_of(uint c) { return c + 1u == pc.nchunks ? pc.read_last : pc.chunk; }
 
@@ -75,7 +78,8 @@ void main() {
             umulExtended(pc.first_chunk + c, pc.chunk, off_hi, off_lo);
             uint d = issued % DEPTH;
             gens[d] = gdio_publish_after(gens[d], slot, GDIO_OP_READ, pc.file, pc.window,
-                                         slot * pc.chunk, off_lo, off_hi, read_len_of(c), c);
+                                         region_of(lane, issued) * pc.chunk, off_lo, off_hi,
+                                         read_len_of(c), c);
             issued += 1u;
             gdio_iters += 1u;
         }
@@ -94,7 +98,7 @@ void main() {
             // memory (the window is `coherent`, so not from L1), and a lane that loaded one
             // word at a time was bound by that wait, not by the CRC.
             uint full = uint(r) / 16u;
-            uint base = slot * (pc.chunk / 16u);
+            uint base = region_of(lane, consumed) * (pc.chunk / 16u);
             uint crc = 0xFFFFFFFFu;
             uint k = 0u;
             for (; k + 4u <= full; k += 4u) {

@@ -64,7 +64,8 @@ impl RingBuilder {
     /// (`IOSQE_ASYNC`) instead of running them in the submitting thread. A buffered read is a
     /// memory copy; into memory the CPU writes slowly (GPU ReBAR: about 5.6 GB/s per thread,
     /// measured) one thread cannot keep up, and io-wq spreads the copies over several. Smaller
-    /// transfers stay inline, where they are fastest. Off by default.
+    /// transfers stay inline, where they are fastest. Transfers on files opened with
+    /// `O_DIRECT` never go: the block layer completes them without a thread. Off by default.
     pub fn async_transfers(mut self, min_bytes: u32) -> Self {
         self.async_min = Some(min_bytes);
         self

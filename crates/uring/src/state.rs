@@ -124,7 +124,8 @@ impl State {
             }
             Code::Read | Code::Write => {
                 // Both exist: `users` keeps them from being removed while the op lives.
-                let stream = self.files.get(FileHandle(s.file)).is_some_and(|f| f.stream);
+                let file = self.files.get(FileHandle(s.file));
+                let (stream, direct) = file.map_or((false, false), |f| (f.stream, f.direct));
                 let (base, kind) = self
                     .windows
                     .get(WindowHandle(s.window))
@@ -154,8 +155,13 @@ impl State {
                         opcode::Write::new(fd, ptr, s.remaining).offset(off).build()
                     }
                 };
+                // Direct IO is asynchronous in the kernel already (the block layer completes
+                // it; io_uring hands it to io-wq itself where it would block): sent to io-wq it
+                // would hold a worker for the whole device transfer.
                 match self.async_min {
-                    Some(min) if s.remaining >= min => e.flags(io_uring::squeue::Flags::ASYNC),
+                    Some(min) if s.remaining >= min && !direct => {
+                        e.flags(io_uring::squeue::Flags::ASYNC)
+                    }
                     _ => e,
                 }
             }

@@ -4,11 +4,16 @@
 // The file is `nchunks` chunks of `chunk` bytes (the last `last_len` bytes); byte b of the file
 // is byte (b % 4) of gdio_file_word(b / 4, seed), little-endian (gdio_workloads::patterns makes the
 // same bytes). Lane L writes chunks c = L + j*lanes through slot L and window region L*chunk,
-// one at a time; after its last chunk it publishes FSYNC (so every lane's own writes are
-// durable once its FSYNC completes). A lane fails on a short write or a negative result.
+// one at a time. A lane whose WRITEs have all completed counts itself; the lane that counts
+// last publishes one FSYNC for the whole file (every other lane's WRITEs completed before it
+// counted), as a program writing a checkpoint syncs once at its end: FSYNCs from every lane
+// as it finishes would each flush what had been written so far while other lanes still
+// write. A lane fails on a short write or a negative result.
 //
 // bindings: 0 request region, 1 completion region, 2 the window (host reads it: host memory),
-//           3 state (8 words per lane: ST_PROGRESS = chunks written, ST_A = 1 once fsynced)
+//           3 state (8 words per lane: ST_PROGRESS = chunks written, ST_A = 0 writing, 2
+//           counted last and syncing, 1 finished (the file is durable once every lane is);
+//           lane 0's ST_B counts the lanes that finished writing)
 #extension GL_GOOGLE_include_directive : require
 #include "gdio.glsl"
 #include "gdio_demo.glsl"
@@ -41,6 +46,7 @@ void main() {
     uint done = st[s + ST_PROGRESS];
     bool published = st[s + ST_PHASE] == 1u;
     bool synced = st[s + ST_A] == 1u;
+    bool syncer = st[s + ST_A] == 2u;
     uint slot = lane;
     uint fill_iters = pc.chunk / 16u + 2u;
     // The generation in flight: resumed from the publish word once per dispatch, then kept
@@ -49,6 +55,15 @@ void main() {
     bool go = !synced;
     while (go) {
         bool syncing = done >= mine;
+        if (syncing && !syncer) {
+            // Every WRITE of this lane has completed: count it (the FSYNC is the last lane's).
+            if (atomicAdd(st[ST_B], 1u) + 1u == pc.lanes) {
+                syncer = true;
+            } else {
+                synced = true;
+                break;
+            }
+        }
         uint c = lane + done * pc.lanes;
         if (!published) {
             if (syncing) {
@@ -108,7 +123,7 @@ void main() {
     }
     st[s + ST_PROGRESS] = done;
     st[s + ST_PHASE] = published ? 1u : 0u;
-    st[s + ST_A] = synced ? 1u : 0u;
+    st[s + ST_A] = synced ? 1u : (syncer ? 2u : 0u);
     if (synced && st[s + ST_STATUS] == STATUS_RUNNING) {
         st[s + ST_STATUS] = STATUS_DONE;
     }

@@ -1,7 +1,8 @@
 //! `gdio write` on the GPU: write_file.comp fills window memory with the test pattern
 //! ([`crate::patterns::file_word`]) and WRITEs it to a file through gdio, chunk by chunk, each
 //! WRITE carrying a data check so that the pump writes only bytes that have reached host memory;
-//! every lane FSYNCs after its last chunk, so the file is durable when the shader ends.
+//! the lane whose WRITEs complete last FSYNCs the file once, so it is durable when the shader
+//! ends.
 
 use std::fs::{File, OpenOptions};
 use std::io::Read as _;
@@ -194,7 +195,7 @@ impl<'g> Writer<'g> {
     /// the GPU, calling `progress(bytes written, len)` while it runs. With `direct` the file is
     /// opened for direct IO (`O_DIRECT`: no page cache): every WRITE is a multiple of
     /// [`DIRECT_ALIGN`] at an aligned offset, the last one padded with the pattern, and the file
-    /// is cut back to `len` after the shader's FSYNCs (then synced once more).
+    /// is cut back to `len` after the shader's FSYNC (then synced once more).
     pub fn write(
         &mut self,
         path: &Path,
@@ -264,7 +265,7 @@ impl<'g> Writer<'g> {
         let cpu0 = process_cpu();
         let started = std::time::Instant::now();
         let done0 = pump.stats().completed;
-        // The lanes' FSYNCs move no bytes, and syncing a large buffered file may take long:
+        // The FSYNC moves no bytes, and syncing a large buffered file may take long:
         // completions count as progress, and the stall limit allows the dirty data to reach
         // the disk at 20 MB/s.
         let stall = Duration::from_secs(60).max(Duration::from_secs(written / 20_000_000));
@@ -294,10 +295,16 @@ impl<'g> Writer<'g> {
         if let Some(d) = &driven {
             let (states, _) = lanes::check(&self.state, lanes, "chunk")?;
             let chunks_done: u64 = states.iter().map(|s| u64::from(s.progress)).sum();
-            let synced = states.iter().filter(|s| s.extra[0] == 1).count();
-            if chunks_done != u64::from(chunks.count) || synced != lanes as usize {
+            let finished = states.iter().filter(|s| s.extra[0] == 1).count();
+            // Lane 0's ST_B counts the lanes whose WRITEs all completed; the last of them
+            // FSYNCed before it finished.
+            let counted = states.first().map_or(0, |s| s.extra[1]);
+            if chunks_done != u64::from(chunks.count)
+                || finished != lanes as usize
+                || counted != lanes
+            {
                 anyhow::bail!(
-                    "the shader wrote {chunks_done} of {} chunks and {synced} of {lanes} lanes synced ({} dispatches)",
+                    "the shader wrote {chunks_done} of {} chunks, {counted} of {lanes} lanes finished writing and {finished} finished ({} dispatches)",
                     chunks.count,
                     d.dispatches
                 );

@@ -345,8 +345,12 @@ fn write_file_writes_the_pattern_and_fsyncs() {
     );
     for (i, s) in r.states.iter().enumerate() {
         assert_eq!(s.status, LaneStatus::Done, "lane {i}: {s:?}");
-        assert_eq!(s.extra[0], 1, "lane {i} fsynced");
+        assert_eq!(s.extra[0], 1, "lane {i} finished");
     }
+    assert_eq!(
+        r.states[0].extra[1], 8,
+        "lanes counted before the one FSYNC"
+    );
     assert_eq!(r.files[0].len() as u64, len);
     assert!(
         r.files[0] == patterns::file_bytes(len as usize, 5),

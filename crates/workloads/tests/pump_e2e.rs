@@ -136,11 +136,19 @@ fn write_file_through_the_pump_lands_on_disk() {
         &p.to_bytes(),
         lanes,
     );
-    pump.stop().unwrap();
+    let report = pump.stop().unwrap();
     for (i, s) in states.iter().enumerate() {
         assert_eq!(s.status, LaneStatus::Done, "lane {i}: {s:?}");
-        assert_eq!(s.extra[0], 1, "lane {i} fsynced");
+        assert_eq!(s.extra[0], 1, "lane {i} finished");
     }
+    // One FSYNC for the file, from the lane whose WRITEs completed last; every lane counted.
+    let fsyncs = report
+        .by_op
+        .iter()
+        .find(|(op, _)| *op == Op::Fsync)
+        .map(|(_, c)| c.ok + c.failed);
+    assert_eq!(fsyncs, Some(1), "{:?}", report.by_op);
+    assert_eq!(states[0].extra[1], lanes, "lanes counted");
     let written = std::fs::read(file.path()).unwrap();
     assert_eq!(written.len() as u64, len);
     assert!(

@@ -55,6 +55,7 @@ pub fn settings(device: Option<&str>) -> Settings {
         subgroup_search: k.subgroup_search,
         async_min: k.async_min,
         io_wq_workers: k.io_wq_workers,
+        staging: k.staging,
         fence_wait: k.fence_wait,
         orchestrated_staging: k.orchestrated_staging,
         pumps: k.pumps,

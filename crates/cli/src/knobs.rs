@@ -13,12 +13,13 @@ use crate::error::CliError;
 use crate::units::parse_size;
 
 /// The variables the command reads (GDIO_PLACE_* are [`PLACE_ENV`]).
-pub const KNOWN: [&str; 11] = [
+pub const KNOWN: [&str; 12] = [
     "GDIO_DEVICE",
     "GDIO_PUMPS",
     "GDIO_SEARCH",
     "GDIO_ASYNC_MIN",
     "GDIO_IOWQ_WORKERS",
+    "GDIO_STAGING",
     "GDIO_FENCE_WAIT",
     "GDIO_ORCHESTRATED_STAGING",
     PLACE_ENV[0],
@@ -45,6 +46,8 @@ pub struct Knobs {
     pub async_min: Option<Option<u32>>,
     /// `GDIO_IOWQ_WORKERS`: most io-wq workers per pump.
     pub io_wq_workers: Option<u32>,
+    /// `GDIO_STAGING`: bytes of host staging for device-local windows.
+    pub staging: Option<usize>,
     /// `GDIO_FENCE_WAIT`: spin or block.
     pub fence_wait: Option<FenceWait>,
     /// `GDIO_ORCHESTRATED_STAGING`: where the CPU-orchestrated baselines pread.
@@ -150,6 +153,16 @@ impl Knobs {
                         .ok_or_else(|| bad(name, raw, "use a count of workers, 1..=4096"))?,
                 );
             }
+            "GDIO_STAGING" => {
+                let what = "use a size from 4 KiB to 16 GiB (e.g. 64MiB)";
+                let n = parse_size(v).map_err(|e| bad(name, raw, &format!("{e}; {what}")))?;
+                self.staging = Some(
+                    usize::try_from(n)
+                        .ok()
+                        .filter(|n| (4096..=16 << 30).contains(n))
+                        .ok_or_else(|| bad(name, raw, what))?,
+                );
+            }
             "GDIO_FENCE_WAIT" => {
                 self.fence_wait = Some(match v {
                     "spin" => FenceWait::Spin,
@@ -241,6 +254,16 @@ mod tests {
         assert_eq!(w("16").unwrap(), Some(16));
         for bad in ["0", "-1", "sixteen", "4097"] {
             assert!(w(bad).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn staging_is_a_size() {
+        let s = |v: &str| knobs(&[("GDIO_STAGING", v)]).unwrap().staging;
+        assert_eq!(s("64MiB"), Some(64 << 20));
+        assert_eq!(s("4096"), Some(4096));
+        for v in ["4095", "17GiB", "lots", ""] {
+            refused("GDIO_STAGING", v);
         }
     }
 

@@ -28,8 +28,12 @@ pub struct Settings {
     /// Transfers of at least this many bytes go to io-wq workers (`Some(None)`: never);
     /// `None`: see [`Gpu::async_min`].
     pub async_min: Option<Option<u32>>,
-    /// Most io-wq workers per pump for its async transfers; `None`: the kernel's default.
+    /// Most io-wq workers per pump for its async transfers; `None`: the kernel's default, and
+    /// [`crate::windows::device_io_wq_workers`] for pumps serving device-local windows.
     pub io_wq_workers: Option<u32>,
+    /// Bytes of host staging memory for device-local windows; `None`: the windows' size, at most
+    /// [`crate::windows::STAGING_DEFAULT`].
+    pub staging: Option<usize>,
     /// How dispatches are waited for; `None`: see [`Gpu::fence_wait`].
     pub fence_wait: Option<FenceWait>,
     /// Where the CPU-orchestrated baselines pread; `None`: the read-window placement.
@@ -47,6 +51,7 @@ impl Default for Settings {
             subgroup_search: None,
             async_min: None,
             io_wq_workers: None,
+            staging: None,
             fence_wait: None,
             orchestrated_staging: None,
             pumps: None,

@@ -48,7 +48,8 @@ pub(crate) fn read_into(
         // reference to mapped memory is formed (rustix's pread takes a slice, hence libc).
         // No dispatch is in flight (every dispatch is waited for before the next read), so the
         // GPU does not touch these bytes meanwhile; threads of a ReaderPool read disjoint nodes,
-        // those of pread_ceiling disjoint regions.
+        // those of pread_ceiling and copy_queue_beside_preads disjoint regions, and those of
+        // staged_pipeline a staging chunk only once its last copy has finished.
         let n = unsafe {
             libc::pread(
                 f.as_raw_fd(),

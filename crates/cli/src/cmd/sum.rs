@@ -28,6 +28,9 @@ pub struct FileSum {
     pub bytes_per_sec: f64,
     /// Dispatches (more than one on lavapipe).
     pub dispatches: u32,
+    /// The process's CPU seconds (all threads: the pump, io-wq's copies) per GB of the file,
+    /// over the whole stream.
+    pub cpu_seconds_per_gb: f64,
     /// The CPU's CRC-32C, with `--verify`.
     pub cpu_crc32c: Option<String>,
     /// Whether they agree, with `--verify`.
@@ -59,7 +62,9 @@ pub fn sum_files(
     let mut out = Vec::new();
     for path in paths {
         let mut bar = Reported::new("checksum", true, progress);
+        let cpu0 = gdio_workloads::write::process_cpu();
         let s = streamer.sum(path, |done, len| bar.set(done, len));
+        let cpu_time = gdio_workloads::write::process_cpu().saturating_sub(cpu0);
         bar.finish();
         let s = s?;
         let cpu = if verify {
@@ -74,6 +79,7 @@ pub fn sum_files(
             seconds: s.elapsed.as_secs_f64(),
             bytes_per_sec: units::bytes_per_sec(s.bytes, s.elapsed),
             dispatches: s.dispatches,
+            cpu_seconds_per_gb: cpu_time.as_secs_f64() / (s.bytes.max(1) as f64 / 1e9),
             cpu_crc32c: cpu.map(|c| format!("{c:08x}")),
             verified: cpu.map(|c| c == s.crc32c),
         });
@@ -145,13 +151,14 @@ pub fn run(args: &SumArgs, device: Option<&str>, json: bool) -> Result<i32> {
                 _ => String::new(),
             };
             println!(
-                "{}  {}  {} ({} B) in {}, {}{}",
+                "{}  {}  {} ({} B) in {}, {}, host CPU {:.2} s/GB{}",
                 f.crc32c,
                 f.path,
                 units::bytes(f.bytes),
                 f.bytes,
                 units::nanos(f.seconds * 1e9),
                 units::rate_of(f.bytes_per_sec),
+                f.cpu_seconds_per_gb,
                 check
             );
         }

@@ -17,6 +17,11 @@ use gdio_workloads::sum::{cpu_crc32c, StreamShape, Streamer, WindowKind};
 use gdio_workloads::write::process_cpu;
 use gdio_workloads::{copy_ceiling, fio, orchestrated, random, Gpu};
 
+/// The median of CPU seconds per GB, as the tables print it.
+fn cpu_of(v: &[f64]) -> String {
+    format!("{:.2}", Spread::of(v).median)
+}
+
 fn best(v: &[Duration]) -> Duration {
     v.iter().copied().min().unwrap_or_default()
 }
@@ -149,7 +154,6 @@ pub fn run(gpu: &Gpu, cfg: &Config, file: &Path) -> Result<Section> {
             "gdio ÷ this",
         ],
     );
-    let cpu_of = |v: &[f64]| format!("{:.2}", Spread::of(v).median);
     let gdio_label = format!(
         "gdio sum: shader streams via pump, CRC-32C ({} lanes × 2 × {})",
         shape.lanes,
@@ -288,7 +292,14 @@ pub fn run(gpu: &Gpu, cfg: &Config, file: &Path) -> Result<Section> {
         match stream_runs(gpu, sh, WindowKind::Device, direct, file, cfg.reps, cpu_crc) {
             Ok((times, cpu, report)) => {
                 let ds = rates(len, &times);
-                t.note(pump_note(label, &report));
+                let in_order: Vec<f64> =
+                    times.iter().map(|d| len as f64 / d.as_secs_f64()).collect();
+                let listed: Vec<String> = in_order.iter().map(|&r| rate_of(r)).collect();
+                t.note(format!(
+                    "{}; its runs in order: {}",
+                    pump_note(label, &report),
+                    listed.join(", ")
+                ));
                 if direct {
                     direct_rows.push((label, ds.median));
                 }
@@ -315,7 +326,7 @@ pub fn run(gpu: &Gpu, cfg: &Config, file: &Path) -> Result<Section> {
                 );
                 device_data.insert(
                     key.into(),
-                    json!({ "bytes_per_sec": ds.median, "spread": ds, "cpu_seconds_per_gb": Spread::of(&cpu).median, "pump": pump_json(&report) }),
+                    json!({ "bytes_per_sec": ds.median, "spread": ds, "runs_in_order": in_order, "cpu_seconds_per_gb": Spread::of(&cpu).median, "pump": pump_json(&report) }),
                 );
             }
             Err(e) => {
@@ -334,47 +345,9 @@ pub fn run(gpu: &Gpu, cfg: &Config, file: &Path) -> Result<Section> {
         .values()
         .any(|v| v.get("bytes_per_sec").is_some())
     {
-        let host = gpu.with_read_window(Placement::HostCached);
-        let mut host_times = Vec::new();
-        let mut host_cpu = Vec::new();
-        for _ in 0..cfg.reps {
-            let (d, cpu) = orchestrated::pread_ceiling(&host, file, threads, 1 << 20)?;
-            host_times.push(d);
-            host_cpu.push(cpu.as_secs_f64() / gb);
-        }
-        let hs = rates(len, &host_times);
-        t.row(vec![
-            format!("host copy ceiling: {threads} threads pread 1 MiB blocks into host-cached memory (no GPU)"),
-            rate_of(hs.median),
-            hs.range(rate_of),
-            cpu_of(&host_cpu),
-            ratio(g, hs.median),
-        ]);
-        let total = 8u64 << 30;
-        let mut copy_times = Vec::new();
-        for _ in 0..cfg.reps {
-            copy_times.push(copy_ceiling::copy_queue_ceiling(
-                gpu,
-                total,
-                256 << 20,
-                1 << 20,
-                64,
-            )?);
-        }
-        let qs = rates(total, &copy_times);
-        t.row(vec![
-            "copy queue alone: host-cached staging → device-local, 1 MiB copies, 64 per batch (no file)".into(),
-            rate_of(qs.median),
-            qs.range(rate_of),
-            "-".into(),
-            ratio(g, qs.median),
-        ]);
-        device_data.insert(
-            "ceilings".into(),
-            json!({ "host_pread_bytes_per_sec": hs.median, "host_pread_spread": hs,
-                    "host_pread_cpu_seconds_per_gb": Spread::of(&host_cpu).median,
-                    "copy_queue_bytes_per_sec": qs.median, "copy_queue_spread": qs }),
-        );
+        let sh = StreamShape::defaults_for(gpu, WindowKind::Device);
+        let ceilings = device_ceilings(gpu, cfg, file, threads, sh.chunk, g, &mut t)?;
+        device_data.insert("ceilings".into(), ceilings);
     }
     if !direct_rows.is_empty() {
         let mut args = fio::bench_args(file, "read", "1m", 1, cfg.fio_runtime);
@@ -547,6 +520,113 @@ pub fn run(gpu: &Gpu, cfg: &Config, file: &Path) -> Result<Section> {
             "gdio_over_orchestrated": g / o,
         }),
     })
+}
+
+/// The bounds of streaming through device-local windows, each measured without gdio, as rows
+/// of `t` (ratios against `g`, gdio's mapped stream): the host's preads into host-cached memory
+/// like the staging, the copy queue alone with copies of the stream's `chunk`, the copy queue
+/// while `threads` threads pread beside it, and the whole pipeline (threads pread into
+/// staging, the copy queue copies on) with `threads` and half as many threads.
+fn device_ceilings(
+    gpu: &Gpu,
+    cfg: &Config,
+    file: &Path,
+    threads: u32,
+    chunk: u32,
+    g: f64,
+    t: &mut Table,
+) -> Result<serde_json::Value> {
+    let len = std::fs::metadata(file)?.len();
+    let gb = len as f64 / 1e9;
+    let host = gpu.with_read_window(Placement::HostCached);
+    let (mut host_times, mut host_cpu) = (Vec::new(), Vec::new());
+    for _ in 0..cfg.reps {
+        let (d, cpu) = orchestrated::pread_ceiling(&host, file, threads, 1 << 20)?;
+        host_times.push(d);
+        host_cpu.push(cpu.as_secs_f64() / gb);
+    }
+    let hs = rates(len, &host_times);
+    t.row(vec![
+        format!("host copy ceiling: {threads} threads pread 1 MiB blocks into host-cached memory (no GPU)"),
+        rate_of(hs.median),
+        hs.range(rate_of),
+        cpu_of(&host_cpu),
+        ratio(g, hs.median),
+    ]);
+    let total = if cfg.quick { 256 << 20 } else { 8u64 << 30 };
+    let copy = u64::from(chunk);
+    let batch_of = |copy: u64| ((64 << 20) / copy).max(1) as usize;
+    let mut alone_json = Vec::new();
+    let mut sizes = vec![copy];
+    if copy != 1 << 20 {
+        sizes.push(1 << 20);
+    }
+    for size in sizes {
+        let mut alone = Vec::new();
+        for _ in 0..cfg.reps {
+            alone.push(copy_ceiling::copy_queue_ceiling(
+                gpu,
+                total,
+                256 << 20,
+                size,
+                batch_of(size),
+            )?);
+        }
+        let qs = rates(total, &alone);
+        t.row(vec![
+            format!("copy queue alone: host-cached staging → device-local, {} copies, {} per batch (no file)", bytes(size), batch_of(size)),
+            rate_of(qs.median),
+            qs.range(rate_of),
+            "-".into(),
+            ratio(g, qs.median),
+        ]);
+        alone_json.push(json!({ "copy_bytes": size, "batch": batch_of(size), "bytes_per_sec": qs.median, "spread": qs }));
+    }
+    let (mut beside, mut beside_reads) = (Vec::new(), Vec::new());
+    for _ in 0..cfg.reps {
+        let (d, reads) = copy_ceiling::copy_queue_beside_preads(gpu, file, threads, total, copy)?;
+        beside.push(d);
+        beside_reads.push(reads);
+    }
+    let bs = rates(total, &beside);
+    let reads = Spread::of(&beside_reads);
+    t.row(vec![
+        format!("copy queue, {} copies, while {threads} threads pread 1 MiB blocks into other host-cached memory (they moved {} meanwhile)", bytes(copy), rate_of(reads.median)),
+        rate_of(bs.median),
+        bs.range(rate_of),
+        "-".into(),
+        ratio(g, bs.median),
+    ]);
+    let mut pipelines = Vec::new();
+    for n in [threads, (threads / 2).max(1)] {
+        let (mut times, mut cpu) = (Vec::new(), Vec::new());
+        for _ in 0..cfg.reps {
+            let (d, c) = copy_ceiling::staged_pipeline(gpu, file, n, chunk, 256 << 20)?;
+            times.push(d);
+            cpu.push(c.as_secs_f64() / gb);
+        }
+        let ps = rates(len, &times);
+        t.row(vec![
+            format!("file → device-local without gdio: {n} threads pread {} blocks into 256 MiB of host-cached staging, the copy queue copies each on (no shader)", bytes(copy)),
+            rate_of(ps.median),
+            ps.range(rate_of),
+            cpu_of(&cpu),
+            ratio(g, ps.median),
+        ]);
+        ps.warn_if_disagreeing(t, "the staged pipeline", rate_of);
+        pipelines.push(
+            json!({ "threads": n, "bytes_per_sec": ps.median, "spread": ps,
+                               "cpu_seconds_per_gb": Spread::of(&cpu).median }),
+        );
+    }
+    Ok(
+        json!({ "host_pread_bytes_per_sec": hs.median, "host_pread_spread": hs,
+               "host_pread_cpu_seconds_per_gb": Spread::of(&host_cpu).median,
+               "copy_queue_alone": alone_json,
+               "copy_queue_beside_preads_bytes_per_sec": bs.median,
+               "copy_queue_beside_preads_spread": bs, "preads_beside_copies": reads,
+               "staged_pipelines": pipelines }),
+    )
 }
 
 /// Section 3.

@@ -66,6 +66,7 @@ pub fn write(
     } else {
         len
     };
+    crate::write::preallocate(&file, written, path)?;
     gpu.warm(&pipe, &set, &bytes(0, 0, seed))?;
     let (cpu0, start) = (process_cpu(), Instant::now());
     let mut dispatches = 0;

@@ -235,6 +235,7 @@ impl<'g> Writer<'g> {
         } else {
             len
         };
+        preallocate(&file, written, path)?;
         let chunks = Chunks::new(written, self.shape.chunk);
         let keep = file.try_clone().context("duplicating the file handle")?;
         let fid = self.pump().add_file(file, FileAccess::WRITE_ONLY)?;
@@ -354,6 +355,25 @@ impl Drop for Writer<'_> {
 
 /// Fails unless `file`'s direct-IO alignment (`STATX_DIOALIGN`, where the kernel and file
 /// system report it) divides [`DIRECT_ALIGN`].
+/// Reserves `len` bytes of disk for `file` before any is written (`fallocate`), as fio does
+/// before its clock starts: a full disk fails here, before the GPU writes anything, and the
+/// file system allocates its blocks once rather than as each write lands. A file system
+/// without fallocate (EOPNOTSUPP) is written as it is.
+pub(crate) fn preallocate(file: &File, len: u64, path: &Path) -> Result<()> {
+    if len == 0 {
+        return Ok(());
+    }
+    match rustix::fs::fallocate(file, rustix::fs::FallocateFlags::empty(), 0, len) {
+        Ok(()) | Err(rustix::io::Errno::OPNOTSUPP) => Ok(()),
+        Err(rustix::io::Errno::NOSPC) => anyhow::bail!(
+            "{}: no room for {len} bytes on its file system: free some space or write elsewhere",
+            path.display()
+        ),
+        Err(e) => Err(std::io::Error::from(e))
+            .with_context(|| format!("reserving {len} bytes for {}", path.display())),
+    }
+}
+
 fn check_direct_alignment(file: &File, path: &Path) -> Result<()> {
     use rustix::fs::{statx, AtFlags, StatxFlags};
     let Ok(st) = statx(file, "", AtFlags::EMPTY_PATH, StatxFlags::DIOALIGN) else {

@@ -267,7 +267,7 @@ pub fn run(gpu: &Gpu, cfg: &Config, dir: &Path) -> Result<Section> {
         dir.display()
     ));
     t.note("CPU s/GB: the process's CPU time (every thread, user and system) per GB written: the pump, its data-check threads, the thread waiting on the dispatch and the kernel's work for gdio; for fio its usr+sys as it reports them (its job thread's rusage: the kernel's io-wq workers are not counted)");
-    t.note("fio preallocates its file (fallocate=native) before its clock starts and keeps one write in flight; gdio's and the orchestrated loop's files grow as they are written");
+    t.note("fio, gdio and the orchestrated loop each reserve the file's blocks (fallocate) before their clocks start; fio keeps one write in flight");
     t.note(format!(
         "gdio: each lane fills its chunk (one invocation per lane) with the data check, publishes a checked WRITE, and the lane whose WRITEs complete last publishes one FSYNC; the orchestrated loop writes {} per dispatch with one thread, in the memory gdio's WRITE windows use ({})",
         bytes(shape.window_bytes() as u64),

@@ -49,7 +49,7 @@ impl WindowKind {
 /// and copies in flight (a chunk each), not the file. On an H100 (1,024 lanes × 256 KiB, three
 /// 2 GiB files twice, one process each): 256 MiB streamed 30.0–34.5 GB/s at 0.30–0.35 host CPU
 /// seconds per GB, 128 MiB 33.1–35.3 at 0.21–0.28, 64 MiB 31.4–33.8 at 0.23–0.26, 32 MiB
-/// 25.6–29.9; 64 MiB with [`DEVICE_IO_WQ_WORKERS`] workers 32.0–35.3 at 0.19–0.23. Fewer
+/// 25.6–29.9; 64 MiB with [`device_io_wq_workers`] workers 32.0–35.3 at 0.19–0.23. Fewer
 /// transfers in flight, fewer host copies at once: each runs faster.
 pub const STAGING_DEFAULT: usize = 64 << 20;
 

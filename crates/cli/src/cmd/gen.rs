@@ -27,7 +27,7 @@ fn pattern(words: std::ops::Range<u64>, seed: u32, buf: &mut Vec<u8>) {
 
 /// Writes `size` bytes of the test pattern (word `i` is `file_word(i, seed)`, little-endian):
 /// the content random_read.comp checks. Checks the free disk space first; removes the file if
-/// writing fails.
+/// writing fails; the file is synced to disk before it returns.
 pub fn file(path: &Path, size: u64, seed: u32, progress: bool) -> Result<()> {
     capacity::check_disk(path, Some(size), "the test file")?;
     let f = File::create(path).with_context(|| format!("cannot create {}", path.display()))?;
@@ -53,9 +53,8 @@ pub fn file(path: &Path, size: u64, seed: u32, progress: bool) -> Result<()> {
         .into_inner()
         .map_err(|e| e.into_error())
         .with_context(|| format!("writing {}", path.display()))?;
-    // On disk before it returns: otherwise the kernel writes the file back about 30 s later,
-    // in the middle of whatever reads it then (on an H100 host, streams through the page cache
-    // ran at 13 GB/s instead of 33 while 2 GiB were written back).
+    // On disk before it returns: otherwise the kernel writes the file back about 30 s later
+    // (its dirty-page expiry), in the middle of whatever reads or times it then.
     f.sync_all()
         .with_context(|| format!("writing {} to disk", path.display()))?;
     partial.keep();

@@ -359,21 +359,17 @@ impl<'g> Streamer<'g> {
     /// Stops the pump (draining it) and frees everything; returns the pump's report (every
     /// run since the start, warm-up included).
     pub fn finish(mut self) -> Result<gdio::pump::PumpReport> {
-        let p = self
-            .pump
-            .take()
-            .expect("the pump runs until finish or drop");
-        Ok(p.stop()?)
+        crate::windows::stop_pump(&mut self.pump)?
+            .ok_or_else(|| anyhow::anyhow!("the pump had already stopped"))
     }
 }
 
 impl Drop for Streamer<'_> {
     fn drop(&mut self) {
         // The pump must drain before the window goes: stop it first (PumpHandle's drop also
-        // stops it, and it holds its own Arc of every window anyway).
-        if let Some(p) = self.pump.take() {
-            let _ = p.stop();
-        }
+        // stops it, and it holds its own Arc of every window anyway). A failed stop has been
+        // reported by the pump's own answers; nothing is left to do with it here.
+        let _ = crate::windows::stop_pump(&mut self.pump);
     }
 }
 

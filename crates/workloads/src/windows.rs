@@ -64,6 +64,16 @@ pub fn device_io_wq_workers() -> u32 {
     (cores / 2).clamp(1, 8)
 }
 
+/// Stops a workload's pump if it still runs, draining it, and returns its report: what
+/// `finish` and `Drop` of [`crate::sum::Streamer`] and [`crate::write::Writer`] call, so that
+/// the pump has drained before their windows go.
+pub(crate) fn stop_pump(pump: &mut Option<PumpHandle>) -> Result<Option<gdio::pump::PumpReport>> {
+    Ok(match pump.take() {
+        Some(p) => Some(p.stop()?),
+        None => None,
+    })
+}
+
 /// A workload's windows.
 pub(crate) enum Windows {
     Mapped(Arc<PumpWindow>),

@@ -336,20 +336,16 @@ impl<'g> Writer<'g> {
     /// Stops the pump (draining it) and frees everything; returns the pump's report (every
     /// run since the start, warm-up included).
     pub fn finish(mut self) -> Result<gdio::pump::PumpReport> {
-        let p = self
-            .pump
-            .take()
-            .expect("the pump runs until finish or drop");
-        Ok(p.stop()?)
+        crate::windows::stop_pump(&mut self.pump)?
+            .ok_or_else(|| anyhow::anyhow!("the pump had already stopped"))
     }
 }
 
 impl Drop for Writer<'_> {
     fn drop(&mut self) {
-        // The pump must drain before the window goes: stop it first.
-        if let Some(p) = self.pump.take() {
-            let _ = p.stop();
-        }
+        // The pump must drain before the window goes: stop it first (a failed stop has nothing
+        // left to report to here).
+        let _ = crate::windows::stop_pump(&mut self.pump);
     }
 }
 

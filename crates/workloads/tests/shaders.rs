@@ -39,11 +39,44 @@ fn crc_chunks_pipeline(ctx: &gdio::vulkan::Context) -> (ComputePipeline, MappedB
     (pipe, tables)
 }
 
+/// crc_chunks.comp's bindings: the chunks, one CRC word per chunk, the tables.
+fn bind_crc_chunks<'a>(
+    pipe: &ComputePipeline,
+    data: &'a MappedBuffer,
+    crcs: &'a MappedBuffer,
+    tables: &'a MappedBuffer,
+) -> gdio::vulkan::DescriptorSet<'a> {
+    use gdio::vulkan::BufferSlice;
+    pipe.bind(&[
+        BufferSlice::whole(data),
+        BufferSlice::whole(crcs),
+        BufferSlice::whole(tables),
+    ])
+    .unwrap()
+}
+
+/// Dispatches crc_chunks.comp once over `p`'s chunks and waits for it.
+fn crc_chunks_once(
+    ctx: &gdio::vulkan::Context,
+    pipe: &ComputePipeline,
+    set: &gdio::vulkan::DescriptorSet<'_>,
+    p: &shaders::CrcChunksParams,
+) {
+    let mut d = ctx
+        .dispatch(pipe, set, &p.to_bytes(), [p.groups(), 1, 1])
+        .unwrap();
+    d.wait_with(
+        gdio::vulkan::FenceWait::Block,
+        std::time::Duration::from_secs(60),
+    )
+    .unwrap();
+}
+
 /// One recorded dispatch submitted three times runs three times, each seeing what the host wrote
 /// before that submission: the CRC-32C of each chunk, three different contents.
 #[test]
 fn a_recorded_dispatch_runs_again_at_every_submission() {
-    use gdio::vulkan::{BufferSlice, FenceWait};
+    use gdio::vulkan::FenceWait;
     use gdio_workloads::patterns::crc32c_reference;
     let g = gpu();
     const CHUNK: u32 = 4096;
@@ -51,13 +84,7 @@ fn a_recorded_dispatch_runs_again_at_every_submission() {
     let data = MappedBuffer::new(&g.ctx, CHUNKS * CHUNK as usize, Placement::HostCached).unwrap();
     let crcs = MappedBuffer::new(&g.ctx, CHUNKS * 4, Placement::HostCached).unwrap();
     let (pipe, tables) = crc_chunks_pipeline(&g.ctx);
-    let set = pipe
-        .bind(&[
-            BufferSlice::whole(&data),
-            BufferSlice::whole(&crcs),
-            BufferSlice::whole(&tables),
-        ])
-        .unwrap();
+    let set = bind_crc_chunks(&pipe, &data, &crcs, &tables);
     let p = shaders::CrcChunksParams {
         chunks: shaders::Chunks::new(u64::from(CHUNK) * CHUNKS as u64, CHUNK),
     };
@@ -82,13 +109,7 @@ fn a_recorded_dispatch_runs_again_at_every_submission() {
     // Its command buffer and fence go back to the context and serve a one-time dispatch.
     drop(recorded);
     crcs.write_u32s(0, &[0; CHUNKS]).unwrap();
-    let mut d = g
-        .ctx
-        .dispatch(&pipe, &set, &p.to_bytes(), [p.groups(), 1, 1])
-        .unwrap();
-    d.wait_with(FenceWait::Block, std::time::Duration::from_secs(60))
-        .unwrap();
-    drop(d);
+    crc_chunks_once(&g.ctx, &pipe, &set, &p);
     let mut bytes = vec![0u8; CHUNKS * CHUNK as usize];
     data.read(0, &mut bytes).unwrap();
     let want: Vec<u32> = bytes.chunks(CHUNK as usize).map(crc32c_reference).collect();
@@ -99,7 +120,6 @@ fn a_recorded_dispatch_runs_again_at_every_submission() {
 /// 64-byte steps and 16-byte loads (whole steps, a few loads, words, single bytes).
 #[test]
 fn chunk_crcs_match_the_cpu_for_every_tail_shape() {
-    use gdio::vulkan::{BufferSlice, FenceWait};
     use gdio_workloads::patterns::crc32c_reference;
     let g = gpu();
     const CHUNK: u32 = 256;
@@ -130,21 +150,9 @@ fn chunk_crcs_match_the_cpu_for_every_tail_shape() {
         let mut bytes: Vec<u8> = (0..padded).map(|i| (i * 7 + 1) as u8).collect();
         data.write(0, &bytes).unwrap();
         bytes.truncate(len as usize);
-        let set = pipe
-            .bind(&[
-                BufferSlice::whole(&data),
-                BufferSlice::whole(&crcs),
-                BufferSlice::whole(&tables),
-            ])
-            .unwrap();
+        let set = bind_crc_chunks(&pipe, &data, &crcs, &tables);
         let p = shaders::CrcChunksParams { chunks };
-        let mut d = g
-            .ctx
-            .dispatch(&pipe, &set, &p.to_bytes(), [p.groups(), 1, 1])
-            .unwrap();
-        d.wait_with(FenceWait::Block, std::time::Duration::from_secs(60))
-            .unwrap();
-        drop(d);
+        crc_chunks_once(&g.ctx, &pipe, &set, &p);
         let want: Vec<u32> = bytes.chunks(CHUNK as usize).map(crc32c_reference).collect();
         assert_eq!(
             crcs.read_u32s(0, chunks.count as usize).unwrap(),
